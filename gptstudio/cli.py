@@ -1,0 +1,71 @@
+"""`gptstudio` command line: no arguments opens the app; subcommands run the engine headless.
+
+User mistakes (GPTStudioError) print one line on stderr and exit 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from gptstudio import __version__
+from gptstudio.core.errors import GPTStudioError
+
+# subcommand modules under gptstudio.commands, in the order `--help` lists them
+COMMAND_MODULES = [
+    "prepare",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gptstudio",
+        description="GPT Studio: train a small GPT on your own text and talk to it. "
+                    "Run without arguments to open the app.")
+    parser.add_argument("--version", action="version", version=f"gptstudio {__version__}")
+    parser.add_argument("--home", help="workspace folder (default: $GPTSTUDIO_HOME or the user data folder)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"gptstudio.commands.{name}").register(sub)
+    return parser
+
+
+def error_line(message: str) -> None:
+    print(f"gptstudio: error: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.home:
+        os.environ["GPTSTUDIO_HOME"] = args.home
+    if args.command is None:
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        return open_app()
+    if extra and not getattr(args, "extra_ok", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
+    try:
+        return int(args.func(args) or 0)
+    except GPTStudioError as e:
+        error_line(str(e))
+        return 2
+    except KeyboardInterrupt:
+        error_line("interrupted.")
+        return 130
+
+
+def open_app() -> int:
+    try:
+        from gptstudio.gui.app import run_app
+    except ImportError as e:
+        error_line(f"the desktop app cannot start ({e}); the subcommands still work, see `gptstudio --help`.")
+        return 1
+    return run_app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

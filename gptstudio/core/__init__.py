@@ -1,0 +1,1 @@
+"""The engine: datasets, model, trainer, checkpoints, sampler. Never imports Qt, never prints."""

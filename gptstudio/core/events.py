@@ -1,0 +1,97 @@
+"""Typed events that long jobs report through one callback.
+
+The same events travel in-process (the GUI's QThread worker turns them into Qt signals) or as JSON
+lines from a torchrun child (`gptstudio train --jsonl`), so they convert to and from plain dicts.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable, ClassVar, Optional
+
+
+@dataclass
+class Event:
+    type: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, **asdict(self)}
+
+
+@dataclass
+class RunStarted(Event):
+    type: ClassVar[str] = "run_started"
+    run: str
+    config: dict
+    n_params: int
+    device: str
+    dtype: str
+    start_iter: int
+    max_iters: int
+    tokens_per_iter: int
+    flops_per_iter: float
+    world_size: int = 1
+
+
+@dataclass
+class Step(Event):
+    type: ClassVar[str] = "step"
+    iter: int
+    loss: float
+    lr: float
+    tokens_per_sec: float
+    ms_per_iter: float
+    mfu: float            # fraction of peak FLOP/s, -1 when unknown
+    elapsed: float        # seconds since the run (or resume) started
+
+
+@dataclass
+class Eval(Event):
+    type: ClassVar[str] = "eval"
+    iter: int
+    train_loss: float
+    val_loss: float
+    best_val_loss: float
+    sample: Optional[str] = None   # a short text from the model, when eval_sample_tokens > 0
+
+
+@dataclass
+class CheckpointSaved(Event):
+    type: ClassVar[str] = "checkpoint"
+    iter: int
+    path: str
+    best: bool = False
+    val_loss: Optional[float] = None
+
+
+@dataclass
+class Message(Event):
+    type: ClassVar[str] = "message"
+    text: str
+    level: str = "info"   # info | warning | error
+
+
+@dataclass
+class Finished(Event):
+    type: ClassVar[str] = "finished"
+    status: str           # completed | stopped | failed
+    iter: int
+    reason: str = ""
+    best_val_loss: Optional[float] = None
+
+
+EVENT_TYPES: dict[str, type] = {cls.type: cls for cls in (RunStarted, Step, Eval, CheckpointSaved, Message, Finished)}
+
+EventCallback = Callable[[Event], None]
+
+
+def event_from_dict(d: dict) -> Event:
+    """Inverse of Event.to_dict (unknown keys are ignored so old/new versions interoperate)."""
+    cls = EVENT_TYPES.get(d.get("type"))
+    if cls is None:
+        raise ValueError(f"Unknown event type {d.get('type')!r}")
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def ignore_event(_event: Any) -> None:
+    """Default callback: drop events."""
