@@ -6,7 +6,6 @@ import pytest
 
 # Qt runs headless in tests; set before any Qt import
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("GPTSTUDIO_NO_SETTINGS_SYNC", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 SHAKESPEARE = REPO.parent / "shared" / "data" / "tinyshakespeare.txt"
@@ -19,6 +18,13 @@ def home(tmp_path, monkeypatch):
     h.mkdir()
     monkeypatch.setenv("GPTSTUDIO_HOME", str(h))
     return h
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path, monkeypatch):
+    """App settings and logs of a test go to its temp folder, never the real user's."""
+    monkeypatch.setenv("GPTSTUDIO_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("GPTSTUDIO_LOG_DIR", str(tmp_path / "logs"))
 
 
 @pytest.fixture(scope="session")

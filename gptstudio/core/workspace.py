@@ -28,6 +28,8 @@ def default_home() -> Path:
 
 
 def log_dir() -> Path:
+    if os.environ.get("GPTSTUDIO_LOG_DIR"):
+        return Path(os.environ["GPTSTUDIO_LOG_DIR"])
     return Path(user_log_dir(APP_NAME, appauthor=False))
 
 
