@@ -88,13 +88,11 @@ class Workspace:
                       if p.is_dir() and not p.name.startswith(".")) if self.runs_dir.exists() else []
 
     def unique_run_name(self, base: str) -> str:
-        base = suggest_name(base, "run")
-        if not (self.runs_dir / base).exists():
-            return base
-        i = 2
-        while (self.runs_dir / f"{base}-{i}").exists():
-            i += 1
-        return f"{base}-{i}"
+        return _unique_in(self.runs_dir, suggest_name(base, "run"))
+
+    def unique_dataset_name(self, base: str) -> str:
+        """A valid dataset name from a file name or text, with -2, -3... appended if taken."""
+        return _unique_in(self.datasets_dir, suggest_name(base, "dataset"))
 
     def delete(self, path: Path) -> None:
         """Delete a dataset or run folder (only inside this workspace)."""
@@ -102,3 +100,13 @@ class Workspace:
         if self.home.resolve() not in path.parents:
             raise WorkspaceError(f"Refusing to delete {path}: it is not inside the workspace {self.home}.")
         shutil.rmtree(path)
+
+
+def _unique_in(folder: Path, base: str) -> str:
+    if not (folder / base).exists():
+        return base
+    base = base[:60]  # room for a "-N" suffix within the 64-character limit
+    i = 2
+    while (folder / f"{base}-{i}").exists():
+        i += 1
+    return f"{base}-{i}"
