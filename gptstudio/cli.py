@@ -15,6 +15,7 @@ from gptstudio.core.errors import GPTStudioError
 # subcommand modules under gptstudio.commands, in the order `--help` lists them
 COMMAND_MODULES = [
     "prepare",
+    "export",
 ]
 
 

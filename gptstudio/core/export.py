@@ -1,0 +1,139 @@
+"""Export a run's model so other tools can use it.
+
+- `hf`: a Hugging Face GPT-2 folder (config.json, model.safetensors, generation_config.json and, for
+  BPE runs, GPT-2's tokenizer files) that `transformers.AutoModelForCausalLM.from_pretrained` loads.
+  Char-level runs add `char_vocab.json` and a README saying how to tokenize (one id per character).
+- `safetensors`: the weights plus our JSON metadata (model_args, tokenizer, iteration) only.
+The folder is built beside the target and renamed into place, so a failure leaves nothing half-written.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from gptstudio.core.checkpoint import checkpoint_paths, load_checkpoint, model_from_checkpoint
+from gptstudio.core.errors import CheckpointError, GPTStudioError
+from gptstudio.core.model import GPT, GPTConfig
+from gptstudio.core.pretrained import _gpt2_tokenizer_files, hf_config, to_hf_state_dict
+from gptstudio.core.workspace import Workspace
+
+FORMATS = ("hf", "safetensors")
+
+CHAR_README = """# {name} (GPT Studio, char-level)
+
+This model reads and writes one token per character. `char_vocab.json` lists the characters: the id
+of a character is its position in the list.
+
+```python
+import json, torch
+from transformers import AutoModelForCausalLM
+chars = json.load(open("char_vocab.json", encoding="utf-8"))["chars"]
+stoi = {{c: i for i, c in enumerate(chars)}}
+model = AutoModelForCausalLM.from_pretrained(".")
+ids = torch.tensor([[stoi[c] for c in "ROMEO:"]])
+out = model.generate(ids, max_new_tokens=100, do_sample=True, top_k=200, temperature=0.8)
+print("".join(chars[i] for i in out[0].tolist()))
+```
+"""
+
+
+def resolve_checkpoint(run: str, which: str = "latest", home=None) -> Path:
+    """A run name (in the workspace), a run folder or a checkpoint file -> the checkpoint path."""
+    p = Path(run).expanduser()
+    if p.is_file():
+        return p
+    folder = p if p.is_dir() else Workspace.open(home).run_dir(run)
+    found = checkpoint_paths(folder)
+    if which not in found:
+        have = ", ".join(found) or "none"
+        raise CheckpointError(f"Run {run!r} has no {which} checkpoint (found: {have}). Train it first.")
+    return found[which]
+
+
+def export_run(run: str, fmt: str, out: str | os.PathLike, *, which: str = "latest", home=None,
+               force: bool = False) -> Path:
+    if fmt not in FORMATS:
+        raise GPTStudioError(f"Unknown export format {fmt!r}: use {' or '.join(FORMATS)}.")
+    out = Path(out).expanduser()
+    if out.exists() and any(out.iterdir()) and not force:
+        raise GPTStudioError(f"{out} already exists and is not empty; choose another folder or use --force.")
+    ckpt = load_checkpoint(resolve_checkpoint(run, which, home))
+    model = model_from_checkpoint(ckpt)
+    tok = ckpt.get("tokenizer") or {"tokenizer": "gpt2"}
+    tmp = out.parent / f".tmp-export-{out.name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        if fmt == "hf":
+            _write_hf(model, tok, tmp, name=Path(run).name)
+        else:
+            _write_safetensors(model, ckpt, tok, tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise GPTStudioError(f"Export to {out} failed ({e.strerror or e}); nothing was written there.") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _write_hf(model: GPT, tok: dict, folder: Path, name: str) -> None:
+    from safetensors.torch import save_file
+
+    eot = tok.get("eot_token") if tok.get("tokenizer") == "gpt2" else None
+    save_file(to_hf_state_dict(model), str(folder / "model.safetensors"), metadata={"format": "pt"})
+    (folder / "config.json").write_text(json.dumps(hf_config(model, eot), indent=2))
+    gen = {"do_sample": True, "temperature": 0.8, "top_k": 200, "max_new_tokens": 500}
+    if eot is not None:
+        gen.update(bos_token_id=eot, eos_token_id=eot)
+    (folder / "generation_config.json").write_text(json.dumps(gen, indent=2))
+    if tok.get("tokenizer") == "gpt2":
+        vocab_json, merges = _gpt2_tokenizer_files()
+        shutil.copyfile(vocab_json, folder / "vocab.json")
+        shutil.copyfile(merges, folder / "merges.txt")
+        special = {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}
+        (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2))
+        (folder / "tokenizer_config.json").write_text(json.dumps(
+            {"tokenizer_class": "GPT2Tokenizer", "model_max_length": model.config.block_size,
+             "add_prefix_space": False, **special}, indent=2))
+    else:
+        (folder / "char_vocab.json").write_text(json.dumps({"chars": tok.get("chars", [])}, ensure_ascii=False))
+        (folder / "README.md").write_text(CHAR_README.format(name=name), encoding="utf-8")
+
+
+def _write_safetensors(model: GPT, ckpt: dict, tok: dict, folder: Path) -> None:
+    from safetensors.torch import save_file
+
+    sd = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    meta = {"model_args": ckpt["model_args"], "tokenizer": tok, "iter_num": ckpt.get("iter_num"),
+            "best_val_loss": _plain(ckpt.get("best_val_loss")), "dataset": ckpt.get("dataset")}
+    save_file(sd, str(folder / "model.safetensors"), metadata={"gptstudio": json.dumps(meta)})
+    (folder / "gptstudio.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def _plain(v):
+    return float(v) if torch.is_tensor(v) or isinstance(v, float) else v
+
+
+def load_safetensors_export(folder: str | os.PathLike) -> tuple[GPT, dict]:
+    """Read back a `safetensors` export: (model, metadata)."""
+    from safetensors import safe_open
+
+    path = Path(folder) / "model.safetensors"
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads(f.metadata()["gptstudio"])
+            sd = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:
+        raise CheckpointError(f"{path} is not a GPT Studio safetensors export: {e}") from None
+    model = GPT(GPTConfig.from_dict(meta["model_args"]))
+    sd["lm_head.weight"] = sd["transformer.wte.weight"]
+    model.load_state_dict(sd)
+    return model, meta
