@@ -16,6 +16,7 @@ from gptstudio.core.errors import GPTStudioError
 COMMAND_MODULES = [
     "prepare",
     "export",
+    "sample",
 ]
 
 

@@ -1,0 +1,137 @@
+"""`gptstudio sample RUN --prompt TEXT`: generate text from a trained model, streamed as it comes.
+
+RUN is a run name in the workspace, a run folder or nanoGPT out_dir, or a checkpoint file. Like
+nanoGPT's sample.py, each sample is printed with its prompt and followed by a line of dashes.
+Information about the model and the speed goes to stderr, so stdout holds only the text.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from gptstudio.core.sampler import CHECKPOINT_CHOICES, SLIDES, SampleSettings, Sampler, SamplerError
+
+SEPARATOR = "---------------"
+
+
+def register(sub) -> None:
+    defaults = SampleSettings()
+    p = sub.add_parser("sample", help="generate text from a trained model (streamed)",
+                       description="Generate text from a run's checkpoint, streamed to stdout as it "
+                                   "comes. Samples are separated by a line of dashes, as in nanoGPT.")
+    p.add_argument("run", metavar="RUN", help="run name, run folder (or nanoGPT out_dir), or checkpoint file")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--prompt", default="", help="text to continue (default: start from a new line); "
+                     "FILE:path reads it from a file, as in nanoGPT")
+    src.add_argument("--prompt-file", metavar="F", help="read the prompt from this UTF-8 text file")
+    p.add_argument("--num-samples", type=int, default=defaults.num_samples, metavar="N")
+    p.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens, metavar="N")
+    p.add_argument("--temperature", type=float, default=defaults.temperature, metavar="T",
+                   help="0 = greedy (default %(default)s)")
+    p.add_argument("--top-k", type=int, default=defaults.top_k, metavar="K", help="0 = off (default %(default)s)")
+    p.add_argument("--top-p", type=float, default=defaults.top_p, metavar="P", help="1 = off (default %(default)s)")
+    p.add_argument("--repetition-penalty", type=float, default=defaults.repetition_penalty, metavar="R",
+                   help="1 = off (default %(default)s)")
+    p.add_argument("--seed", type=int, default=None, metavar="S", help="same seed and settings = same text "
+                   "(default: random, printed at the end)")
+    p.add_argument("--stop", action="append", default=[], metavar="STR",
+                   help="stop a sample when it writes this text (repeatable; \\n means a line break)")
+    p.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="latest")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    p.add_argument("--drop-unknown", action="store_true",
+                   help="drop prompt characters the model's vocabulary lacks instead of refusing")
+    p.add_argument("--slide", choices=SLIDES, default=defaults.slide,
+                   help="past the context length: exact (as nanoGPT) or fast (half-window re-prefill)")
+    p.add_argument("--quiet", action="store_true", help="print only the generated text")
+    p.set_defaults(func=run)
+
+
+def _read_prompt(args) -> str:
+    path = args.prompt_file
+    if path is None and args.prompt.startswith("FILE:"):
+        path = args.prompt[len("FILE:"):]
+    if path is None:
+        return args.prompt
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SamplerError(f"Cannot read the prompt file {path}: {e.strerror if isinstance(e, OSError) else e}. "
+                           "Check the path, and that it is UTF-8 text.") from None
+
+
+def settings_from_args(args) -> SampleSettings:
+    return SampleSettings(
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
+        top_p=args.top_p, repetition_penalty=args.repetition_penalty, seed=args.seed,
+        stop=tuple(s.replace("\\n", "\n") for s in args.stop), num_samples=args.num_samples,
+        drop_unknown=args.drop_unknown, slide=args.slide)
+
+
+class SamplePrinter:
+    """Prints samples in order: the current one live, later ones buffered until it is done."""
+
+    def __init__(self, out, num_samples: int, prompt: str):
+        self.out, self.prompt = out, prompt
+        self.buffers = [[] for _ in range(num_samples)]
+        self.done = [False] * num_samples
+        self.current = 0
+        self._begin()
+
+    def _write(self, text: str) -> None:
+        if text:
+            self.out.write(text)
+            self.out.flush()
+
+    def _begin(self) -> None:
+        self._write(self.prompt + "".join(self.buffers[self.current]))
+
+    def _end_current(self) -> None:
+        self._write("\n" + SEPARATOR + "\n")
+        self.current += 1
+        if self.current < len(self.buffers):
+            self._begin()
+            if self.done[self.current]:
+                self._end_current()
+
+    def add(self, piece) -> None:
+        if piece.sample == self.current:
+            self._write(piece.text)
+        else:
+            self.buffers[piece.sample].append(piece.text)
+        if piece.done:
+            self.done[piece.sample] = True
+            if piece.sample == self.current:
+                self._end_current()
+
+    def finish(self) -> None:
+        """End every sample not ended yet (generation stopped early)."""
+        while self.current < len(self.buffers):
+            self._end_current()
+
+
+def run(args) -> int:
+    prompt = _read_prompt(args)
+    settings = settings_from_args(args)
+    sampler = Sampler.open(args.run, args.checkpoint, device=args.device)
+    if not args.quiet:
+        print(f"Sampling from {sampler.summary()}", file=sys.stderr, flush=True)
+    pieces = sampler.stream(prompt, settings)
+    printer = SamplePrinter(sys.stdout, settings.num_samples, prompt)
+    start, count = time.perf_counter(), 0
+    try:
+        for piece in pieces:
+            printer.add(piece)
+            count += 1
+        printer.finish()
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): stop quietly, and keep Python from complaining at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    seconds = time.perf_counter() - start
+    if not args.quiet:
+        rate = count / seconds if seconds > 0 else 0.0
+        print(f"{count} tokens in {seconds:.2f} s ({rate:.1f} tokens/s), seed {sampler.last_seed}",
+              file=sys.stderr)
+    return 0
