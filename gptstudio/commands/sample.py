@@ -115,9 +115,9 @@ def run(args) -> int:
     prompt = _read_prompt(args)
     settings = settings_from_args(args)
     sampler = Sampler.open(args.run, args.checkpoint, device=args.device)
+    pieces = sampler.stream(prompt, settings)  # checks the prompt before anything is printed
     if not args.quiet:
         print(f"Sampling from {sampler.summary()}", file=sys.stderr, flush=True)
-    pieces = sampler.stream(prompt, settings)
     printer = SamplePrinter(sys.stdout, settings.num_samples, prompt)
     start, count = time.perf_counter(), 0
     try:
