@@ -1,0 +1,340 @@
+"""Run folders: what a run leaves on disk, and how front ends read it back.
+
+runs/NAME/
+  ckpt.pt        latest checkpoint (resume from here)
+  best.pt        checkpoint with the best validation loss
+  config.json    the run's settings
+  metrics.jsonl  every event of every session, one JSON object per line, append-only
+  status.json    running | stopped | completed | failed, iteration, best val loss, ... (atomic)
+  STOP           present = please stop (the GUI writes it for torchrun children; the trainer deletes it)
+
+Everything here tolerates damaged or missing files: a run folder made by hand, copied from nanoGPT or
+left by a killed process still lists. Also here: the inputs of a run (its dataset's meta, the settings
+saved in a checkpoint) and nanoGPT interop (meta.pkl, importing a nanoGPT out_dir as a run).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import pickle
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from gptstudio.core.atomic import write_json_atomic
+from gptstudio.core.checkpoint import BEST, LATEST, checkpoint_paths, clean_state_dict, load_checkpoint, save_checkpoint
+from gptstudio.core.config import ALIASES, FIELDS, TrainConfig, coerce, save_config
+from gptstudio.core.errors import CheckpointError, DatasetError, GPTStudioError, WorkspaceError
+from gptstudio.core.workspace import Workspace
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+STATUS_FILE = "status.json"
+STOP_FILE = "STOP"
+STATUSES = ("running", "stopped", "completed", "failed")
+
+
+def now_iso() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def json_number(x):
+    """JSON has no inf/nan: store them as None."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+# ----- writing (used by the trainer, on rank 0 only) -----
+
+class MetricsLog:
+    """Append-only metrics.jsonl: one event dict plus a "time" field per line, flushed at once.
+
+    A process killed mid-line leaves a torn last line; before appending we end it with a newline so
+    the new lines stay readable (readers skip the torn one).
+    """
+
+    def __init__(self, run_dir: Path):
+        path = Path(run_dir) / METRICS_FILE
+        needs_newline = path.exists() and path.stat().st_size > 0 and not _ends_with_newline(path)
+        self._file = open(path, "a", encoding="utf-8")
+        if needs_newline:
+            self._file.write("\n")
+
+    def write(self, event_dict: dict) -> None:
+        record = {k: json_number(v) for k, v in event_dict.items()}
+        record["time"] = round(time.time(), 3)
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
+
+
+def write_status(run_dir: Path, **fields) -> None:
+    """Replace status.json atomically (readers never see half a file)."""
+    data = {k: json_number(v) for k, v in fields.items()}
+    data.setdefault("updated", now_iso())
+    data.setdefault("pid", os.getpid())
+    write_json_atomic(Path(run_dir) / STATUS_FILE, data)
+
+
+def read_status(run_dir: Path) -> dict:
+    try:
+        data = json.loads((Path(run_dir) / STATUS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def is_running_elsewhere(status: dict) -> bool:
+    """True when status.json says 'running' and its process is still alive (and is not us)."""
+    pid = status.get("pid")
+    if status.get("status") != "running" or not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        import psutil
+        return psutil.pid_exists(pid)
+    except ImportError:  # pragma: no cover - psutil is a dependency
+        return False
+
+
+# ----- reading (used by the GUI and `gptstudio runs`) -----
+
+def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
+    """All events of a run, oldest first, as dicts.
+
+    Unreadable lines (a torn last line after a kill) are skipped. When a session resumed from an
+    earlier checkpoint, the steps and evals the previous session logged past that checkpoint are
+    dropped, so curves never double back.
+    """
+    path = Path(run_dir) / METRICS_FILE
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    events = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        if record.get("type") == "run_started" and isinstance(record.get("start_iter"), int):
+            start = record["start_iter"]
+            events = [e for e in events if not _superseded(e, start)]
+        events.append(record)
+    return events
+
+
+def _superseded(event: dict, start_iter: int) -> bool:
+    it = event.get("iter")
+    if not isinstance(it, int):
+        return False
+    # a step's iter is the 0-based index of the step; an eval's is the number of steps done
+    return it >= start_iter if event.get("type") == "step" else (event.get("type") == "eval" and it > start_iter)
+
+
+def list_runs(home=None) -> list[dict]:
+    """Every run in the workspace, newest first: status.json content plus name, path, checkpoints.
+
+    Works for runs made by the CLI, the GUI, an import, or a folder copied by hand. A run whose
+    status says 'running' but whose process is gone is shown as 'stopped' with interrupted=True
+    (it resumes from its last checkpoint).
+    """
+    ws = Workspace.open(home)
+    runs = []
+    for name in ws.run_names():
+        run_dir = ws.runs_dir / name
+        info = read_status(run_dir)
+        ckpts = checkpoint_paths(run_dir)
+        info.update(name=name, path=str(run_dir), checkpoints=sorted(p.name for p in ckpts.values()))
+        if info.get("status") not in STATUSES:
+            info["status"] = "stopped" if LATEST in info["checkpoints"] else "empty"
+        if info["status"] == "running" and not _process_alive(info.get("pid")):
+            info.update(status="stopped", interrupted=True)
+        info.setdefault("updated", _mtime_iso(run_dir))
+        runs.append(info)
+    runs.sort(key=lambda r: str(r.get("updated", "")), reverse=True)
+    return runs
+
+
+def _process_alive(pid) -> bool:
+    if not isinstance(pid, int):
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        import psutil
+        return psutil.pid_exists(pid)
+    except ImportError:  # pragma: no cover
+        return True
+
+
+def _mtime_iso(path: Path) -> str:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime).astimezone().isoformat(timespec="seconds")
+    except OSError:
+        return ""
+
+
+# ----- a run's inputs: its dataset, the settings saved in its checkpoint -----
+
+def read_dataset_meta(dataset_dir: str | os.PathLike) -> dict:
+    """A dataset's meta.json plus the real token counts of train.bin / val.bin (from their sizes)."""
+    dataset_dir = Path(dataset_dir)
+    if not dataset_dir.is_dir():
+        raise DatasetError(f"Dataset '{dataset_dir.name}' does not exist: prepare it first "
+                           "(Dataset tab or `gptstudio prepare`).")
+    try:
+        meta = json.loads((dataset_dir / "meta.json").read_text(encoding="utf-8"))
+        dtype = np.dtype(meta.get("dtype", "uint16"))
+        if dtype not in (np.uint16, np.uint32):
+            raise ValueError("bad dtype")
+    except (OSError, ValueError, TypeError, AttributeError):
+        raise DatasetError(f"Dataset '{dataset_dir.name}' has a missing or damaged meta.json: "
+                           "prepare it again.") from None
+    for split in ("train", "val"):
+        path = dataset_dir / f"{split}.bin"
+        if not path.is_file():
+            raise DatasetError(f"Dataset '{dataset_dir.name}' has no {split}.bin: prepare it again.")
+        meta[f"{split}_tokens"] = path.stat().st_size // dtype.itemsize
+    return meta
+
+
+def tokenizer_meta(meta: dict) -> dict:
+    """The part of a dataset's meta that defines its tokenizer (what checkpoints store)."""
+    return {k: meta[k] for k in ("tokenizer", "vocab_size", "chars", "eot_token") if k in meta}
+
+
+ARCHITECTURE = ("n_layer", "n_head", "n_embd", "block_size", "bias")
+# settings that describe the machine or the launch, not the run: never carried into a resume
+NOT_CARRIED = {"device", "dtype", "compile", "backend", "init_from", "run_name", "eval_only"}
+
+
+def apply_architecture(cfg: TrainConfig, ckpt: dict) -> TrainConfig:
+    """Force the model shape of a checkpoint onto cfg (a checkpoint's weights fix it)."""
+    args = ckpt["model_args"]
+    for key in ARCHITECTURE:
+        if key in args:
+            setattr(cfg, key, type(getattr(cfg, key))(args[key]))
+    return cfg
+
+
+def config_from_checkpoint(ckpt: dict) -> TrainConfig:
+    """The settings a checkpoint (ours or nanoGPT's) was trained with, as far as we know them."""
+    cfg = TrainConfig()
+    saved = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    for key, value in saved.items():
+        key = ALIASES.get(key, key)
+        if key in FIELDS and key not in NOT_CARRIED:
+            try:
+                setattr(cfg, key, coerce(key, value))
+            except ValueError:
+                pass  # a value we cannot read keeps our default
+    if isinstance(ckpt.get("dataset"), str) and ckpt["dataset"]:
+        cfg.dataset = ckpt["dataset"]
+    return apply_architecture(cfg, ckpt)
+
+
+# ----- nanoGPT interop -----
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Only dicts, lists, strings and numbers: any class or function reference is refused."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+
+
+def read_meta_pkl(path: str | os.PathLike) -> dict:
+    """Tokenizer meta from nanoGPT's data/NAME/meta.pkl ({vocab_size, itos, stoi}), read without
+    running code."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            data = _PlainUnpickler(f).load()
+        itos = data["itos"]
+        chars = [itos[i] for i in range(len(itos))]
+    except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path} is not a nanoGPT meta.pkl with a character vocabulary ({e}).") from None
+    if not all(isinstance(c, str) and len(c) == 1 for c in chars):
+        raise CheckpointError(f"{path} does not hold a character vocabulary (itos must map ids to characters).")
+    return {"tokenizer": "char", "vocab_size": len(chars), "chars": chars}
+
+
+def import_nanogpt_run(src_dir: str | os.PathLike, name: str, *, home=None, dataset: str | None = None,
+                       meta_pkl: str | os.PathLike | None = None) -> Path:
+    """Copy a nanoGPT out_dir's ckpt.pt into runs/NAME so it can be resumed, sampled and listed.
+
+    The tokenizer comes from, in order: `dataset` (a prepared dataset of this workspace), `meta_pkl`
+    or a meta.pkl beside the checkpoint, the workspace dataset named in the checkpoint's config, and
+    GPT-2 BPE for models with GPT-2's vocabulary. Returns the new run folder.
+    """
+    ws = Workspace.open(home)
+    run_dir = ws.run_dir(name)
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise WorkspaceError(f"A run named '{name}' already exists: choose another name.")
+    src = Path(src_dir).expanduser()
+    ckpt = load_checkpoint(src if src.is_file() else src / LATEST)
+    cfg = config_from_checkpoint(ckpt)
+    if dataset:
+        cfg.dataset = dataset
+    tok = _nanogpt_tokenizer(ws, ckpt, cfg, dataset, meta_pkl, src if src.is_dir() else src.parent)
+    vocab = int(ckpt["model_args"].get("vocab_size") or 0)
+    if tok["vocab_size"] > vocab:
+        raise CheckpointError(f"The tokenizer has {tok['vocab_size']} tokens but the model only {vocab}: "
+                              "pick the dataset the model was trained on.")
+    cfg.run_name, cfg.init_from = name, "resume"
+    best = ckpt.get("best_val_loss")
+    best = float(best) if best is not None and float(best) < 1e9 else None
+    payload = {**ckpt, "model": clean_state_dict(ckpt["model"]), "config": cfg.to_dict(), "tokenizer": tok,
+               "dataset": cfg.dataset, "best_val_loss": best if best is not None else math.inf,
+               "iter_num": int(ckpt.get("iter_num", 0))}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(payload, run_dir / LATEST)
+    save_config(cfg, run_dir / CONFIG_FILE)
+    log = MetricsLog(run_dir)
+    log.write({"type": "message", "level": "info",
+               "text": f"Imported from nanoGPT checkpoint {src} at iteration {payload['iter_num']}."})
+    log.close()
+    write_status(run_dir, status="stopped", iter=payload["iter_num"], max_iters=cfg.max_iters,
+                 best_val_loss=best, dataset=cfg.dataset, tokenizer=tok["tokenizer"],
+                 reason="Imported from nanoGPT.", imported_from=str(src))
+    return run_dir
+
+
+def _nanogpt_tokenizer(ws: Workspace, ckpt: dict, cfg: TrainConfig, dataset, meta_pkl, src_dir: Path) -> dict:
+    if dataset:
+        return tokenizer_meta(read_dataset_meta(ws.dataset_dir(dataset)))
+    for candidate in ([Path(meta_pkl)] if meta_pkl else []) + [src_dir / "meta.pkl"]:
+        if candidate.is_file() or meta_pkl:
+            return read_meta_pkl(candidate)
+    vocab = int(ckpt["model_args"].get("vocab_size") or 0)
+    named = cfg.dataset
+    if named:
+        try:
+            meta = tokenizer_meta(read_dataset_meta(ws.dataset_dir(named)))
+            if meta.get("vocab_size", 0) <= vocab:
+                return meta
+        except GPTStudioError:
+            pass
+    if vocab >= 50257:
+        return {"tokenizer": "gpt2", "vocab_size": 50257, "eot_token": 50256}
+    raise CheckpointError(f"This nanoGPT model has a {vocab}-token character vocabulary: give the dataset it "
+                          "was trained on (--dataset NAME) or its meta.pkl.")
+
+
+__all__ = ["MetricsLog", "write_status", "read_status", "read_metrics", "list_runs", "read_dataset_meta",
+           "tokenizer_meta", "config_from_checkpoint", "apply_architecture", "read_meta_pkl",
+           "import_nanogpt_run", "is_running_elsewhere", "CONFIG_FILE", "METRICS_FILE", "STATUS_FILE",
+           "STOP_FILE", "LATEST", "BEST"]
