@@ -1,0 +1,706 @@
+"""Datasets: turn text files into token files, import nanoGPT data, list, inspect and delete them.
+
+A dataset is a folder `datasets/NAME/` with `train.bin`, `val.bin` (token ids, uint16 or uint32) and
+`meta.json` (see docs/ARCHITECTURE.md). Preparing streams the input in chunks, so memory stays flat
+whatever the input size:
+
+- char: pass 1 finds the vocabulary (and hashes the files), pass 2 encodes chunk by chunk with
+  vectorised lookups (bytes.translate for ASCII chunks, a code-point table in numpy otherwise);
+- gpt2: one pass; each chunk is cut into ~1 MB pieces where GPT-2's pre-tokenizer splits anyway
+  (so the ids equal encoding the whole file), encoded by tiktoken on a thread pool while the next
+  chunk is read; the end-of-text token goes between files.
+
+Tokens go to one temporary file (the total is only known at the end), then the last val_fraction
+of it is copied to val.bin and the rest becomes train.bin. Everything is built in a hidden folder
+`datasets/.tmp-NAME-*` that is renamed into place at the end; cancel or failure removes it and never
+touches an existing dataset of the same name.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from gptstudio.core.atomic import write_json_atomic
+from gptstudio.core.errors import Cancelled, DatasetError
+from gptstudio.core.locks import dataset_lock
+from gptstudio.core.safe_pickle import safe_load
+from gptstudio.core.textfiles import (TextChunk, TextFileInfo, check_text_head, collect_input_files,
+                                      inspect_text_file, iter_text_chunks, sniff_encoding)
+from gptstudio.core.tokenizer import GPT2_EOT, GPT2_VOCAB, gpt2_encoding
+from gptstudio.core.workspace import Workspace
+
+__all__ = ["PrepareProgress", "TextFileInfo", "prepare_dataset", "import_nanogpt_data", "inspect_text_file",
+           "collect_input_files", "load_dataset_meta", "list_datasets", "delete_dataset", "dataset_tokens",
+           "demo_text_path", "token_dtype", "bpe_pieces"]
+
+FORMAT = 1
+TOKENIZERS = ("char", "gpt2")
+CHUNK_BYTES = 8 << 20          # input read per step: big enough for fast numpy/tiktoken calls, small in RAM
+BPE_PIECE_CHARS = 1 << 20      # text per tiktoken call
+BPE_MAX_CARRY = 16             # pieces of text without any safe cut before one is forced (see bpe_pieces)
+COPY_BYTES = 1 << 20          # block size when copying token files
+
+
+@dataclass(frozen=True)
+class PrepareProgress:
+    """Progress of prepare/import. `done`/`total` count input bytes over every pass (char-level reads
+    the input twice, so its total is twice the input size): done/total is the overall fraction.
+    `phase`: "scanning", "vocabulary", "encoding", "finishing" ("copying" when importing)."""
+    done: int
+    total: int
+    phase: str
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """uint16 while every id and one spare value (a 'missing' marker) fit, else uint32."""
+    return np.dtype(np.uint16 if vocab_size <= 65535 else np.uint32)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+class _Progress:
+    """Counts bytes, reports PrepareProgress and polls the cancel flag (once per chunk)."""
+
+    def __init__(self, report, cancel, total: int = 0):
+        self.report, self.cancel, self.total, self.done = report, cancel, total, 0
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled()
+
+    def emit(self, phase: str, cancellable: bool = True) -> None:
+        if cancellable:
+            self.check()
+        if self.report is not None:
+            self.report(PrepareProgress(self.done, self.total, phase))
+        if cancellable:
+            self.check()  # a cancel set by the report callback itself stops at once
+
+    def advance(self, nbytes: int, phase: str) -> None:
+        self.done = min(self.total, self.done + nbytes)
+        self.emit(phase)
+
+
+class _Hasher:
+    """sha256 fed on a helper thread (hashlib releases the GIL), so hashing overlaps the encoding."""
+
+    def __init__(self, pool: ThreadPoolExecutor):
+        self._h, self._pool, self._last, self.size = hashlib.sha256(), pool, None, 0
+
+    def update(self, data: bytes) -> None:
+        self.size += len(data)
+        if self._last is not None:
+            self._last.result()  # keep the order, and at most one block in flight
+        self._last = self._pool.submit(self._h.update, data)
+
+    def hexdigest(self) -> str:
+        if self._last is not None:
+            self._last.result()
+        return self._h.hexdigest()
+
+
+def _source(path: Path, hasher: _Hasher) -> dict:
+    with open(path, "rb") as f:
+        encoding, _ = sniff_encoding(f.read(4))
+    return {"path": str(path), "size": hasher.size, "sha256": hasher.hexdigest(), "encoding": encoding}
+
+
+class _TokenFile:
+    """Appends token ids to one file."""
+
+    def __init__(self, path: Path, dtype):
+        self.path, self.dtype, self.count = path, np.dtype(dtype), 0
+        self._f = open(path, "wb")
+
+    def write(self, ids: np.ndarray) -> None:
+        self._f.write(np.ascontiguousarray(ids, dtype=self.dtype))
+        self.count += len(ids)
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.flush()
+            os.fsync(self._f.fileno())
+            self._f.close()
+
+
+def _fsync_close(f) -> None:
+    f.flush()
+    os.fsync(f.fileno())
+    f.close()
+
+
+def _changed_error(path) -> DatasetError:
+    return DatasetError(f"{path} changed while the dataset was being prepared: wait until it is saved, "
+                        "then prepare again.")
+
+
+def _exists_error(name: str) -> DatasetError:
+    return DatasetError(f"A dataset named '{name}' already exists: choose another name, or replace it (--force).")
+
+
+def _check_val_fraction(val_fraction) -> float:
+    try:
+        vf = float(val_fraction)
+    except (TypeError, ValueError):
+        vf = float("nan")
+    if not 0.0 < vf < 1.0:
+        raise DatasetError(f"The validation fraction {val_fraction!r} is out of range: "
+                           "use a number between 0 and 1, e.g. 0.1.")
+    return vf
+
+
+def _split_sizes(n_tokens: int, val_fraction: float) -> tuple[int, int]:
+    """nanoGPT's split: the first int(n * (1 - val_fraction)) tokens train, the rest validate."""
+    n_train = int(n_tokens * (1.0 - val_fraction))
+    return n_train, n_tokens - n_train
+
+
+def _min_tokens(val_fraction: float) -> int:
+    n = 2
+    while 0 in _split_sizes(n, val_fraction):
+        n += 1
+    return n
+
+
+# ----------------------------------------------------------------------------------------- char-level
+
+_HIGH_BYTES = bytes(range(128, 256))
+_ASCII_BYTES = bytes(range(128))
+
+
+def _add_chars(new: bytes, known_ascii: bytearray, others: set[str]) -> None:
+    """Record the characters of `new` (UTF-8 of whole characters, known ASCII already removed)."""
+    ascii_part = new if new.isascii() else new.translate(None, _HIGH_BYTES)
+    while ascii_part:
+        # the bytes of a short prefix, then delete them all: a few fast C passes instead of a
+        # per-byte loop or a histogram of the whole chunk
+        known_ascii.extend(set(ascii_part[:4096]))
+        ascii_part = ascii_part.translate(None, known_ascii)
+    if not new.isascii():
+        # removing ASCII bytes from UTF-8 keeps the multi-byte characters whole
+        wide = new.translate(None, _ASCII_BYTES).decode("utf-8")
+        codes = np.flatnonzero(np.bincount(np.frombuffer(wide.encode("utf-32-le"), np.uint32)))
+        others.update(map(chr, codes.tolist()))
+
+
+def _char_vocabulary(files, progress: _Progress, chunk_bytes: int, hash_pool):
+    """Pass 1: the sorted set of characters, each file's source entry, and its character count."""
+    known_ascii = bytearray()  # ASCII bytes seen so far, deleted before looking for new characters
+    others: set[str] = set()
+    sources, counts = [], []
+    for path in files:
+        hasher, n_chars = _Hasher(hash_pool), 0
+        for chunk in iter_text_chunks(path, chunk_bytes, on_raw=hasher.update):
+            new = chunk.data.translate(None, known_ascii)  # usually empty after the first chunk
+            if new:
+                _add_chars(new, known_ascii, others)
+            n_chars += len(chunk.data) if chunk.is_ascii else len(chunk.text)
+            progress.advance(chunk.nread, "vocabulary")
+        sources.append(_source(path, hasher))
+        counts.append(n_chars)
+    return sorted(others.union(map(chr, known_ascii))), sources, counts
+
+
+class _CharEncoder:
+    """Ids of whole chunks at numpy/C speed; `encode` returns None for a character not in the vocabulary."""
+
+    def __init__(self, chars: list[str], dtype):
+        self.dtype = np.dtype(dtype)
+        self.missing = np.iinfo(self.dtype).max  # never an id (token_dtype keeps one value spare)
+        cps = np.array([ord(c) for c in chars], dtype=np.int64)
+        self.lut = np.full(int(cps.max()) + 1, self.missing, dtype=self.dtype)
+        self.lut[cps] = np.arange(len(chars))
+        # the vocabulary is sorted, so ASCII characters have ids < 128: an ASCII chunk maps byte -> id
+        # with bytes.translate (0xFF = not in the vocabulary)
+        table = bytearray(b"\xff" * 256)
+        for i, c in enumerate(chars[:128]):
+            if ord(c) < 128:
+                table[ord(c)] = i
+        self.ascii_table = bytes(table)
+
+    def encode(self, chunk: TextChunk) -> np.ndarray | None:
+        if chunk.is_ascii:
+            ids = chunk.data.translate(self.ascii_table)
+            if b"\xff" in ids:
+                return None
+            return np.frombuffer(ids, np.uint8).astype(self.dtype)
+        cps = np.frombuffer(chunk.text.encode("utf-32-le"), np.uint32)
+        if cps.max() >= len(self.lut):
+            return None
+        ids = self.lut[cps]
+        return None if ids.max() == self.missing else ids
+
+
+def _encode_char(files, tmp: Path, progress: _Progress, chunk_bytes: int, hash_pool):
+    chars, sources, counts = _char_vocabulary(files, progress, chunk_bytes, hash_pool)
+    if not chars:
+        raise DatasetError("The input has no text (only empty files or byte order marks): give files with text.")
+    out = _TokenFile(tmp / "tokens.tmp", token_dtype(len(chars)))
+    try:
+        encoder = _CharEncoder(chars, out.dtype)
+        for path, expected in zip(files, counts):  # pass 2
+            before = out.count
+            for chunk in iter_text_chunks(path, chunk_bytes):
+                ids = encoder.encode(chunk)
+                if ids is None:
+                    raise _changed_error(path)
+                out.write(ids)
+                progress.advance(chunk.nread, "encoding")
+            if out.count - before != expected:
+                raise _changed_error(path)
+    finally:
+        out.close()
+    tok = {"tokenizer": "char", "vocab_size": len(chars), "chars": chars}
+    return tok, out, sources, sum(counts)
+
+
+# -------------------------------------------------------------------------------------------- GPT-2 BPE
+
+# A cut right after a non-space character that is followed by whitespace is where GPT-2's
+# pre-tokenizer splits anyway: none of its patterns puts whitespace after a non-space character in
+# the same pre-token (a space only ever leads one), and the pattern looks ahead but never behind.
+# Python's \S is stricter than the Rust regex's (Python counts more characters as space), so a
+# Python \S is non-space for tiktoken too.
+_BPE_CUT = re.compile(r"\S(?=[ \t\n\r\f\v])")
+
+
+def bpe_pieces(text: str, piece_chars: int = BPE_PIECE_CHARS) -> tuple[list[str], str]:
+    """Cut `text` into pieces of a bit more than `piece_chars` that GPT-2 BPE encodes exactly as the
+    whole; returns (pieces, rest), the rest being the tail to prepend to the next text."""
+    pieces, start = [], 0
+    while len(text) - start > piece_chars:
+        m = _BPE_CUT.search(text, start + piece_chars)
+        if m is None:
+            break
+        pieces.append(text[start:m.end()])
+        start = m.end()
+    return pieces, text[start:]
+
+
+def _drain(queue: deque, out: _TokenFile, keep: int) -> None:
+    """Write finished pieces in order until at most `keep` remain in flight."""
+    while len(queue) > keep:
+        item = queue.popleft()
+        out.write(item.result() if isinstance(item, Future) else item)
+
+
+def _encode_gpt2(files, tmp: Path, progress: _Progress, chunk_bytes: int, hash_pool, num_threads: int):
+    enc = gpt2_encoding()
+    piece_chars = max(16, min(BPE_PIECE_CHARS, chunk_bytes // 8))
+
+    def encode_piece(text: str) -> np.ndarray:
+        return np.asarray(enc.encode_ordinary(text), dtype=np.uint16)  # tiktoken releases the GIL
+
+    out = _TokenFile(tmp / "tokens.tmp", token_dtype(GPT2_VOCAB))
+    pool = ThreadPoolExecutor(num_threads, thread_name_prefix="gptstudio-bpe")
+    queue: deque = deque()
+    keep = num_threads + max(1, chunk_bytes // piece_chars)  # about two chunks in flight
+    sources, total_chars = [], 0
+    try:
+        for i, path in enumerate(files):
+            if i:
+                queue.append(np.array([GPT2_EOT], dtype=np.uint16))  # between documents
+            hasher, carry = _Hasher(hash_pool), ""
+            for chunk in iter_text_chunks(path, chunk_bytes, on_raw=hasher.update):
+                total_chars += len(chunk.text)
+                pieces, carry = bpe_pieces(carry + chunk.text, piece_chars)
+                if len(carry) > BPE_MAX_CARRY * piece_chars:
+                    # a very long run with no whitespace at all: cut anyway to bound memory; only the
+                    # tokens right at this cut may differ from encoding the file in one go
+                    pieces.append(carry[:-piece_chars])
+                    carry = carry[-piece_chars:]
+                queue.extend(pool.submit(encode_piece, p) for p in pieces)
+                _drain(queue, out, keep)
+                progress.advance(chunk.nread, "encoding")
+            if carry:
+                queue.append(pool.submit(encode_piece, carry))
+            sources.append(_source(path, hasher))
+        _drain(queue, out, 0)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        out.close()
+    if total_chars == 0:
+        raise DatasetError("The input has no text (only empty files or byte order marks): give files with text.")
+    tok = {"tokenizer": "gpt2", "vocab_size": GPT2_VOCAB, "eot_token": GPT2_EOT}
+    return tok, out, sources, total_chars
+
+
+# ------------------------------------------------------------------------------------- build and publish
+
+def _split_token_file(tokens: Path, folder: Path, n_train: int, itemsize: int, progress: _Progress) -> None:
+    """train.bin = the token file cut at n_train (no copy); val.bin = a copy of its tail."""
+    buffer = memoryview(bytearray(COPY_BYTES))
+    with open(tokens, "r+b") as src:
+        src.seek(n_train * itemsize)
+        dst = open(folder / "val.bin", "wb")
+        try:
+            while n := src.readinto(buffer):
+                dst.write(buffer[:n])
+                progress.check()
+        finally:
+            _fsync_close(dst)
+        src.truncate(n_train * itemsize)
+        src.flush()
+        os.fsync(src.fileno())
+    os.replace(tokens, folder / "train.bin")
+
+
+@contextlib.contextmanager
+def _building(ws: Workspace, name: str):
+    """A hidden temporary folder beside the datasets; always removed at the end (it is renamed away
+    on success)."""
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=ws.datasets_dir))
+    except OSError as e:
+        raise DatasetError(f"Cannot write in the workspace {ws.datasets_dir}: {e.strerror or e}. "
+                           "Choose another workspace folder (--home).") from None
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _os_errors(ws: Workspace, name: str, needed: int):
+    """Turn a full disk (or another OS failure while writing) into one readable DatasetError."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            try:
+                free = shutil.disk_usage(ws.datasets_dir).free
+            except OSError:
+                free = 0
+            raise DatasetError(f"The disk is full: dataset '{name}' did not fit in {ws.datasets_dir} "
+                               f"({_mb(free)} free space left). Free up to {_mb(needed)} and try again.") from None
+        where = f" ({e.filename})" if e.filename else ""
+        raise DatasetError(f"Could not write dataset '{name}': {e.strerror or e}{where}.") from None
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def _publish(tmp: Path, final: Path, force: bool) -> None:
+    """Give the finished folder its name with one rename. A dataset being replaced is first moved
+    aside, so at every moment one complete dataset has the name."""
+    if not final.exists():
+        try:
+            os.rename(tmp, final)
+            return
+        except OSError:
+            if not final.exists():
+                raise
+            # created by someone else meanwhile: same as existing
+    if not force:
+        raise _exists_error(final.name)
+    old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
+    os.rename(final, old)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        os.rename(old, final)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n:,} {unit}{'' if n == 1 else 's'}"
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def prepare_dataset(inputs, name: str, tokenizer: str = "char", val_fraction: float = 0.1, *, home=None,
+                    force: bool = False, report=None, cancel=None, chunk_bytes: int = CHUNK_BYTES,
+                    num_threads: int | None = None) -> dict:
+    """Tokenize text files/folders into `datasets/NAME/` of the workspace at `home`.
+
+    Returns the meta written to meta.json, plus "name" and "path". `report` receives PrepareProgress;
+    setting `cancel` (a threading.Event) stops with Cancelled. Bad input raises DatasetError (or
+    WorkspaceError for an invalid name); an existing dataset is replaced only with `force`, and is never
+    touched when preparing fails or is cancelled. `chunk_bytes`/`num_threads` tune the streaming.
+    """
+    ws = Workspace.open(home)
+    final = ws.dataset_dir(name)  # validates the name
+    if tokenizer not in TOKENIZERS:
+        raise DatasetError(f"Unknown tokenizer {tokenizer!r}: choose 'char' (one token per character) "
+                           "or 'gpt2' (GPT-2's BPE).")
+    vf = _check_val_fraction(val_fraction)
+    progress = _Progress(report, cancel)
+    progress.emit("scanning")
+    files = collect_input_files(inputs)
+    for path in files:
+        check_text_head(path)  # fail before the long work on an empty or binary file
+        progress.check()
+    if final.exists() and not force:
+        raise _exists_error(name)
+    total_bytes = sum(p.stat().st_size for p in files)
+    progress.total = total_bytes * (2 if tokenizer == "char" else 1)
+    threads = num_threads or min(8, os.cpu_count() or 1)
+    with dataset_lock(ws.datasets_dir, name), _os_errors(ws, name, 4 * total_bytes), \
+            _building(ws, name) as tmp, ThreadPoolExecutor(1, thread_name_prefix="gptstudio-sha") as hash_pool:
+        if tokenizer == "char":
+            tok, out, sources, total_chars = _encode_char(files, tmp, progress, chunk_bytes, hash_pool)
+        else:
+            tok, out, sources, total_chars = _encode_gpt2(files, tmp, progress, chunk_bytes, hash_pool, threads)
+        n_train, n_val = _split_sizes(out.count, vf)
+        if not n_train or not n_val:
+            need, unit = _min_tokens(vf), "character" if tokenizer == "char" else "token"
+            raise DatasetError(f"Too little text: the input has only {_count(out.count, unit)}, and a training "
+                               f"and a validation split need at least {need}. Add at least "
+                               f"{_count(need - out.count, 'more ' + unit)} of text, or change the validation "
+                               "fraction.")
+        progress.emit("finishing")
+        _split_token_file(out.path, tmp, n_train, out.dtype.itemsize, progress)
+        meta = {"format": FORMAT, **tok, "dtype": out.dtype.name, "train_tokens": n_train, "val_tokens": n_val,
+                "total_chars": total_chars, "total_bytes": total_bytes, "sources": sources,
+                "created": _now(), "val_fraction": vf}
+        write_json_atomic(tmp / "meta.json", meta)
+        _publish(tmp, final, force)
+        progress.done = progress.total
+        progress.emit("finishing", cancellable=False)  # published: too late to cancel
+    return {**meta, "name": name, "path": str(final)}
+
+
+# ---------------------------------------------------------------------------------------- nanoGPT import
+
+def _nanogpt_tokenizer(src: Path) -> dict:
+    """The tokenizer meta of a nanoGPT data folder: meta.pkl (char-level), or GPT-2 BPE without it."""
+    gpt2 = {"tokenizer": "gpt2", "vocab_size": GPT2_VOCAB, "eot_token": GPT2_EOT}
+    pkl = src / "meta.pkl"
+    if not pkl.exists():
+        return gpt2
+    meta = safe_load(pkl)
+    if not isinstance(meta, dict):
+        raise DatasetError(f"{pkl} is not a nanoGPT meta.pkl (expected a dict with vocab_size, itos and stoi).")
+    vocab, itos = meta.get("vocab_size"), meta.get("itos")
+    if itos is None and vocab in (GPT2_VOCAB, 50304):
+        return gpt2
+    if not isinstance(vocab, int) or not 0 < vocab <= 65535 or not isinstance(itos, dict):
+        raise DatasetError(f"{pkl} has no usable vocabulary (vocab_size and itos): only char-level and GPT-2 "
+                           "nanoGPT datasets can be imported.")
+    chars = [itos.get(i) for i in range(vocab)]
+    if not all(isinstance(c, str) and len(c) == 1 for c in chars) or len(set(chars)) != vocab:
+        raise DatasetError(f"{pkl} has a damaged vocabulary: itos must map 0..{vocab - 1} to distinct "
+                           "single characters.")
+    return {"tokenizer": "char", "vocab_size": vocab, "chars": chars}
+
+
+def _token_lengths(tok: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per token id: its UTF-8 byte length and how many characters start in it (to total the text)."""
+    if tok["tokenizer"] == "char":
+        return np.array([len(c.encode("utf-8")) for c in tok["chars"]], dtype=np.int64), \
+            np.ones(tok["vocab_size"], dtype=np.int64)
+    enc = gpt2_encoding()
+    pieces = [enc.decode_single_token_bytes(i) for i in range(GPT2_VOCAB)]
+    nbytes = np.array([len(p) for p in pieces], dtype=np.int64)
+    starts = np.array([sum(1 for b in p if not 0x80 <= b < 0xC0) for p in pieces], dtype=np.int64)
+    return nbytes, starts
+
+
+def _copy_tokens(src: Path, dst: Path, tok: dict, lengths, progress: _Progress) -> tuple[int, int, int, str]:
+    """Copy a uint16 token file, checking every id against the vocabulary; (tokens, bytes, chars, sha256)."""
+    h, counts, vocab = hashlib.sha256(), np.zeros(tok["vocab_size"], dtype=np.int64), tok["vocab_size"]
+    with open(src, "rb") as fi:
+        fo = open(dst, "wb")
+        try:
+            while block := fi.read(COPY_BYTES):
+                ids = np.frombuffer(block, np.uint16)
+                top = int(ids.max())
+                if top >= vocab:
+                    raise DatasetError(f"{src} holds token id {top}, but the vocabulary has {vocab} tokens: "
+                                       "meta.pkl belongs to another dataset.")
+                counts += np.bincount(ids, minlength=vocab)
+                h.update(block)
+                fo.write(block)
+                progress.advance(len(block), "copying")
+        finally:
+            _fsync_close(fo)
+    nbytes, starts = lengths
+    return int(counts.sum()), int(counts @ nbytes), int(counts @ starts), h.hexdigest()
+
+
+def import_nanogpt_data(src_dir, name: str, *, home=None, force: bool = False, report=None, cancel=None) -> dict:
+    """Copy a nanoGPT data folder (train.bin, val.bin as uint16, optional meta.pkl for char-level;
+    without it GPT-2 BPE) into `datasets/NAME/` with a meta.json. meta.pkl is read with a restricted
+    unpickler that never runs code. Atomic like prepare_dataset; returns the meta plus name and path."""
+    src = Path(src_dir).expanduser().absolute()
+    ws = Workspace.open(home)
+    final = ws.dataset_dir(name)
+    if not src.is_dir():
+        raise DatasetError(f"Folder not found: {src}. Give a nanoGPT data folder (train.bin, val.bin, meta.pkl).")
+    bins = {split: src / f"{split}.bin" for split in ("train", "val")}
+    for split, path in bins.items():
+        if not path.is_file():
+            raise DatasetError(f"{src} has no {split}.bin: it is not a nanoGPT data folder.")
+        size = path.stat().st_size
+        if size == 0 or size % 2:
+            problem = "is empty" if size == 0 else "has an odd size, so it is not uint16 token ids"
+            raise DatasetError(f"{path} {problem}: it cannot be imported.")
+    tok = _nanogpt_tokenizer(src)
+    if final.exists() and not force:
+        raise _exists_error(name)
+    progress = _Progress(report, cancel, sum(p.stat().st_size for p in bins.values()))
+    progress.emit("scanning")
+    with dataset_lock(ws.datasets_dir, name), _os_errors(ws, name, progress.total), _building(ws, name) as tmp:
+        lengths = _token_lengths(tok)
+        counts, sources, total_bytes, total_chars = {}, [], 0, 0
+        for split, path in bins.items():
+            n, nbytes, nchars, sha = _copy_tokens(path, tmp / f"{split}.bin", tok, lengths, progress)
+            counts[split] = n
+            total_bytes, total_chars = total_bytes + nbytes, total_chars + nchars
+            sources.append({"path": str(path), "size": path.stat().st_size, "sha256": sha})
+        if (src / "meta.pkl").exists():
+            pkl = src / "meta.pkl"
+            sources.append({"path": str(pkl), "size": pkl.stat().st_size,
+                            "sha256": hashlib.sha256(pkl.read_bytes()).hexdigest()})
+        meta = {"format": FORMAT, **tok, "dtype": "uint16", "train_tokens": counts["train"],
+                "val_tokens": counts["val"], "total_chars": total_chars, "total_bytes": total_bytes,
+                "sources": sources, "created": _now(),
+                "val_fraction": round(counts["val"] / (counts["train"] + counts["val"]), 6),
+                "imported_from": str(src)}
+        write_json_atomic(tmp / "meta.json", meta)
+        _publish(tmp, final, force)
+        progress.emit("finishing", cancellable=False)
+    return {**meta, "name": name, "path": str(final)}
+
+
+# ---------------------------------------------------------------------------------- reading datasets
+
+def _meta_problem(meta, folder: Path) -> str | None:
+    """What is wrong with a dataset's meta.json or token files, or None."""
+    if not isinstance(meta, dict):
+        return "meta.json is not a JSON object"
+    for key in ("format", "vocab_size", "train_tokens", "val_tokens"):
+        value = meta.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            return f"meta.json has no valid '{key}'"
+    if meta["format"] > FORMAT:
+        return "it was made by a newer GPT Studio (update the app to use it)"
+    kind, vocab = meta.get("tokenizer"), meta["vocab_size"]
+    if kind == "char":
+        chars = meta.get("chars")
+        if (not isinstance(chars, list) or len(chars) != vocab or len(set(chars)) != vocab
+                or not all(isinstance(c, str) and len(c) == 1 for c in chars)):
+            return "meta.json's character vocabulary is missing or does not match vocab_size"
+    elif kind == "gpt2":
+        if vocab != GPT2_VOCAB:
+            return f"a GPT-2 vocabulary has {GPT2_VOCAB} tokens, meta.json says {vocab}"
+    else:
+        return f"unknown tokenizer {kind!r} in meta.json"
+    if meta.get("dtype") not in ("uint16", "uint32") or vocab - 1 > np.iinfo(meta["dtype"]).max:
+        return f"meta.json's dtype {meta.get('dtype')!r} cannot hold {vocab} token ids"
+    itemsize = np.dtype(meta["dtype"]).itemsize
+    for split in ("train", "val"):
+        path = folder / f"{split}.bin"
+        if not path.is_file():
+            return f"{split}.bin is missing"
+        size, expected = path.stat().st_size, meta[f"{split}_tokens"] * itemsize
+        if size != expected:
+            return f"{split}.bin has {size:,} bytes, meta.json expects {expected:,}"
+    return None
+
+
+def load_dataset_meta(path_or_dir) -> dict:
+    """The validated meta.json of a dataset folder (or of the meta.json path itself)."""
+    p = Path(path_or_dir).expanduser()
+    folder = p.parent if p.name == "meta.json" else p
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        if not folder.is_dir():
+            raise DatasetError(f"Dataset folder not found: {folder}.")
+        if (folder / "train.bin").is_file():
+            raise DatasetError(f"{folder} has no meta.json. If it is a nanoGPT data folder, import it first: "
+                               f"gptstudio import-nanogpt-data {folder} --name NAME")
+        raise DatasetError(f"{folder} is not a dataset: it has no meta.json. Prepare it again.")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise DatasetError(f"The dataset '{folder.name}' is damaged: meta.json cannot be read ({e}). "
+                           "Prepare it again or delete it.") from None
+    problem = _meta_problem(meta, folder)
+    if problem:
+        raise DatasetError(f"The dataset '{folder.name}' is damaged: {problem}. Prepare it again or delete it.")
+    return meta
+
+
+def _folder_size(folder: Path) -> int:
+    total = 0
+    for root, _dirs, names in os.walk(folder):
+        for n in names:
+            with contextlib.suppress(OSError):
+                total += os.path.getsize(os.path.join(root, n))
+    return total
+
+
+def list_datasets(home=None) -> list[dict]:
+    """Every dataset of the workspace, by name: its meta plus "name", "path", "size_on_disk"; a damaged
+    one has an "error" (the reason) instead of the meta."""
+    ws = Workspace.open(home)
+    entries = []
+    for name in ws.dataset_names():
+        folder = ws.datasets_dir / name
+        entry = {"name": name, "path": str(folder), "size_on_disk": _folder_size(folder)}
+        try:
+            entry = {**load_dataset_meta(folder), **entry}
+        except DatasetError as e:
+            entry["error"] = str(e)
+        entries.append(entry)
+    return entries
+
+
+def delete_dataset(name: str, home=None) -> None:
+    """Remove a dataset folder. It is renamed away first, so it vanishes at once and as a whole."""
+    ws = Workspace.open(home)
+    folder = ws.dataset_dir(name)
+    if not folder.is_dir():
+        raise DatasetError(f"There is no dataset named '{name}' in {ws.datasets_dir}.")
+    with dataset_lock(ws.datasets_dir, name):
+        trash = folder.with_name(f".deleted-{name}-{uuid.uuid4().hex[:8]}")
+        os.rename(folder, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def _dataset_folder(name_or_dir, home) -> Path:
+    """A Path or a string with a folder separator is a folder; any other string is a dataset name."""
+    if isinstance(name_or_dir, os.PathLike) or any(s in str(name_or_dir) for s in ("/", os.sep)):
+        return Path(name_or_dir).expanduser()
+    return Workspace.open(home).dataset_dir(name_or_dir)
+
+
+def dataset_tokens(name_or_dir, split: str = "val", start: int = 0, count: int = 200, *, home=None) -> np.ndarray:
+    """Up to `count` token ids of a split from position `start` (fewer near the end; the stored dtype)."""
+    if split not in ("train", "val"):
+        raise DatasetError(f"Unknown split {split!r}: use 'train' or 'val'.")
+    folder = _dataset_folder(name_or_dir, home)
+    meta = load_dataset_meta(folder)
+    dtype, n = np.dtype(meta["dtype"]), meta[f"{split}_tokens"]
+    start = min(max(0, int(start)), n)
+    count = min(max(0, int(count)), n - start)
+    return np.fromfile(folder / f"{split}.bin", dtype=dtype, count=count, offset=start * dtype.itemsize)
+
+
+def demo_text_path() -> Path:
+    """The bundled demo text: Shakespeare (public domain), the classic nanoGPT char-level corpus."""
+    return Path(str(resources.files("gptstudio").joinpath("resources").joinpath("demo_shakespeare.txt")))
