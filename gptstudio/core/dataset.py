@@ -125,21 +125,36 @@ def _source(path: Path, hasher: _Hasher) -> dict:
 
 
 class _TokenFile:
-    """Appends token ids to one file."""
+    """Appends token ids to one file. With a (one-thread) pool, each write runs in the background
+    while the caller encodes the next chunk: file writes release the GIL."""
 
-    def __init__(self, path: Path, dtype):
+    def __init__(self, path: Path, dtype, pool: ThreadPoolExecutor | None = None):
         self.path, self.dtype, self.count = path, np.dtype(dtype), 0
         self._f = open(path, "wb")
+        self._pool, self._last = pool, None
 
     def write(self, ids: np.ndarray) -> None:
-        self._f.write(np.ascontiguousarray(ids, dtype=self.dtype))
+        ids = np.ascontiguousarray(ids, dtype=self.dtype)
+        self._wait()
+        if self._pool is None:
+            self._f.write(ids)
+        else:
+            self._last = self._pool.submit(self._f.write, ids)
         self.count += len(ids)
+
+    def _wait(self) -> None:
+        if self._last is not None:
+            last, self._last = self._last, None
+            last.result()  # re-raises the write's error (e.g. a full disk) here
 
     def close(self) -> None:
         if not self._f.closed:
-            self._f.flush()
-            os.fsync(self._f.fileno())
-            self._f.close()
+            try:
+                self._wait()
+                self._f.flush()
+                os.fsync(self._f.fileno())
+            finally:
+                self._f.close()
 
 
 def _fsync_close(f) -> None:
@@ -202,13 +217,13 @@ def _add_chars(new: bytes, known_ascii: bytearray, others: set[str]) -> None:
         others.update(map(chr, codes.tolist()))
 
 
-def _char_vocabulary(files, progress: _Progress, chunk_bytes: int, hash_pool):
+def _char_vocabulary(files, progress: _Progress, chunk_bytes: int, io_pool):
     """Pass 1: the sorted set of characters, each file's source entry, and its character count."""
     known_ascii = bytearray()  # ASCII bytes seen so far, deleted before looking for new characters
     others: set[str] = set()
     sources, counts = [], []
     for path in files:
-        hasher, n_chars = _Hasher(hash_pool), 0
+        hasher, n_chars = _Hasher(io_pool), 0
         for chunk in iter_text_chunks(path, chunk_bytes, on_raw=hasher.update):
             new = chunk.data.translate(None, known_ascii)  # usually empty after the first chunk
             if new:
@@ -250,11 +265,11 @@ class _CharEncoder:
         return None if ids.max() == self.missing else ids
 
 
-def _encode_char(files, tmp: Path, progress: _Progress, chunk_bytes: int, hash_pool):
-    chars, sources, counts = _char_vocabulary(files, progress, chunk_bytes, hash_pool)
+def _encode_char(files, tmp: Path, progress: _Progress, chunk_bytes: int, io_pool):
+    chars, sources, counts = _char_vocabulary(files, progress, chunk_bytes, io_pool)
     if not chars:
         raise DatasetError("The input has no text (only empty files or byte order marks): give files with text.")
-    out = _TokenFile(tmp / "tokens.tmp", token_dtype(len(chars)))
+    out = _TokenFile(tmp / "tokens.tmp", token_dtype(len(chars)), pool=io_pool)  # it hashed in pass 1
     try:
         encoder = _CharEncoder(chars, out.dtype)
         for path, expected in zip(files, counts):  # pass 2
@@ -303,7 +318,7 @@ def _drain(queue: deque, out: _TokenFile, keep: int) -> None:
         out.write(item.result() if isinstance(item, Future) else item)
 
 
-def _encode_gpt2(files, tmp: Path, progress: _Progress, chunk_bytes: int, hash_pool, num_threads: int):
+def _encode_gpt2(files, tmp: Path, progress: _Progress, chunk_bytes: int, io_pool, num_threads: int):
     enc = gpt2_encoding()
     piece_chars = max(16, min(BPE_PIECE_CHARS, chunk_bytes // 8))
 
@@ -319,7 +334,7 @@ def _encode_gpt2(files, tmp: Path, progress: _Progress, chunk_bytes: int, hash_p
         for i, path in enumerate(files):
             if i:
                 queue.append(np.array([GPT2_EOT], dtype=np.uint16))  # between documents
-            hasher, carry = _Hasher(hash_pool), ""
+            hasher, carry = _Hasher(io_pool), ""
             for chunk in iter_text_chunks(path, chunk_bytes, on_raw=hasher.update):
                 total_chars += len(chunk.text)
                 pieces, carry = bpe_pieces(carry + chunk.text, piece_chars)
@@ -459,11 +474,11 @@ def prepare_dataset(inputs, name: str, tokenizer: str = "char", val_fraction: fl
     progress.total = total_bytes * (2 if tokenizer == "char" else 1)
     threads = num_threads or min(8, os.cpu_count() or 1)
     with dataset_lock(ws.datasets_dir, name), _os_errors(ws, name, 4 * total_bytes), \
-            _building(ws, name) as tmp, ThreadPoolExecutor(1, thread_name_prefix="gptstudio-sha") as hash_pool:
+            _building(ws, name) as tmp, ThreadPoolExecutor(1, thread_name_prefix="gptstudio-io") as io_pool:
         if tokenizer == "char":
-            tok, out, sources, total_chars = _encode_char(files, tmp, progress, chunk_bytes, hash_pool)
+            tok, out, sources, total_chars = _encode_char(files, tmp, progress, chunk_bytes, io_pool)
         else:
-            tok, out, sources, total_chars = _encode_gpt2(files, tmp, progress, chunk_bytes, hash_pool, threads)
+            tok, out, sources, total_chars = _encode_gpt2(files, tmp, progress, chunk_bytes, io_pool, threads)
         n_train, n_val = _split_sizes(out.count, vf)
         if not n_train or not n_val:
             need, unit = _min_tokens(vf), "character" if tokenizer == "char" else "token"
