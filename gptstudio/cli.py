@@ -17,6 +17,8 @@ COMMAND_MODULES = [
     "prepare",
     "export",
     "sample",
+    "train",
+    "runs",
 ]
 
 

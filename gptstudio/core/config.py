@@ -245,9 +245,8 @@ def validate(cfg: TrainConfig, dataset_info: dict | None = None) -> list[str]:
     if cfg.min_lr > cfg.learning_rate:
         problems.append(f"min_lr ({cfg.min_lr:g}) is larger than learning_rate ({cfg.learning_rate:g}); "
                         "it should be about a tenth of it.")
-    if cfg.decay_lr and cfg.warmup_iters > cfg.lr_decay_iters:
-        problems.append(f"warmup_iters ({cfg.warmup_iters}) is longer than lr_decay_iters "
-                        f"({cfg.lr_decay_iters}).")
+    # warmup_iters > lr_decay_iters is allowed, as nanoGPT allows it (e.g. --max_iters=20
+    # --lr_decay_iters=20 with the usual warmup of 100): the rate warms up, then stays at min_lr.
     init = cfg.init_from
     if init not in INIT_CHOICES and not os.path.exists(init):
         problems.append(f"init_from is {init!r}: use scratch, resume, one of {', '.join(PRETRAINED)}, "

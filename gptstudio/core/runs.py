@@ -22,8 +22,6 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-
 from gptstudio.core.atomic import write_json_atomic
 from gptstudio.core.checkpoint import BEST, LATEST, checkpoint_paths, clean_state_dict, load_checkpoint, save_checkpoint
 from gptstudio.core.config import ALIASES, FIELDS, TrainConfig, coerce, save_config
@@ -191,25 +189,13 @@ def _mtime_iso(path: Path) -> str:
 # ----- a run's inputs: its dataset, the settings saved in its checkpoint -----
 
 def read_dataset_meta(dataset_dir: str | os.PathLike) -> dict:
-    """A dataset's meta.json plus the real token counts of train.bin / val.bin (from their sizes)."""
+    """A dataset's validated meta.json (train_tokens/val_tokens match the .bin files)."""
+    from gptstudio.core.dataset import load_dataset_meta
     dataset_dir = Path(dataset_dir)
     if not dataset_dir.is_dir():
         raise DatasetError(f"Dataset '{dataset_dir.name}' does not exist: prepare it first "
                            "(Dataset tab or `gptstudio prepare`).")
-    try:
-        meta = json.loads((dataset_dir / "meta.json").read_text(encoding="utf-8"))
-        dtype = np.dtype(meta.get("dtype", "uint16"))
-        if dtype not in (np.uint16, np.uint32):
-            raise ValueError("bad dtype")
-    except (OSError, ValueError, TypeError, AttributeError):
-        raise DatasetError(f"Dataset '{dataset_dir.name}' has a missing or damaged meta.json: "
-                           "prepare it again.") from None
-    for split in ("train", "val"):
-        path = dataset_dir / f"{split}.bin"
-        if not path.is_file():
-            raise DatasetError(f"Dataset '{dataset_dir.name}' has no {split}.bin: prepare it again.")
-        meta[f"{split}_tokens"] = path.stat().st_size // dtype.itemsize
-    return meta
+    return load_dataset_meta(dataset_dir)
 
 
 def tokenizer_meta(meta: dict) -> dict:

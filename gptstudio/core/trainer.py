@@ -1,7 +1,7 @@
 """Training: nanoGPT's train.py as functions, with events, checkpoints, resume and a stop button.
 
 Read top to bottom:
-  get_lr                  the learning-rate schedule (pure)
+  get_lr                  the learning-rate schedule (pure; shared with the Config tab's plot)
   Batches                 random contiguous blocks from the memory-mapped token file
   plan_run                resolve and validate every setting before anything is written
   train                   build model, optimizer and data, then loop:
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import math
 import os
@@ -33,10 +34,12 @@ from gptstudio.core.config import TrainConfig, save_config
 from gptstudio.core.devices import resolve_device, resolve_dtype
 from gptstudio.core.errors import CheckpointError, ConfigError, GPTStudioError, TokenizerError
 from gptstudio.core.events import CheckpointSaved, Eval, Event, Finished, Message, RunStarted, Step
+from gptstudio.core.locks import run_lock
 from gptstudio.core.model import GPT, GPTConfig, KVCache
 from gptstudio.core.runs import (CONFIG_FILE, STOP_FILE, MetricsLog, apply_architecture, config_from_checkpoint,
-                                 import_nanogpt_run, is_running_elsewhere, list_runs, read_dataset_meta,
-                                 read_metrics, read_status, tokenizer_meta, write_status)
+                                 import_nanogpt_run, list_runs, read_dataset_meta, read_metrics,
+                                 tokenizer_meta, write_status)
+from gptstudio.core.schedule import get_lr
 from gptstudio.core.workspace import Workspace
 
 __all__ = ["train", "resume_config", "plan_run", "get_lr", "Batches", "measure_matmul_peak", "peak_flops",
@@ -47,21 +50,6 @@ OOM_ERRORS = (getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), M
 STATUS_EVERY_S = 5.0          # status.json is rewritten at most this often between evals (it fsyncs)
 # what the ranks agree on each iteration (max wins): keep going, stop, early stop, diverged
 GO, STOP, EARLY_STOP, DIVERGED = 0, 1, 2, 3
-
-
-# ----- the learning-rate schedule -----
-
-def get_lr(it: int, cfg: TrainConfig) -> float:
-    """nanoGPT's schedule: linear warmup, cosine decay to min_lr at lr_decay_iters, then min_lr."""
-    if not cfg.decay_lr:
-        return cfg.learning_rate
-    if it < cfg.warmup_iters:
-        return cfg.learning_rate * (it + 1) / (cfg.warmup_iters + 1)
-    if it > cfg.lr_decay_iters:
-        return cfg.min_lr
-    decay_ratio = (it - cfg.warmup_iters) / max(1, cfg.lr_decay_iters - cfg.warmup_iters)
-    coeff = 0.5 * (1.0 + math.cos(math.pi * decay_ratio))  # 1 -> 0
-    return cfg.min_lr + coeff * (cfg.learning_rate - cfg.min_lr)
 
 
 # ----- data -----
@@ -197,6 +185,7 @@ def init_distributed(cfg: TrainConfig) -> Distributed:
 @dataclass
 class Plan:
     cfg: TrainConfig
+    home: Path
     run_dir: Path
     dataset_dir: Path
     data_dtype: str
@@ -236,13 +225,13 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
         ckpt = load_checkpoint(run_dir / LATEST)
         apply_architecture(cfg, ckpt)
         cfg.dataset = cfg.dataset or ckpt.get("dataset") or str((ckpt.get("config") or {}).get("dataset", ""))
-        if is_running_elsewhere(read_status(run_dir)):
-            problems.append(f"Run '{cfg.run_name}' is being trained by another process right now; "
-                            "stop it first.")
-    elif cfg.init_from != "scratch":
-        raise ConfigError(f"init_from={cfg.init_from}: starting from pretrained GPT-2 weights is not "
-                          "available in this version; use init_from=scratch.")
-    else:
+    else:  # scratch, or pretrained GPT-2 weights (a name or a local folder)
+        if cfg.init_from != "scratch":
+            from gptstudio.core.pretrained import find_pretrained
+            try:
+                find_pretrained(cfg.init_from, ws.home)  # refuses unknown names and folders without weights
+            except GPTStudioError as e:
+                problems.append(str(e))
         if not cfg.run_name:
             cfg.run_name = ws.unique_run_name(cfg.dataset or "run")
         try:
@@ -250,7 +239,7 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
         except GPTStudioError as e:
             problems.append(str(e))
             run_dir = None
-        if run_dir and ((run_dir / LATEST).exists() or is_running_elsewhere(read_status(run_dir))):
+        if run_dir and (run_dir / LATEST).exists():
             problems.append(f"A run named '{cfg.run_name}' already exists: choose another name, or continue "
                             f"it with --resume {cfg.run_name}.")
 
@@ -276,7 +265,7 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
     problems += _logger_problems(cfg)
     if problems:
         raise ConfigError(problems)
-    return Plan(cfg, run_dir, dataset_dir, meta.get("dtype", "uint16"), tok, vocab_size, ckpt)
+    return Plan(cfg, ws.home, run_dir, dataset_dir, meta.get("dtype", "uint16"), tok, vocab_size, ckpt)
 
 
 def _resolve_tokenizer(cfg: TrainConfig, meta: dict, ckpt: dict | None):
@@ -284,6 +273,11 @@ def _resolve_tokenizer(cfg: TrainConfig, meta: dict, ckpt: dict | None):
     data_tok = tokenizer_meta(meta)
     if data_tok.get("tokenizer") not in ("char", "gpt2") or not isinstance(data_tok.get("vocab_size"), int):
         return None, None, [f"Dataset '{cfg.dataset}' has no usable tokenizer in its meta.json: prepare it again."]
+    if ckpt is None and cfg.init_from != "scratch":
+        if data_tok["tokenizer"] != "gpt2":
+            return None, None, [f"init_from={cfg.init_from} needs a dataset tokenized with GPT-2 BPE; "
+                                f"'{cfg.dataset}' is {data_tok['tokenizer']}-level: prepare it with the gpt2 tokenizer."]
+        return data_tok, None, []  # the vocabulary is the pretrained model's
     if ckpt is None:
         vocab = data_tok["vocab_size"]
         # like nanoGPT: pad GPT-2's 50257 up to a multiple of 64 (50304) for faster matmuls
@@ -324,8 +318,12 @@ def train(config: TrainConfig, *, home=None, report=None, cancel: threading.Even
     """
     dist = init_distributed(config)
     try:
-        plan = plan_run(config, Workspace.open(home), dist.world_size)
-        return Session(plan, dist, report, cancel or threading.Event()).run()
+        ws = Workspace.open(home)
+        plan = plan_run(config, ws, dist.world_size)
+        # one writer per run: a second GUI/CLI process is refused with the holder's name
+        lock = run_lock(ws.runs_dir, plan.cfg.run_name) if dist.master and not plan.cfg.eval_only else None
+        with lock or contextlib.nullcontext():
+            return Session(plan, dist, report, cancel or threading.Event()).run()
     finally:
         dist.close()
 
@@ -369,11 +367,12 @@ class Session:
                          if self.dtype != "float32" else contextlib.nullcontext())
         self.scaler = torch.amp.GradScaler(self.device_type, enabled=self.dtype == "float16")
 
-        if ckpt is not None:
-            self.model = model_from_checkpoint(ckpt, self.device, dropout=cfg.dropout)
-        else:
-            self.model = GPT(GPTConfig(**cfg.model_args(self.plan.vocab_size))).to(self.device)
-        self.model_args = cfg.model_args(self.model.config.vocab_size)
+        self.model = self._build_model()
+        self.model_args = dataclasses.asdict(self.model.config)
+        if self.model_args.get("gelu_approximate") == "none":
+            del self.model_args["gelu_approximate"]  # nanoGPT's sample.py rejects keys it does not know
+        for key in ("n_layer", "n_head", "n_embd", "block_size", "bias"):
+            setattr(cfg, key, self.model_args[key])  # the settings say what was really built
         self.optimizer = self.model.configure_optimizers(cfg.weight_decay, cfg.learning_rate,
                                                          (cfg.beta1, cfg.beta2), self.device_type)
         self.iter_num, self.best_val_loss, self.evals_without_improvement = 0, math.inf, 0
@@ -395,6 +394,18 @@ class Session:
         self.tokens_per_iter = cfg.tokens_per_iter(dist.world_size)
         self.flops_per_iter = self.model.flops_per_token() * self.tokens_per_iter
         self.peak = peak_flops(self.device, self.dtype) if dist.master else 0.0
+
+    def _build_model(self) -> GPT:
+        cfg, ckpt = self.cfg, self.plan.checkpoint
+        if ckpt is not None:
+            return model_from_checkpoint(ckpt, self.device, dropout=cfg.dropout)
+        if cfg.init_from == "scratch":
+            return GPT(GPTConfig(**cfg.model_args(self.plan.vocab_size))).to(self.device)
+        from gptstudio.core.pretrained import find_pretrained, load_hf_gpt2, resolve_pretrained
+        if find_pretrained(cfg.init_from, self.plan.home) is None and self.dist.master:
+            self.emit(Message(f"Downloading {cfg.init_from} from the Hugging Face Hub..."))
+        folder = resolve_pretrained(cfg.init_from, self.plan.home, cancel=self.cancel)
+        return load_hf_gpt2(folder, block_size=cfg.block_size, dropout=cfg.dropout).to(self.device)
 
     def _restore(self, ckpt: dict, rng: np.random.Generator) -> np.random.Generator:
         """Optimizer, counters and random state of a checkpoint (ours or nanoGPT's)."""

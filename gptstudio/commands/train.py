@@ -1,0 +1,267 @@
+"""`gptstudio train`: nanoGPT's `python train.py config/x.py --key=value` as a subcommand.
+
+    gptstudio train [CONFIG_FILE] --dataset NAME [--config FILE] [--name RUN] [--resume RUN] [--jsonl]
+                    [--key=value ...]
+
+Settings come, later ones winning, from: the config files (.py nanoGPT style, .json, .toml), the
+--key=value settings, then --dataset/--name. Progress goes to stdout, one line per log step; with
+--jsonl stdout holds only events, one JSON object per line (what the GUI reads from a torchrun
+child). Ctrl+C or SIGTERM stops after the current iteration with a checkpoint; a second Ctrl+C aborts.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import signal
+import sys
+import threading
+import time
+
+from gptstudio.core.config import ALIASES, FIELDS, IGNORED_NANOGPT_KEYS, TrainConfig, read_config_file, unknown_key_message
+from gptstudio.core.errors import ConfigError
+from gptstudio.core.events import Eval, Finished, Message, RunStarted, Step
+from gptstudio.core.workspace import Workspace
+
+EXIT_CODES = {"completed": 0, "stopped": 0, "failed": 1}
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "train", allow_abbrev=False, help="train a model (nanoGPT's train.py settings)",
+        description="Train a GPT on a prepared dataset. Settings use nanoGPT's names: "
+                    "gptstudio train config/train_shakespeare_char.py --device=cpu --max_iters=2000",
+        epilog="Any training setting can be given as --key=value (e.g. --n_layer=4 --compile=False "
+               "--dtype=float32); see the Config tab or docs for the full list.")
+    p.add_argument("config_file", nargs="?", metavar="CONFIG_FILE",
+                   help="settings file: a nanoGPT config/*.py (read, never run), .json or .toml")
+    p.add_argument("--config", action="append", default=[], metavar="FILE", help="another settings file")
+    p.add_argument("--dataset", help="prepared dataset to train on")
+    p.add_argument("--name", help="run name (default: from the dataset name)")
+    p.add_argument("--resume", metavar="RUN", help="continue this run from its last checkpoint")
+    p.add_argument("--jsonl", action="store_true", help="print every event as one JSON object per line")
+    p.set_defaults(func=run, extra_ok=True)
+
+
+# ----- settings -----
+
+def parse_key_values(extra: list[str]) -> tuple[dict, list[str]]:
+    """--key=value items (nanoGPT's syntax) into a dict, and a problem for each item that is not one."""
+    settings, problems = {}, []
+    for item in extra:
+        if not item.startswith("--") or "=" not in item:
+            problems.append(f"Cannot read {item!r}: write settings as --key=value (e.g. --n_layer=4).")
+            continue
+        key, value = item[2:].split("=", 1)
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]  # --out_dir='out-x' as nanoGPT users quote it
+        settings[key.replace("-", "_")] = value
+    return settings, problems
+
+
+def gather_settings(args) -> tuple[dict, list[str]]:
+    """Every setting the user gave (files, then --key=value, then flags), and the problems found."""
+    settings, problems = {}, []
+    for path in ([args.config_file] if args.config_file else []) + args.config:
+        try:
+            settings.update(read_config_file(path))
+        except ConfigError as e:
+            problems += e.problems
+    given, bad = parse_key_values(args.extra)
+    settings.update(given)
+    problems += bad
+    if args.dataset:
+        settings["dataset"] = args.dataset
+    if args.name:
+        settings["run_name"] = args.name
+    known = {}
+    for key, value in settings.items():
+        if key in IGNORED_NANOGPT_KEYS:
+            continue
+        if ALIASES.get(key, key) not in FIELDS:
+            problems.append(unknown_key_message(key))
+            continue
+        known[ALIASES.get(key, key)] = value
+    return known, problems
+
+
+def build_config(args, settings: dict) -> TrainConfig:
+    """The TrainConfig to run (for a resume: the run's saved settings, then the user's)."""
+    from gptstudio.core.trainer import resume_config
+    resume = args.resume or (settings.get("init_from") == "resume" and settings.get("run_name"))
+    if resume:
+        return resume_config(resume, {k: v for k, v in settings.items() if k not in ("init_from", "run_name")})
+    return TrainConfig().update(settings)
+
+
+def check(args, settings: dict, problems: list[str]) -> TrainConfig:
+    """Build the config; raise one ConfigError listing every problem (nothing is written)."""
+    cfg = None
+    try:
+        cfg = build_config(args, settings)
+    except ConfigError as e:
+        problems = problems + e.problems
+    if problems:
+        resume = args.resume or settings.get("init_from") == "resume"
+        raise ConfigError(problems + ([] if resume else _validation_problems(_lenient_config(settings))))
+    return cfg
+
+
+def _lenient_config(settings: dict) -> TrainConfig:
+    """The settings that can be read, so validation can list the remaining problems too."""
+    cfg = TrainConfig()
+    for key, value in settings.items():
+        with contextlib.suppress(ConfigError):
+            cfg.update({key: value})
+    return cfg
+
+
+def _validation_problems(cfg: TrainConfig) -> list[str]:
+    from gptstudio.core.errors import GPTStudioError
+    from gptstudio.core.trainer import plan_run
+    try:
+        plan_run(cfg, Workspace.open())
+    except ConfigError as e:
+        return e.problems
+    except GPTStudioError as e:
+        return [str(e)]
+    return []
+
+
+# ----- output -----
+
+def format_duration(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return "?"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def human_count(n: float) -> str:
+    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= div:
+            return f"{n / div:.2f}{unit}"
+    return f"{n:.0f}"
+
+
+class ProgressPrinter:
+    """Compact human-readable lines for the events of a run."""
+
+    def __init__(self, out=None):
+        self.out = out or sys.stdout
+        self.max_iters = 0
+        self.start_iter = 0
+        self.loss_ema = 0.0
+        self.ms_ema = 0.0
+        self.n_logged = 0
+
+    def __call__(self, event) -> None:
+        if isinstance(event, RunStarted):
+            self.started(event)
+        elif isinstance(event, Step):
+            self.step(event)
+        elif isinstance(event, Eval):
+            self.eval(event)
+        elif isinstance(event, Message):
+            self.print(f"{event.level}: {event.text}" if event.level != "info" else event.text)
+        elif isinstance(event, Finished):
+            best = f", best val loss {event.best_val_loss:.4f}" if event.best_val_loss is not None else ""
+            self.print(f"{event.status} at iter {event.iter}{best}. {event.reason}")
+
+    def print(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    def started(self, e: RunStarted) -> None:
+        c = e.config
+        self.max_iters, self.start_iter = e.max_iters, e.start_iter
+        self.print(f"run '{e.run}' on dataset '{c.get('dataset')}': {human_count(e.n_params)} parameters "
+                   f"({c.get('n_layer')} layers, {c.get('n_head')} heads, {c.get('n_embd')} wide, "
+                   f"context {c.get('block_size')})")
+        self.print(f"{e.flops_per_iter / 1e9:,.2f} GFLOP/iter, {e.tokens_per_iter:,} tokens/iter | {e.device} "
+                   f"{e.dtype}{' compiled' if c.get('compile') else ''}"
+                   f"{f' x{e.world_size} processes' if e.world_size > 1 else ''} | "
+                   f"{'resuming at' if e.start_iter else 'starting at'} iter {e.start_iter} of {e.max_iters}")
+
+    def step(self, e: Step) -> None:
+        # debiased EMA of the loss (as nanochat prints it); EMA of the speed for the ETA
+        self.n_logged += 1
+        self.loss_ema = 0.9 * self.loss_ema + 0.1 * e.loss
+        smooth = self.loss_ema / (1 - 0.9 ** self.n_logged)
+        # the first interval includes start-up (and compilation): do not let it skew the ETA
+        self.ms_ema = e.ms_per_iter if self.n_logged <= 2 else 0.8 * self.ms_ema + 0.2 * e.ms_per_iter
+        done = e.iter + 1
+        pct = 100.0 * done / self.max_iters if self.max_iters else 100.0
+        eta = (self.max_iters - done) * self.ms_ema / 1000
+        mfu = f"MFU {e.mfu * 100:.1f}%" if e.mfu >= 0 else "MFU ?"
+        width = len(str(self.max_iters))
+        self.print(f"iter {e.iter:>{width}}/{self.max_iters} ({pct:5.1f}%) | loss {smooth:.4f} | lr {e.lr:.2e} | "
+                   f"{e.ms_per_iter:.1f} ms/it | {e.tokens_per_sec:,.0f} tok/s | {mfu} | "
+                   f"{format_duration(e.elapsed)} | ETA {format_duration(eta)}")
+
+    def eval(self, e: Eval) -> None:
+        mark = " *" if e.val_loss <= e.best_val_loss else ""
+        self.print(f"eval {e.iter}: train loss {e.train_loss:.4f}, val loss {e.val_loss:.4f}{mark} "
+                   f"(best {e.best_val_loss:.4f})")
+        if e.sample:
+            for line in e.sample.strip("\n").splitlines()[:8]:
+                self.print(f"  | {line}")
+
+
+def jsonl_printer(event) -> None:
+    """One event as one JSON line (JSON has no inf/NaN: those become null)."""
+    record = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in event.to_dict().items()}
+    print(json.dumps(record, ensure_ascii=False), flush=True)
+
+
+# ----- stopping -----
+
+@contextlib.contextmanager
+def stop_on_signals(cancel: threading.Event, quiet: bool):
+    """SIGINT/SIGTERM set `cancel` (the trainer saves and stops); a second one aborts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, _frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        if not quiet:
+            print("stopping after this iteration and saving a checkpoint (press Ctrl+C again to abort)",
+                  file=sys.stderr, flush=True)
+
+    signals = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def run(args) -> int:
+    from gptstudio.core.trainer import train
+    settings, problems = gather_settings(args)
+    try:
+        cfg = check(args, settings, problems)
+    except ConfigError as e:
+        print("gptstudio: error: the settings have problems; nothing was started:", file=sys.stderr)
+        for problem in e.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    report = jsonl_printer if args.jsonl else ProgressPrinter()
+    cancel = threading.Event()
+    started = time.perf_counter()
+    with stop_on_signals(cancel, quiet=args.jsonl):
+        try:
+            finished = train(cfg, report=report, cancel=cancel)
+        except ConfigError as e:
+            print("gptstudio: error: the settings have problems; nothing was started:", file=sys.stderr)
+            for problem in e.problems:
+                print(f"  - {problem}", file=sys.stderr)
+            return 2
+    if not args.jsonl:
+        print(f"total time {format_duration(time.perf_counter() - started)}", file=sys.stderr)
+    return EXIT_CODES.get(finished.status, 1)
