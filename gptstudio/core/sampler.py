@@ -226,7 +226,10 @@ class _Window:
     def __init__(self, model, prompt_ids: list[int], n: int, max_new: int, device, cache_dtype, mode):
         self.model = model
         self.block = model.config.block_size
-        self.tokens = torch.empty((n, len(prompt_ids) + max_new), dtype=torch.long, device=device)
+        # room for the prompt and the new tokens, but for long generations only a few windows' worth:
+        # `append` then drops tokens the window can no longer reach
+        room = len(prompt_ids) + min(max_new, 4 * self.block + 64)
+        self.tokens = torch.empty((n, room), dtype=torch.long, device=device)
         self.tokens[:, :len(prompt_ids)] = torch.tensor(prompt_ids, dtype=torch.long, device=device)
         self.length = len(prompt_ids)
         self.start = 0
@@ -250,8 +253,18 @@ class _Window:
         return logits[:, -1, :].float()
 
     def append(self, ids: torch.Tensor) -> None:
+        if self.length == self.tokens.size(1):
+            self._compact()
         self.tokens[:, self.length] = ids
         self.length += 1
+
+    def _compact(self) -> None:
+        """Keep the last block_size + 1 tokens (all a window or the cache can still refer to)."""
+        keep = self.block + 1
+        drop = self.length - keep
+        self.tokens[:, :keep] = self.tokens[:, drop:self.length].clone()
+        self.length = keep
+        self.start = max(0, self.start - drop)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -543,7 +556,7 @@ class Sampler:
         stack = contextlib.ExitStack()
         stack.enter_context(torch.inference_mode())
         if self._amp_dtype is not None:
-            stack.enter_context(torch.autocast(device_type="cuda", dtype=self._amp_dtype))
+            stack.enter_context(torch.autocast(device_type=self.device.type, dtype=self._amp_dtype))
         return stack
 
     def _run(self, ids: list[int], s: SampleSettings, seed: int, cancel, mode) -> Iterator[TokenPiece]:

@@ -1,6 +1,7 @@
 """Tiny models and checkpoints for the sampler and `gptstudio sample` tests."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import torch
@@ -11,6 +12,17 @@ from gptstudio.core.model import GPT, GPTConfig
 from gptstudio.core.tokenizer import CharTokenizer
 
 TINY = dict(block_size=16, n_layer=2, n_head=2, n_embd=32, dropout=0.0, bias=False)
+
+
+@functools.lru_cache(maxsize=2)
+def shared_tiny_char_model(text: str):
+    """train_tiny_char_model, trained once per test session (callers must not change the model)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: one thread is fastest, and the test machine is shared
+    try:
+        return train_tiny_char_model(text)
+    finally:
+        torch.set_num_threads(before)
 
 
 def train_tiny_char_model(text: str, steps: int = 80, seed: int = 0, **overrides):
@@ -31,6 +43,18 @@ def train_tiny_char_model(text: str, steps: int = 80, seed: int = 0, **overrides
         loss.backward()
         opt.step()
     return model.eval(), tok, args
+
+
+def sharp_random_model(vocab_size: int, seed: int = 0, scale: float = 10.0, **overrides):
+    """A random model whose weight matrices are scaled up: its next token depends strongly on the whole
+    context (a briefly trained tiny model is nearly a bigram model), so any mix-up of the context shows."""
+    torch.manual_seed(seed)
+    model = GPT(GPTConfig(**{**TINY, **overrides, "vocab_size": vocab_size}))
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.mul_(scale)
+    return model.eval()
 
 
 def checkpoint_dict(model, args: dict, tokenizer=None, iter_num: int = 80, best_val_loss=2.5,
@@ -97,11 +121,20 @@ def fixed(logits: torch.Tensor, block_size: int = 1024) -> ScriptedModel:
     return ScriptedModel(logits.numel(), lambda call, idx: logits.expand(idx.size(0), -1).clone(), block_size)
 
 
-def nanogpt_generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k=None):
+def nanogpt_generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k=None,
+                     slide: str = "exact"):
     """nanoGPT's GPT.generate, verbatim in spirit: recompute the cropped context for every token.
-    temperature 0 takes the argmax (nanoGPT itself would divide by zero)."""
+    temperature 0 takes the argmax (nanoGPT itself would divide by zero).
+    slide="fast": the context the sampler's fast slide gives instead (the window restarts from the
+    last block_size // 2 tokens whenever it would pass block_size), still recomputed every token."""
+    block, start = model.config.block_size, 0
     for _ in range(max_new_tokens):
-        idx_cond = idx if idx.size(1) <= model.config.block_size else idx[:, -model.config.block_size:]
+        if slide == "fast":
+            if idx.size(1) - start > block:
+                start = idx.size(1) - block // 2
+            idx_cond = idx[:, start:]
+        else:
+            idx_cond = idx if idx.size(1) <= block else idx[:, -block:]
         logits, _ = model(idx_cond)
         logits = logits[:, -1, :]
         if temperature == 0:

@@ -9,7 +9,7 @@ import torch
 from gptstudio import cli
 from gptstudio.commands.sample import SEPARATOR, SamplePrinter
 from gptstudio.core.sampler import TokenPiece
-from tests.core.sampling_helpers import save_run, train_tiny_char_model
+from tests.core.sampling_helpers import save_run, shared_tiny_char_model
 
 
 @pytest.fixture(autouse=True)
@@ -24,12 +24,7 @@ def only_sample_command(monkeypatch):
 
 @pytest.fixture(scope="module")
 def trained(shakespeare_text):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return train_tiny_char_model(shakespeare_text[:50_000])
-    finally:
-        torch.set_num_threads(before)
+    return shared_tiny_char_model(shakespeare_text[:50_000])
 
 
 @pytest.fixture

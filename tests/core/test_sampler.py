@@ -18,7 +18,7 @@ from gptstudio.core.sampler import (SampleSettings, Sampler, SamplerError, TextA
                                     apply_repetition_penalty, apply_top_k, apply_top_p)
 from gptstudio.core.tokenizer import GPT2_EOT, CharTokenizer, GPT2Tokenizer
 from tests.core.sampling_helpers import (checkpoint_dict, fixed, forced, nanogpt_generate, save_run,
-                                         train_tiny_char_model)
+                                         sharp_random_model, shared_tiny_char_model)
 
 
 @pytest.fixture(autouse=True)
@@ -32,18 +32,22 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def trained(shakespeare_text):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return train_tiny_char_model(shakespeare_text[:50_000])
-    finally:
-        torch.set_num_threads(before)
+    return shared_tiny_char_model(shakespeare_text[:50_000])
 
 
 @pytest.fixture
 def sampler(trained):
     model, tok, _ = trained
     return Sampler(model, tok, device="cpu")
+
+
+@pytest.fixture(params=["trained", "sharp"])
+def any_model(request, trained):
+    """The trained model, and a random one whose output depends strongly on the whole context."""
+    model, tok, _ = trained
+    if request.param == "sharp":
+        model = sharp_random_model(tok.vocab_size)
+    return model, tok
 
 
 def token_ids(pieces, sample=0):
@@ -57,7 +61,8 @@ CHARS = CharTokenizer(list("\nabcdefghij"))   # ids: "\n"=0, a=1, ..., j=10
 # the KV cache gives the tokens of full recomputation
 
 @pytest.mark.parametrize("prompt", ["ROMEO:", "", "First Citizen:\nBefore we proceed any further, hear me"])
-def test_greedy_exact_cache_equals_full_recomputation_past_block_size(sampler, prompt):
+def test_greedy_exact_cache_equals_full_recomputation_past_block_size(any_model, prompt):
+    sampler = Sampler(*any_model, device="cpu")
     s = SampleSettings(max_new_tokens=50, temperature=0, slide="exact")
     cached = token_ids(sampler.stream(prompt, s))
     uncached = token_ids(sampler.stream(prompt, s, use_cache=False))
@@ -65,27 +70,34 @@ def test_greedy_exact_cache_equals_full_recomputation_past_block_size(sampler, p
     assert cached == uncached
 
 
-def test_uncached_path_is_nanogpt_generate(sampler, trained):
-    model, tok, _ = trained
-    prompt = tok.encode("ROMEO:")
-    ref = nanogpt_generate(model, torch.tensor([prompt]), 40, temperature=0)[0, len(prompt):].tolist()
-    s = SampleSettings(max_new_tokens=40, temperature=0)
-    assert token_ids(sampler.stream("ROMEO:", s, use_cache=False)) == ref
-
-
 @pytest.mark.parametrize("use_cache", [False, True])
-def test_seeded_sampling_matches_nanogpt_sample_py(sampler, trained, use_cache):
-    # nanoGPT's sample.py: torch.manual_seed(seed), then multinomial on softmax(top_k(logits / T))
-    model, tok, _ = trained
+def test_greedy_is_nanogpt_generate_also_for_long_generations(any_model, use_cache):
+    # 200 tokens on block_size 16: the token buffer is compacted on the way (it keeps ~4 windows)
+    model, tok = any_model
+    sampler = Sampler(model, tok, device="cpu")
+    prompt = tok.encode("ROMEO:")
+    with torch.no_grad():
+        ref = nanogpt_generate(model, torch.tensor([prompt]), 200, temperature=0)[0, len(prompt):].tolist()
+    s = SampleSettings(max_new_tokens=200, temperature=0)
+    assert token_ids(sampler.stream("ROMEO:", s, use_cache=use_cache)) == ref
+
+
+@pytest.mark.parametrize("use_cache, slide", [(False, "exact"), (True, "exact"), (True, "fast")])
+def test_seeded_sampling_matches_nanogpt_sample_py(any_model, use_cache, slide):
+    # nanoGPT's sample.py: torch.manual_seed(seed), then multinomial on softmax(top_k(logits / T));
+    # 200 tokens on block_size 16 also cross the token buffer's compaction (it keeps ~4 windows)
+    model, tok = any_model
+    sampler = Sampler(model, tok, device="cpu")
     prompt = tok.encode("KING:")
     torch.manual_seed(1337)
     with torch.no_grad():
-        ref = nanogpt_generate(model, torch.tensor([prompt]), 40, temperature=0.8, top_k=20)
-    s = SampleSettings(max_new_tokens=40, temperature=0.8, top_k=20, seed=1337)
+        ref = nanogpt_generate(model, torch.tensor([prompt]), 200, temperature=0.8, top_k=20, slide=slide)
+    s = SampleSettings(max_new_tokens=200, temperature=0.8, top_k=20, seed=1337, slide=slide)
     assert token_ids(sampler.stream("KING:", s, use_cache=use_cache)) == ref[0, len(prompt):].tolist()
 
 
-def test_fast_slide_equals_full_recomputation_until_the_window_is_full(sampler, trained):
+def test_fast_slide_equals_full_recomputation_until_the_window_is_full(any_model):
+    sampler = Sampler(*any_model, device="cpu")
     prompt = "ROMEO:"
     s = SampleSettings(max_new_tokens=50, temperature=0, slide="fast")
     fast = token_ids(sampler.stream(prompt, s))
@@ -122,6 +134,16 @@ def test_cache_feeds_one_token_per_step_and_slides_as_documented(trained, slide)
         assert spy.widths[15] == block // 2          # re-prefill half a window, then cached again
         assert spy.widths[16:24] == [1] * 8
         assert spy.widths[24] == block // 2
+
+
+def test_mixed_precision_cache_as_on_cuda(trained):
+    # on CUDA the sampler autocasts to bf16 and keeps keys/values in bf16; the same path on the CPU
+    model, tok, _ = trained
+    sampler = Sampler(model, tok, device="cpu")
+    sampler._amp_dtype = sampler._cache_dtype = torch.bfloat16
+    for slide in ("exact", "fast"):
+        pieces = list(sampler.stream("ROMEO:", SampleSettings(max_new_tokens=30, seed=0, slide=slide)))
+        assert len(pieces) == 30 and all(0 < p.prob <= 1 for p in pieces)
 
 
 def test_consumer_code_runs_outside_inference_mode(sampler):
