@@ -13,7 +13,9 @@ whatever the input size:
 Tokens go to one temporary file (the total is only known at the end), then the last val_fraction
 of it is copied to val.bin and the rest becomes train.bin. Everything is built in a hidden folder
 `datasets/.tmp-NAME-*` that is renamed into place at the end; cancel or failure removes it and never
-touches an existing dataset of the same name.
+touches an existing dataset of the same name. Like nanoGPT, the token files are not fsynced (on a
+slow disk that would cost more than the whole preparation): the rename makes a dataset appear whole
+to every process, and one cut short by a power failure fails load_dataset_meta's size check.
 """
 from __future__ import annotations
 
@@ -125,8 +127,9 @@ def _source(path: Path, hasher: _Hasher) -> dict:
 
 
 class _TokenFile:
-    """Appends token ids to one file. With a (one-thread) pool, each write runs in the background
-    while the caller encodes the next chunk: file writes release the GIL."""
+    """Appends token ids to one file. With a (one-thread) pool, the conversion to the file's dtype
+    and the write run in the background while the caller encodes the next chunk (numpy casts and
+    file writes release the GIL); at most one write is in flight."""
 
     def __init__(self, path: Path, dtype, pool: ThreadPoolExecutor | None = None):
         self.path, self.dtype, self.count = path, np.dtype(dtype), 0
@@ -134,13 +137,15 @@ class _TokenFile:
         self._pool, self._last = pool, None
 
     def write(self, ids: np.ndarray) -> None:
-        ids = np.ascontiguousarray(ids, dtype=self.dtype)
         self._wait()
         if self._pool is None:
-            self._f.write(ids)
+            self._write_now(ids)
         else:
-            self._last = self._pool.submit(self._f.write, ids)
+            self._last = self._pool.submit(self._write_now, ids)
         self.count += len(ids)
+
+    def _write_now(self, ids: np.ndarray) -> None:
+        self._f.write(np.ascontiguousarray(ids, dtype=self.dtype))
 
     def _wait(self) -> None:
         if self._last is not None:
@@ -151,16 +156,8 @@ class _TokenFile:
         if not self._f.closed:
             try:
                 self._wait()
-                self._f.flush()
-                os.fsync(self._f.fileno())
             finally:
                 self._f.close()
-
-
-def _fsync_close(f) -> None:
-    f.flush()
-    os.fsync(f.fileno())
-    f.close()
 
 
 def _changed_error(path) -> DatasetError:
@@ -208,7 +205,7 @@ def _add_chars(new: bytes, known_ascii: bytearray, others: set[str]) -> None:
     while ascii_part:
         # the bytes of a short prefix, then delete them all: a few fast C passes instead of a
         # per-byte loop or a histogram of the whole chunk
-        known_ascii.extend(set(ascii_part[:4096]))
+        known_ascii.extend(set(ascii_part[:65536]))
         ascii_part = ascii_part.translate(None, known_ascii)
     if not new.isascii():
         # removing ASCII bytes from UTF-8 keeps the multi-byte characters whole
@@ -225,7 +222,8 @@ def _char_vocabulary(files, progress: _Progress, chunk_bytes: int, io_pool):
     for path in files:
         hasher, n_chars = _Hasher(io_pool), 0
         for chunk in iter_text_chunks(path, chunk_bytes, on_raw=hasher.update):
-            new = chunk.data.translate(None, known_ascii)  # usually empty after the first chunk
+            # what is not known yet: usually nothing after the first chunk
+            new = chunk.data.translate(None, known_ascii) if known_ascii else chunk.data
             if new:
                 _add_chars(new, known_ascii, others)
             n_chars += len(chunk.data) if chunk.is_ascii else len(chunk.text)
@@ -236,7 +234,8 @@ def _char_vocabulary(files, progress: _Progress, chunk_bytes: int, io_pool):
 
 
 class _CharEncoder:
-    """Ids of whole chunks at numpy/C speed; `encode` returns None for a character not in the vocabulary."""
+    """Ids of whole chunks at numpy/C speed (uint8 for ASCII chunks, else `dtype`); `encode` returns
+    None for a character not in the vocabulary."""
 
     def __init__(self, chars: list[str], dtype):
         self.dtype = np.dtype(dtype)
@@ -257,7 +256,7 @@ class _CharEncoder:
             ids = chunk.data.translate(self.ascii_table)
             if b"\xff" in ids:
                 return None
-            return np.frombuffer(ids, np.uint8).astype(self.dtype)
+            return np.frombuffer(ids, np.uint8)  # widened to the file's dtype by the writer
         cps = np.frombuffer(chunk.text.encode("utf-32-le"), np.uint32)
         if cps.max() >= len(self.lut):
             return None
@@ -372,10 +371,8 @@ def _split_token_file(tokens: Path, folder: Path, n_train: int, itemsize: int, p
                 dst.write(buffer[:n])
                 progress.check()
         finally:
-            _fsync_close(dst)
+            dst.close()
         src.truncate(n_train * itemsize)
-        src.flush()
-        os.fsync(src.fileno())
     os.replace(tokens, folder / "train.bin")
 
 
@@ -551,7 +548,7 @@ def _copy_tokens(src: Path, dst: Path, tok: dict, lengths, progress: _Progress) 
                 fo.write(block)
                 progress.advance(len(block), "copying")
         finally:
-            _fsync_close(fo)
+            fo.close()
     nbytes, starts = lengths
     return int(counts.sum()), int(counts @ nbytes), int(counts @ starts), h.hexdigest()
 

@@ -7,6 +7,7 @@ encoders downstream handle one case only. Problems raise `DatasetError` with one
 from __future__ import annotations
 
 import codecs
+import itertools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,35 +112,39 @@ def iter_text_chunks(path, chunk_bytes: int = 8 << 20,
     """
     chunk_bytes = max(16, int(chunk_bytes))
     with _open(path) as f:
-        head = f.read(4)
-        if on_raw and head:
-            on_raw(head)
-        encoding, bom = sniff_encoding(head)
+        first = f.read(chunk_bytes)
+        encoding, bom = sniff_encoding(first[:4])
+        blocks = _raw_blocks(f, first, chunk_bytes, on_raw)
         if encoding.startswith("utf-8"):
-            yield from _utf8_chunks(path, f, head[bom:], bom, chunk_bytes, on_raw)
+            yield from _utf8_chunks(path, blocks, bom)
         else:
-            yield from _wide_chunks(path, f, head[bom:], bom, encoding, chunk_bytes, on_raw)
+            yield from _wide_chunks(path, blocks, bom, encoding)
 
 
-def _utf8_chunks(path, f, pending: bytes, offset: int, chunk_bytes: int, on_raw):
-    """UTF-8: cut each block at a character boundary, carry the partial character to the next."""
-    nread = len(pending) + offset
-    while True:
-        block = f.read(chunk_bytes)
-        if on_raw and block:
+def _raw_blocks(f, first: bytes, chunk_bytes: int, on_raw) -> Iterator[bytes]:
+    block = first
+    while block:
+        if on_raw:
             on_raw(block)
-        final = not block
+        yield block
+        block = f.read(chunk_bytes)
+
+
+def _utf8_chunks(path, blocks: Iterator[bytes], bom: int) -> Iterator[TextChunk]:
+    """UTF-8: cut each block at a character boundary, carry the partial character to the next."""
+    offset, nread, pending, skip = bom, 0, b"", bom
+    for block in blocks:
+        nread += len(block)
+        if skip:  # the BOM (the first block always holds it: blocks are >= 16 bytes)
+            block, skip = block[skip:], 0
         buf = pending + block if pending else block
-        cut = len(buf) if final else _utf8_boundary(buf)
+        cut = _utf8_boundary(buf)
         data, pending = (buf, b"") if cut == len(buf) else (buf[:cut], buf[cut:])
         if data:
-            yield _checked_utf8(path, data, offset, nread + len(block))
-            offset += len(data)
-            nread = 0
-        else:
-            nread += len(block)
-        if final:
-            return
+            yield _checked_utf8(path, data, offset, nread)
+            offset, nread = offset + len(data), 0
+    if pending:  # the file ends inside a character: the decoder names the offset
+        yield _checked_utf8(path, pending, offset, nread)
 
 
 def _checked_utf8(path, data: bytes, offset: int, nread: int) -> TextChunk:
@@ -156,34 +161,30 @@ def _checked_utf8(path, data: bytes, offset: int, nread: int) -> TextChunk:
     return TextChunk(data, False, nread, text)
 
 
-def _wide_chunks(path, f, first: bytes, bom: int, encoding: str, chunk_bytes: int, on_raw):
+def _wide_chunks(path, blocks: Iterator[bytes], bom: int, encoding: str) -> Iterator[TextChunk]:
     """UTF-16/32 (with BOM): decode incrementally, re-encode each piece as UTF-8."""
     decoder = codecs.getincrementaldecoder(encoding)("strict")
-    fed = bom  # file offset of the next byte given to the decoder
-    nread = len(first) + bom
-    block = first
-    while True:
-        more = f.read(chunk_bytes)
-        if on_raw and more:
-            on_raw(more)
-        block += more
-        final = not more
-        buffered = len(decoder.getstate()[0])
+    fed, nread, skip = bom, 0, bom  # fed: file offset of the next byte given to the decoder
+    for block in itertools.chain(blocks, [None]):  # None: the end of the file
+        final = block is None
+        if final:
+            block = b""
+        else:
+            nread += len(block)
+            if skip:
+                block, skip = block[skip:], 0
+        buffered = len(decoder.getstate()[0])  # bytes of a character cut by the previous block
         try:
             text = decoder.decode(block, final)
         except UnicodeDecodeError as e:
             raise _decode_error(path, encoding, fed - buffered + e.start, b"", None) from None
         fed += len(block)
-        nread += len(more)
-        block = b""
         if "\0" in text:
             raise _binary_error(path)
         if text:
             data = text.encode("utf-8")
             yield TextChunk(data, data.isascii(), nread, text)
             nread = 0
-        if final:
-            return
 
 
 @dataclass

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from gptstudio.core import dataset as ds
 from gptstudio.core.errors import Cancelled, DatasetError, WorkspaceError
 from gptstudio.core.safe_pickle import safe_load, safe_loads
+from gptstudio.core.textfiles import iter_text_chunks
 from gptstudio.core.tokenizer import GPT2_EOT, CharTokenizer, gpt2_encoding
 
 MIXED = ("Crème brûlée, naïve façade — Ångström.\r\n中文字符和日本語のテキスト、한국어\n"
@@ -95,6 +96,17 @@ def test_bom_encodings_are_read_incrementally(home, tmp_path, encoding, label):
     assert CharTokenizer(meta["chars"]).decode(all_ids(meta)) == MIXED
     assert meta["sources"][0]["encoding"] == label
     assert meta["sources"][0]["sha256"] == hashlib.sha256(raw).hexdigest()
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-32"])
+def test_text_chunks_cover_the_file_exactly(tmp_path, encoding):
+    src = tmp_path / "t.txt"
+    src.write_bytes(MIXED.encode(encoding))
+    for chunk_bytes in (16, 17, 33, 4096):
+        chunks = list(iter_text_chunks(src, chunk_bytes))
+        assert "".join(c.text for c in chunks) == MIXED
+        assert sum(c.nread for c in chunks) == src.stat().st_size  # progress adds up to the file size
+        assert all(c.data == c.text.encode("utf-8") and c.is_ascii == c.data.isascii() for c in chunks)
 
 
 def test_several_inputs_and_folders_in_sorted_order(home, tmp_path):
