@@ -31,9 +31,12 @@ class AppSettings:
     def get(self, key: str, default: Any = None) -> Any:
         return self._data.get(key, default)
 
-    def set(self, key: str, value: Any) -> None:
+    def set(self, key: str, value: Any, save: bool = True) -> None:
+        """Store a value; `save=False` keeps it in memory until the next save() (the window saves on
+        close), so the GUI thread does no disk writes (fsync can stall behind a big job's I/O)."""
         self._data[key] = value
-        self.save()
+        if save:
+            self.save()
 
     def save(self) -> None:
         try:
