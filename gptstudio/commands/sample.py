@@ -25,8 +25,10 @@ def register(sub) -> None:
     src.add_argument("--prompt", default="", help="text to continue (default: start from a new line); "
                      "FILE:path reads it from a file, as in nanoGPT")
     src.add_argument("--prompt-file", metavar="F", help="read the prompt from this UTF-8 text file")
-    p.add_argument("--num-samples", type=int, default=defaults.num_samples, metavar="N")
-    p.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens, metavar="N")
+    p.add_argument("--num-samples", type=int, default=defaults.num_samples, metavar="N",
+                   help="samples to generate, together in one batch (default %(default)s)")
+    p.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens, metavar="N",
+                   help="tokens to generate per sample (default %(default)s)")
     p.add_argument("--temperature", type=float, default=defaults.temperature, metavar="T",
                    help="0 = greedy (default %(default)s)")
     p.add_argument("--top-k", type=int, default=defaults.top_k, metavar="K", help="0 = off (default %(default)s)")

@@ -45,7 +45,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import math
-import pickle
 import secrets
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -58,6 +57,7 @@ from gptstudio.core.checkpoint import checkpoint_paths, load_checkpoint, model_f
 from gptstudio.core.devices import available_devices, device_info, resolve_device
 from gptstudio.core.errors import Cancelled, CheckpointError, GPTStudioError, WorkspaceError
 from gptstudio.core.model import KVCache
+from gptstudio.core.safe_pickle import safe_load
 from gptstudio.core.tokenizer import GPT2Tokenizer, tokenizer_from_meta
 from gptstudio.core.workspace import Workspace, validate_name
 
@@ -208,7 +208,8 @@ def choose_tokens(logits: torch.Tensor, settings: SampleSettings, seen: torch.Te
     """(ids (N,), probs (N, V)): the chosen tokens and the distribution they came from."""
     probs = sampling_distribution(logits, settings, seen)
     if settings.temperature == 0:
-        return probs.argmax(dim=-1), probs
+        # argmax of the logits themselves: softmax can round two close logits to one probability
+        return apply_repetition_penalty(logits.float(), seen, settings.repetition_penalty).argmax(dim=-1), probs
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(1), probs
 
 
@@ -277,8 +278,9 @@ class TextAssembler:
         self.stops = tuple(stops)
         self.longest = max((len(s) for s in self.stops), default=0)
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self.text = ""       # decoded text so far (cut before the stop sequence once one is found)
-        self.shown = 0       # how much of it has been handed out
+        # decoded text not handed out yet; what was handed out never begins a stop sequence (it
+        # would have been held back), so only this tail is ever searched
+        self.pending = ""
         self.done = False
         self.stopped = False
 
@@ -286,26 +288,21 @@ class TextAssembler:
         """Add a token's bytes; return the text that became visible (final: release what is held)."""
         if self.done:
             return ""
-        self.text += self._decoder.decode(data)
-        end = self._stop_at()
-        if end is not None:
-            self.text, self.stopped, self.done = self.text[:end], True, True
+        self.pending += self._decoder.decode(data)
+        found = [i for i in (self.pending.find(s) for s in self.stops) if i >= 0]
+        if found:
+            end, self.stopped, self.done = min(found), True, True
         elif final:
-            end, self.done = len(self.text), True
+            end, self.done = len(self.pending), True
         else:
-            end = len(self.text) - self._held()
-        piece, self.shown = self.text[self.shown:end], end
+            end = len(self.pending) - self._held()
+        piece, self.pending = self.pending[:end], self.pending[end:]
         return piece
 
-    def _stop_at(self) -> int | None:
-        # text before `shown` never starts a stop sequence (it would have been held back)
-        found = [i for i in (self.text.find(s, self.shown) for s in self.stops) if i >= 0]
-        return min(found) if found else None
-
     def _held(self) -> int:
-        """Length of the longest tail of the unshown text that could begin a stop sequence."""
-        for k in range(min(self.longest - 1, len(self.text) - self.shown), 0, -1):
-            tail = self.text[-k:]
+        """Length of the longest tail of the pending text that could begin a stop sequence."""
+        for k in range(min(self.longest - 1, len(self.pending)), 0, -1):
+            tail = self.pending[-k:]
             if any(s.startswith(tail) for s in self.stops):
                 return k
         return 0
@@ -324,30 +321,16 @@ def _resolve_device(spec: str) -> str:
 
 def _read_nanogpt_meta(path: Path) -> dict:
     """A nanoGPT meta.pkl ({'vocab_size', 'itos', 'stoi'}) as our tokenizer meta, read without running code."""
-    meta = _load_plain_pickle(path)
+    meta = safe_load(path)  # plain data only: a pickle that names any callable is refused
     try:
         itos = meta["itos"]
         chars = [itos[i] for i in range(len(itos))]
     except (TypeError, KeyError, IndexError):
-        raise CheckpointError(f"{path} is not a nanoGPT char vocabulary (no 'itos' table of characters).") from None
+        chars = None
+    if not chars or not all(isinstance(c, str) and len(c) == 1 for c in chars):
+        raise CheckpointError(f"{path} is not a nanoGPT char vocabulary (its 'itos' must map ids to "
+                              "characters): delete it, or pass the tokenizer explicitly.")
     return {"tokenizer": "char", "vocab_size": len(chars), "chars": chars}
-
-
-class _PlainDataUnpickler(pickle.Unpickler):
-    """Dicts, lists, strings and numbers only: any class or function reference is refused, so no
-    code can run (a nanoGPT meta.pkl holds nothing else)."""
-
-    def find_class(self, module, name):
-        raise pickle.UnpicklingError(f"refused to load {module}.{name}")
-
-
-def _load_plain_pickle(path: Path):
-    try:
-        with open(path, "rb") as f:
-            return _PlainDataUnpickler(f).load()
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, IndexError, KeyError, TypeError) as e:
-        raise CheckpointError(f"Cannot read {path} safely ({e}): only plain vocabulary tables are "
-                              "accepted. Delete it, or pass the tokenizer explicitly.") from None
 
 
 def _number(x, kind):
@@ -355,6 +338,12 @@ def _number(x, kind):
         return kind(x.item() if torch.is_tensor(x) else x)
     except (TypeError, ValueError, RuntimeError):
         return None
+
+
+def _val_loss(x) -> float | None:
+    """None before any evaluation (stored as inf, or nanoGPT's 1e9)."""
+    loss = _number(x, float)
+    return loss if loss is not None and math.isfinite(loss) and loss < 1e9 else None
 
 
 def _dataset_name(ckpt: dict):
@@ -456,7 +445,7 @@ class Sampler:
             "path": path,
             "model_args": dict(ckpt["model_args"]),
             "iter_num": _number(ckpt.get("iter_num"), int),
-            "best_val_loss": _number(ckpt.get("best_val_loss"), float),
+            "best_val_loss": _val_loss(ckpt.get("best_val_loss")),
             "dataset": _dataset_name(ckpt),
         }
         return cls(model, tokenizer, device=dev, info=info)

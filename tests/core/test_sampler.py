@@ -12,7 +12,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from gptstudio.core.chat import chat_prompt, chat_stops, cut_reply
 from gptstudio.core.checkpoint import save_checkpoint
-from gptstudio.core.errors import Cancelled, CheckpointError, TokenizerError
+from gptstudio.core.errors import Cancelled, CheckpointError, GPTStudioError, TokenizerError
 from gptstudio.core.model import GPT, GPTConfig
 from gptstudio.core.sampler import (SampleSettings, Sampler, SamplerError, TextAssembler,
                                     apply_repetition_penalty, apply_top_k, apply_top_p)
@@ -533,9 +533,12 @@ def test_malicious_meta_pkl_is_refused_and_never_runs(tmp_path, trained):
     save_checkpoint(checkpoint_dict(model, args), tmp_path / "ckpt.pt")
     marker = tmp_path / "pwned"
     (tmp_path / "meta.pkl").write_bytes(pickle.dumps({"itos": _Exploit(marker)}))
-    with pytest.raises(CheckpointError, match="meta.pkl"):
+    with pytest.raises(GPTStudioError, match="meta.pkl"):
         Sampler.from_checkpoint_file(tmp_path / "ckpt.pt")
     assert not marker.exists()
+    (tmp_path / "meta.pkl").write_bytes(pickle.dumps({"vocab_size": 2, "itos": {0: "ab", 1: 7}}))
+    with pytest.raises(CheckpointError, match="meta.pkl is not a nanoGPT char vocabulary"):
+        Sampler.from_checkpoint_file(tmp_path / "ckpt.pt")
 
 
 def test_checkpoint_without_tokenizer_info_falls_back_to_gpt2(tmp_path):
