@@ -94,12 +94,10 @@ def token_view_html(tokens: list[tuple[int, str]]) -> str:
     """Tokens as alternating coloured spans; each is a `tok:ID` link so hovering shows its id."""
     spans = []
     for n, (tid, text) in enumerate(tokens):
-        shown = "".join("↵" if c == "\n" else c for c in text)
+        shown = html.escape(text).replace("\n", "↵<br>")  # newlines visible, and still line breaks
         colour = TOKEN_COLOURS[n % len(TOKEN_COLOURS)]
         spans.append(f'<a href="tok:{tid}" style="background-color:{colour}; color:#000000; '
-                     f'text-decoration:none">{html.escape(shown)}</a>')
-        if text.endswith("\n"):
-            spans.append("<br>")
+                     f'text-decoration:none">{shown}</a>')
     return f'<p style="white-space:pre-wrap; font-family:monospace">{"".join(spans)}</p>'
 
 

@@ -269,7 +269,7 @@ def test_damaged_dataset_listed_not_selected_for_config(qtbot, tab, home):
     assert "cannot be used" in find(tab, "datasetStatsView").toPlainText()
 
 
-def test_gpt2_dataset_shows_compression(qtbot, tab, poem, home):
+def test_gpt2_dataset_shows_compression(qtbot, tab, poem, home, tmp_path):
     ds.prepare_dataset([poem], "bpe", tokenizer="gpt2", home=home)
     tab.refresh()
     tab.select_dataset("bpe")
@@ -280,6 +280,7 @@ def test_gpt2_dataset_shows_compression(qtbot, tab, poem, home):
     assert f"{ratio:.2f} characters per token" in stats.toPlainText()
     assert 2.5 < ratio < 5  # English BPE: roughly 4 characters a token
     assert "Character vocabulary" not in stats.toPlainText()
+    tab.grab().save(str(tmp_path / "dataset_tab_gpt2.png"))
 
 
 def test_demo_text_and_guided_start(qtbot, window, tab, home, tmp_path):
@@ -357,11 +358,11 @@ def test_progress_text_and_helpers():
 
 
 def test_token_view_alternates_and_escapes():
-    html = dt.token_view_html([(1, "<b>"), (2, " and"), (3, "\n"), (4, "x")])
+    html = dt.token_view_html([(1, "<b>"), (2, " and"), (3, "\n\n"), (4, "x")])
     colours = re.findall(r"background-color:(#[0-9a-f]{6})", html)
     assert colours == list(dt.TOKEN_COLOURS[:4])
     assert "&lt;b&gt;" in html and "<b>" not in html
-    assert 'href="tok:3"' in html and "↵</a><br>" in html
+    assert 'text-decoration:none">↵<br>↵<br></a>' in html  # one visible mark and break per newline
 
 
 def test_clicking_drop_area_opens_file_dialog(qtbot, window, tab, poem, monkeypatch):
@@ -380,3 +381,31 @@ def test_clicking_drop_area_opens_file_dialog(qtbot, window, tab, poem, monkeypa
     {a.objectName(): a for a in window.actions()}["actionImportText"].trigger()  # File > Import text… (Ctrl+O)
     assert len(calls) == 2 and window.tabs.currentIndex() == 0
     assert find(tab, "datasetInputList").topLevelItemCount() == 1
+
+
+def test_existing_name_asks_before_replacing(qtbot, tab, poem, home, monkeypatch):
+    ds.prepare_dataset([poem], "taken", home=home)
+    old = json.loads((home / "datasets" / "taken" / "meta.json").read_text())
+    drop(find(tab, "datasetDropArea"), [poem])
+    find(tab, "datasetNameEdit").setText("taken")
+    find(tab, "valFractionSpin").setValue(0.25)
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.pop(0))
+    qtbot.mouseClick(find(tab, "prepareButton"), Qt.MouseButton.LeftButton)
+    assert not tab.is_preparing()  # "No": nothing started
+    prepare_and_wait(qtbot, tab)
+    new = json.loads((home / "datasets" / "taken" / "meta.json").read_text())
+    assert old["val_tokens"] == 4000 and new["val_tokens"] == 10_000
+
+
+def test_hovering_a_token_shows_its_id(qtbot, tab, poem, home):
+    from PySide6.QtWidgets import QToolTip
+    ds.prepare_dataset([poem], "hover", home=home)
+    tab.refresh()
+    tab.select_dataset("hover")
+    stats = find(tab, "datasetStatsView")
+    qtbot.waitUntil(lambda: "tok:" in stats.toHtml(), timeout=WAIT_MS)
+    stats.highlighted.emit(QUrl("tok:42"))
+    assert QToolTip.text() == "token id 42"
+    stats.highlighted.emit(QUrl())  # the mouse left the token
+    qtbot.waitUntil(lambda: not QToolTip.isVisible(), timeout=5000)
