@@ -203,8 +203,7 @@ def strip_compile_prefix(state_dict: dict) -> dict:
     """torch.compile'd models save keys as '_orig_mod.x' (and DDP as 'module.x'): restore plain keys."""
     out = {}
     for k, v in state_dict.items():
-        for prefix in ("_orig_mod.", "module."):
-            while k.startswith(prefix):
-                k = k[len(prefix):]
+        while k.startswith(("_orig_mod.", "module.")):  # in any order: DDP(compile(m)) gives both
+            k = k.split(".", 1)[1]
         out[k] = v
     return out
