@@ -391,7 +391,7 @@ class Session:
         self.grad_accum = cfg.gradient_accumulation_steps // dist.world_size
         self.batches = Batches(self.plan.dataset_dir / "train.bin", self.plan.data_dtype, cfg.block_size,
                                cfg.batch_size, self.device, rng)
-        self.tokens_per_iter = cfg.tokens_per_iter(dist.world_size)
+        self.tokens_per_iter = self.grad_accum * dist.world_size * cfg.batch_size * cfg.block_size
         self.flops_per_iter = self.model.flops_per_token() * self.tokens_per_iter
         self.peak = peak_flops(self.device, self.dtype) if dist.master else 0.0
 
@@ -500,7 +500,9 @@ class Session:
     def _loop(self) -> Outcome:
         cfg, dist = self.cfg, self.dist
         self.pending = GO             # early stop / divergence noticed on rank 0, for the next vote
-        self.last_eval_iter = self.start_iter if self.plan.checkpoint is not None else -1
+        # a resumed run was evaluated at its checkpoint already: do not repeat that eval
+        resumed = self.plan.checkpoint is not None and not cfg.eval_only
+        self.last_eval_iter = self.start_iter if resumed else -1
         self.saved_iter = self.start_iter
         self._mark_time()
         while True:
@@ -509,6 +511,7 @@ class Session:
             if code:
                 return self._outcome(code)
             if (it % cfg.eval_interval == 0 or it >= cfg.max_iters or cfg.eval_only) and it != self.last_eval_iter:
+                self.last_eval_iter = it  # on every rank, so all take the same path (and the same votes)
                 if dist.master:
                     self._evaluate()
                 code = dist.agree(self.pending)
@@ -517,7 +520,7 @@ class Session:
             if cfg.eval_only:
                 return Outcome("completed", "Evaluated once (eval_only=True); nothing was trained.", save=False)
             if it >= cfg.max_iters:
-                return Outcome("completed", f"Trained {it} iterations.")
+                return Outcome("completed", f"Reached max_iters ({it} iterations).")
             loss = self._step(it)
             self.iter_num = it + 1
             self.iters_since_log += 1
@@ -592,7 +595,6 @@ class Session:
 
     def _evaluate(self) -> None:
         it = self.iter_num
-        self.last_eval_iter = it
         losses = self.estimate_loss()
         if not all(math.isfinite(v) for v in losses.values()):
             self.pending, self.diverged_at = DIVERGED, it
@@ -601,7 +603,7 @@ class Session:
         if improved:
             self.best_val_loss = losses["val"]
             self.evals_without_improvement = 0
-        elif it > self.start_iter:
+        else:
             self.evals_without_improvement += 1
         sample = self.sample() if self.tokenizer is not None else None
         self.emit(Eval(it, losses["train"], losses["val"], self.best_val_loss, sample))
