@@ -67,9 +67,11 @@ def model_from_checkpoint(ckpt: dict, device="cpu", dropout: float | None = None
         args["dropout"] = dropout
     try:
         config = GPTConfig.from_dict(args)
-        model = GPT(config)
-    except (TypeError, ValueError, AssertionError, RuntimeError) as e:
+    except TypeError as e:
         raise CheckpointError(f"The checkpoint's model settings are invalid: {e}") from None
+    if config.problems():
+        raise CheckpointError(f"The checkpoint's model settings are invalid: {'; '.join(config.problems())}.")
+    model = GPT(config)
     sd = clean_state_dict(ckpt["model"])
     try:
         missing, unexpected = model.load_state_dict(sd, strict=False)

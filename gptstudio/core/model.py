@@ -29,6 +29,23 @@ class GPTConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
+    def problems(self) -> list[str]:
+        """Why this shape cannot be built (empty list = it can), e.g. for settings read from a file."""
+        out = []
+        for name in ("block_size", "vocab_size", "n_layer", "n_head", "n_embd"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                out.append(f"{name} must be a positive whole number, not {v!r}")
+        if not out and self.n_embd % self.n_head:
+            out.append(f"n_embd ({self.n_embd}) is not divisible by n_head ({self.n_head})")
+        if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool) or not 0 <= self.dropout < 1:
+            out.append(f"dropout must be a number in [0, 1), not {self.dropout!r}")
+        if not isinstance(self.bias, bool):
+            out.append(f"bias must be true or false, not {self.bias!r}")
+        if self.gelu_approximate not in ("none", "tanh"):
+            out.append(f"gelu_approximate must be 'none' or 'tanh', not {self.gelu_approximate!r}")
+        return out
+
 
 class LayerNorm(nn.Module):
     """LayerNorm with an optional bias (PyTorch's cannot drop just the bias)."""

@@ -162,7 +162,12 @@ def load_hf_gpt2(folder: str | os.PathLike, block_size: int | None = None, dropo
     args = hf_config_to_model_args(hf_cfg)
     if dropout is not None:
         args["dropout"] = dropout
-    model = GPT(GPTConfig(**args))
+    config = GPTConfig(**args)
+    if config.problems():
+        raise PretrainedError(f"{folder / 'config.json'} describes an impossible model: {'; '.join(config.problems())}.")
+    if not any((folder / f).is_file() for f in WEIGHT_FILES):
+        raise PretrainedError(f"{folder} has no weights: it needs model.safetensors or pytorch_model.bin.")
+    model = GPT(config)
     sd = model.state_dict()
     # GPT2Model files have bare names ("h.0.attn..."), GPT2LMHeadModel ones "transformer.h.0.attn..."
     src = {(k if k.startswith(("transformer.", "lm_head.")) else f"transformer.{k}"): v
