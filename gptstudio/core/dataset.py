@@ -291,7 +291,7 @@ def _encode_char(files, tmp: Path, progress: _Progress, chunk_bytes: int, io_poo
 
 # A cut right after a non-space character that is followed by whitespace is where GPT-2's
 # pre-tokenizer splits anyway: none of its patterns puts whitespace after a non-space character in
-# the same pre-token (a space only ever leads one), and the pattern looks ahead but never behind.
+# the same pre-token (a space can only begin one), and the pattern looks ahead but never behind.
 # Python's \S is stricter than the Rust regex's (Python counts more characters as space), so a
 # Python \S is non-space for tiktoken too.
 _BPE_CUT = re.compile(r"\S(?=[ \t\n\r\f\v])")
