@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -139,8 +140,9 @@ def format_duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def human_count(n: float) -> str:
-    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+def human_count(n: float, billion: str = "G") -> str:
+    """1234567 -> '1.23M' (billion='B' for parameter counts, 'G' for FLOPs)."""
+    for unit, div in (("T", 1e12), (billion, 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(n) >= div:
             return f"{n / div:.2f}{unit}"
     return f"{n:.0f}"
@@ -176,10 +178,10 @@ class ProgressPrinter:
     def started(self, e: RunStarted) -> None:
         c = e.config
         self.max_iters, self.start_iter = e.max_iters, e.start_iter
-        self.print(f"run '{e.run}' on dataset '{c.get('dataset')}': {human_count(e.n_params)} parameters "
+        self.print(f"run '{e.run}' on dataset '{c.get('dataset')}': {human_count(e.n_params, 'B')} parameters "
                    f"({c.get('n_layer')} layers, {c.get('n_head')} heads, {c.get('n_embd')} wide, "
                    f"context {c.get('block_size')})")
-        self.print(f"{e.flops_per_iter / 1e9:,.2f} GFLOP/iter, {e.tokens_per_iter:,} tokens/iter | {e.device} "
+        self.print(f"{human_count(e.flops_per_iter)}FLOP/iter, {e.tokens_per_iter:,} tokens/iter | {e.device} "
                    f"{e.dtype}{' compiled' if c.get('compile') else ''}"
                    f"{f' x{e.world_size} processes' if e.world_size > 1 else ''} | "
                    f"{'resuming at' if e.start_iter else 'starting at'} iter {e.start_iter} of {e.max_iters}")
@@ -262,6 +264,6 @@ def run(args) -> int:
             for problem in e.problems:
                 print(f"  - {problem}", file=sys.stderr)
             return 2
-    if not args.jsonl:
+    if not args.jsonl and os.environ.get("RANK", "0") == "0":
         print(f"total time {format_duration(time.perf_counter() - started)}", file=sys.stderr)
     return EXIT_CODES.get(finished.status, 1)

@@ -528,7 +528,10 @@ class Session:
                 self._log_step(it, loss)
 
     def _stop_requested(self) -> int:
-        return STOP if self.cancel.is_set() or self.stop_file.exists() else GO
+        # only rank 0 looks at the STOP file: it removes a stale one at start, and other nodes may not
+        # see the run folder at all; its vote reaches every rank
+        stop_file = self.dist.master and self.stop_file.exists()
+        return STOP if self.cancel.is_set() or stop_file else GO
 
     def _step(self, it: int):
         """One optimizer step over grad_accum micro-batches; returns the mean loss (a tensor, no sync)."""

@@ -46,7 +46,7 @@ def test_progress_lines(home, dataset, capsys):
     assert rc == 0
     lines = out.splitlines()
     assert "parameters (1 layers, 2 heads, 16 wide, context 16)" in lines[0]
-    assert "GFLOP/iter, 64 tokens/iter | cpu float32" in lines[1]
+    assert "FLOP/iter, 64 tokens/iter | cpu float32" in lines[1]
     steps = [line for line in lines if line.startswith("iter ")]
     assert len(steps) == 6 and steps[-1].startswith("iter 5/6 (100.0%) | loss ")
     for part in ("ms/it", "tok/s", "MFU", "ETA"):
