@@ -40,3 +40,16 @@ def write_text_atomic(target: str | os.PathLike, text: str) -> None:
 
 def write_json_atomic(target: str | os.PathLike, obj) -> None:
     write_text_atomic(target, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> int:
+    """Delete temporary files that atomic writes of a killed process left in `folder`.
+
+    Only call this while holding the folder's lock: a live writer's temp file looks the same.
+    """
+    removed = 0
+    for tmp in Path(folder).glob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+            removed += 1
+    return removed
