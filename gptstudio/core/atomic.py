@@ -53,3 +53,15 @@ def remove_stale_temps(folder: str | os.PathLike) -> int:
             tmp.unlink()
             removed += 1
     return removed
+
+
+def describe_write_error(e: BaseException, path: str | os.PathLike) -> str:
+    """One readable sentence for a failed write (full disk, read-only folder, ...)."""
+    import errno
+    code = getattr(e, "errno", None)
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)) or "No space left" in str(e):
+        return f"The disk is full: {path} could not be written. Free some space and try again; the previous file was kept."
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (f"{path} cannot be written ({getattr(e, 'strerror', None) or e}): the folder is read-only. "
+                "Choose a writable workspace; the previous file was kept.")
+    return f"{path} could not be written ({getattr(e, 'strerror', None) or e}); the previous file was kept."

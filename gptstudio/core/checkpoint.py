@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from gptstudio.core.atomic import atomic_path
+from gptstudio.core.atomic import atomic_path, describe_write_error
 from gptstudio.core.errors import CheckpointError
 from gptstudio.core.model import GPT, GPTConfig, strip_compile_prefix
 
@@ -26,8 +26,15 @@ def save_checkpoint(payload: dict, path: str | os.PathLike) -> Path:
     """Write atomically: a crash or kill at any moment leaves the previous checkpoint loadable."""
     path = Path(path)
     payload = {**payload, "format": FORMAT}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    try:
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+    except OSError as e:
+        raise CheckpointError(describe_write_error(e, path)) from None
+    except RuntimeError as e:  # torch's zip writer reports failed writes as RuntimeError
+        if "write" not in str(e).lower():
+            raise
+        raise CheckpointError(describe_write_error(e, path)) from None
     return path
 
 
