@@ -12,6 +12,7 @@ Public API (used by the main window and tests):
 from __future__ import annotations
 
 import html
+import os
 import time
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from gptstudio.core import dataset as ds
-from gptstudio.core.errors import GPTStudioError
+from gptstudio.core.errors import Cancelled, GPTStudioError
 from gptstudio.core.tokenizer import tokenizer_from_meta
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui.settings import AppSettings
@@ -88,6 +89,28 @@ def load_dataset_details(path: Path, name: str, *, report=None, cancel=None) -> 
     except GPTStudioError as e:
         return {"name": name, "error": str(e)}
     return {"name": name, "meta": meta, "split": split, "tokens": tokens}
+
+
+def check_inputs(paths: list[Path], *, report=None, cancel=None) -> dict:
+    """Expand dropped folders and check every file (a worker job: reading heads of many files).
+    Returns {"paths", "accepted": [TextFileInfo], "refused": [message]}."""
+    refused: list[str] = []
+    files: list[Path] = []
+    for path in paths:  # one at a time, so one bad folder does not reject the good files
+        try:
+            files += ds.collect_input_files([path])
+        except GPTStudioError as e:
+            refused.append(f"Not added: {e}")
+    accepted = []
+    for path in files:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        info = ds.inspect_text_file(path)  # never raises: a problem comes back as `reason`
+        if info.is_text:
+            accepted.append(info)
+        else:
+            refused.append(f"Not added: {info.reason}")
+    return {"paths": paths, "accepted": accepted, "refused": refused}
 
 
 def token_view_html(tokens: list[tuple[int, str]]) -> str:
@@ -267,6 +290,7 @@ class DatasetTab(QWidget):
         self._entries: dict[str, dict] = {}     # list_datasets() entries by name
         self._details: dict[str, dict] = {}     # loaded details by name (cleared on refresh)
         self._error_box: QMessageBox | None = None
+        self._checks = 0                        # drop checks running in workers
         self._build()
         self._restore_choices()
         self.refresh()
@@ -538,33 +562,44 @@ class DatasetTab(QWidget):
             self.add_inputs([Path(folder)])
 
     def add_inputs(self, paths: list) -> None:
-        """Add dropped/chosen files and folders: text files are listed, the others refused with the reason."""
+        """Add dropped/chosen files and folders: text files are listed, the others refused with the reason.
+        The files are checked in a worker (a big folder takes a while); `is_checking()` tells when done."""
         if self.is_preparing():
             self._show_drop_message("A dataset is being prepared; wait for it or cancel it first.")
             return
         paths = [Path(p) for p in paths]
-        refused: list[str] = []
-        files: list[Path] = []
-        for path in paths:  # one at a time, so one bad folder does not reject the good files
-            try:
-                files += ds.collect_input_files([path])
-            except GPTStudioError as e:
-                refused.append(f"Not added: {e}")
-        known = {Path(info.path) for info in self._inputs}
-        for path in files:
-            info = ds.inspect_text_file(path)  # never raises: a problem comes back as `reason`
-            if not info.is_text:
-                refused.append(f"Not added: {info.reason}")
-            elif Path(info.path) not in known:
-                self._inputs.append(info)
-                known.add(Path(info.path))
+        if not paths:
+            return
         last_dir = paths[0] if paths[0].is_dir() else paths[0].parent
         self.settings.set("dataset.last_dir", str(last_dir), save=False)
-        self._show_drop_message("\n".join(refused))
+        self._show_drop_message(f"Checking {len(paths)} dropped item{'s' if len(paths) != 1 else ''}…")
+        worker = JobWorker(check_inputs, paths)
+        worker.succeeded.connect(self._on_inputs_checked)
+        worker.failed.connect(self._show_drop_message)
+        worker.finished.connect(self._on_check_finished)
+        self._checks += 1
+        self._update_buttons()
+        start_worker(worker, self)
+
+    def is_checking(self) -> bool:
+        return self._checks > 0
+
+    def _on_inputs_checked(self, result: dict) -> None:
+        known = {str(info.path) for info in self._inputs}
+        for info in result["accepted"]:
+            if str(info.path) not in known:
+                self._inputs.append(info)
+                known.add(str(info.path))
+        self._show_drop_message("\n".join(result["refused"]))
         self._show_inputs()
+        paths = result["paths"]
         if self._inputs and not self._name_edited:
             first = paths[0] if len(paths) == 1 and paths[0].is_dir() else Path(self._inputs[0].path)
             self.name_edit.setText(self.workspace.unique_dataset_name(first.name))
+
+    def _on_check_finished(self) -> None:
+        self._checks -= 1
+        self._update_buttons()
 
     def clear_inputs(self) -> None:
         self._inputs = []
@@ -575,11 +610,15 @@ class DatasetTab(QWidget):
 
     def _show_inputs(self) -> None:
         self.input_list.clear()
+        items = []
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         for info in self._inputs:
-            item = QTreeWidgetItem([Path(info.path).name, human_size(info.size), info.encoding or ""])
-            item.setToolTip(0, str(info.path))
-            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            self.input_list.addTopLevelItem(item)
+            path = str(info.path)
+            item = QTreeWidgetItem([os.path.basename(path), human_size(info.size), info.encoding or ""])
+            item.setToolTip(0, path)
+            item.setTextAlignment(1, right)
+            items.append(item)
+        self.input_list.addTopLevelItems(items)  # one insertion: thousands of files stay quick
         total = sum(info.size for info in self._inputs)
         count = len(self._inputs)
         self.input_summary.setText(f"{count} file{'s' if count != 1 else ''}, {human_size(total)}")
@@ -612,14 +651,19 @@ class DatasetTab(QWidget):
             self.sig_status.emit(f"The demo dataset '{DEMO_NAME}' is ready.")
             return
         self.clear_inputs()
-        self.add_inputs([ds.demo_text_path()])
+        demo = ds.inspect_text_file(ds.demo_text_path())  # one file we ship: quick to check here
+        if not demo.is_text:
+            self._set_error(f"The bundled demo text cannot be used: {demo.reason}")
+            return
+        self._inputs = [demo]
+        self._show_inputs()
         self.name_edit.setText(DEMO_NAME)
         self.tokenizer_combo.setCurrentText("char")
         self.prepare()
 
     def prepare(self) -> None:
         """Tokenize the listed files into a new dataset, in a worker thread."""
-        if self.is_preparing():
+        if self.is_preparing() or self.is_checking():
             return
         self._set_error("")
         if not self._inputs:
@@ -648,7 +692,7 @@ class DatasetTab(QWidget):
         worker.finished.connect(self._on_prepare_finished)
         self._prepare_worker, self._prepare_name = worker, name
         self._prepare_started = time.monotonic()
-        self._set_busy(True)
+        self._update_buttons()
         self.progress.setValue(0)
         self.progress.setFormat("Starting…")
         start_worker(worker, self)
@@ -659,11 +703,12 @@ class DatasetTab(QWidget):
             self.cancel_button.setEnabled(False)
             self.progress.setFormat("Cancelling…")
 
-    def _set_busy(self, busy: bool) -> None:
-        for w in (self.prepare_button, self.demo_button, self.drop_area, self.name_edit,
-                  self.tokenizer_combo, self.val_spin):
-            w.setEnabled(not busy)
-        self.cancel_button.setEnabled(busy)
+    def _update_buttons(self) -> None:
+        preparing = self.is_preparing()
+        for w in (self.demo_button, self.drop_area, self.name_edit, self.tokenizer_combo, self.val_spin):
+            w.setEnabled(not preparing)
+        self.prepare_button.setEnabled(not preparing and not self.is_checking())
+        self.cancel_button.setEnabled(preparing and not self._prepare_worker.cancel_event.is_set())
 
     def _on_prepare_progress(self, p) -> None:
         if self._prepare_worker is None or self._prepare_worker.cancel_event.is_set():
@@ -699,7 +744,7 @@ class DatasetTab(QWidget):
 
     def _on_prepare_finished(self) -> None:
         self._prepare_worker = None  # it deletes itself; drop our reference
-        self._set_busy(False)
+        self._update_buttons()
 
     def _set_error(self, message: str) -> None:
         self.error_label.setText(message)

@@ -56,8 +56,9 @@ def poem(tmp_path, shakespeare_text):
     return path
 
 
-def drop(widget, paths):
-    """Send a real drag-enter + drop with file URLs, as a file manager would."""
+def drop(qtbot, tab, paths):
+    """Send a real drag-enter + drop with file URLs, as a file manager would; wait for the file checks."""
+    widget = find(tab, "datasetDropArea")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     pos = QPointF(widget.rect().center())
@@ -71,6 +72,7 @@ def drop(widget, paths):
                        Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, event)
     assert event.isAccepted()
+    qtbot.waitUntil(lambda: not tab.is_checking(), timeout=WAIT_MS)
 
 
 def find(tab, name):
@@ -92,7 +94,7 @@ def prepare_and_wait(qtbot, tab):
 
 def test_drop_prepare_and_list(qtbot, tab, poem, home, tmp_path, shakespeare_text):
     """Drop a file, see it described, prepare it, find it in the library with the counts of meta.json."""
-    drop(find(tab, "datasetDropArea"), [poem])
+    drop(qtbot, tab, [poem])
     inputs = find(tab, "datasetInputList")
     assert inputs.topLevelItemCount() == 1
     row = inputs.topLevelItem(0)
@@ -127,7 +129,7 @@ def test_drop_prepare_and_list(qtbot, tab, poem, home, tmp_path, shakespeare_tex
 def test_name_made_unique_and_settings_remembered(qtbot, tab, poem, home, tmp_path):
     ds.prepare_dataset([poem], "my_poem", home=home)
     tab.refresh()
-    drop(find(tab, "datasetDropArea"), [poem])
+    drop(qtbot, tab, [poem])
     assert find(tab, "datasetNameEdit").text() == "my_poem-2"
     find(tab, "tokenizerCombo").setCurrentText("gpt2")
     find(tab, "valFractionSpin").setValue(0.2)
@@ -142,7 +144,7 @@ def test_name_made_unique_and_settings_remembered(qtbot, tab, poem, home, tmp_pa
 def test_binary_file_refused_at_drop(qtbot, tab, poem, tmp_path):
     binary = tmp_path / "photo.png"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
-    drop(find(tab, "datasetDropArea"), [binary, poem])
+    drop(qtbot, tab, [binary, poem])
     message = find(tab, "datasetDropMessage")
     assert message.isVisible() and "photo.png" in message.text()
     assert "not a text file" in message.text()  # the reason is given
@@ -152,7 +154,7 @@ def test_binary_file_refused_at_drop(qtbot, tab, poem, tmp_path):
     tab.grab().save(str(tmp_path / "dataset_tab_dropped.png"))
 
     tab.clear_inputs()
-    drop(find(tab, "datasetDropArea"), [binary])
+    drop(qtbot, tab, [binary])
     assert find(tab, "datasetInputList").topLevelItemCount() == 0
     qtbot.mouseClick(find(tab, "prepareButton"), Qt.MouseButton.LeftButton)
     assert not tab.is_preparing() and find(tab, "datasetError").isVisible()
@@ -163,7 +165,7 @@ def test_drop_folder(qtbot, tab, tmp_path, shakespeare_text):
     folder.mkdir()
     for i in range(3):
         (folder / f"part{i}.txt").write_text(shakespeare_text[i * 5000:(i + 1) * 5000], encoding="utf-8")
-    drop(find(tab, "datasetDropArea"), [folder])
+    drop(qtbot, tab, [folder])
     assert find(tab, "datasetInputList").topLevelItemCount() == 3
     assert find(tab, "datasetInputSummary").text() == "3 files, 14.6 KB"
     assert find(tab, "datasetNameEdit").text() == "letters"
@@ -182,7 +184,7 @@ def _big_text(path: Path, megabytes: int) -> Path:
 def test_cancel_large_prepare_leaves_nothing(qtbot, lone_tab, home, tmp_path):
     tab = lone_tab
     big = _big_text(tmp_path / "big.txt", 30)
-    drop(find(tab, "datasetDropArea"), [big])
+    drop(qtbot, tab, [big])
     qtbot.mouseClick(find(tab, "prepareButton"), Qt.MouseButton.LeftButton)
     progress = find(tab, "prepareProgress")
     qtbot.waitUntil(lambda: "MB" in progress.format() or not tab.is_preparing(), timeout=WAIT_MS)
@@ -199,31 +201,46 @@ def test_cancel_large_prepare_leaves_nothing(qtbot, lone_tab, home, tmp_path):
     assert find(tab, "prepareButton").isEnabled()
 
 
+class LoopProbe:
+    """A 20 ms QTimer recording the time between its ticks: the event loop's longest stall."""
+
+    def __init__(self, qtbot):
+        self.qtbot, self.gaps, self.last = qtbot, [], None
+        self.timer = QTimer()
+        self.timer.setInterval(20)
+        self.timer.timeout.connect(self._tick)
+
+    def _tick(self):
+        now = time.monotonic()
+        if self.last is not None:
+            self.gaps.append(now - self.last)
+        self.last = now
+
+    def __enter__(self):
+        self.timer.start()
+        self.qtbot.waitUntil(lambda: self.last is not None)  # measure from a first tick
+        return self
+
+    def __exit__(self, *exc):
+        self.timer.stop()
+
+    def check(self, limit=0.2, min_ticks=10):
+        assert len(self.gaps) >= min_ticks, "the probe saw too short a stretch of work"
+        assert max(self.gaps) < limit, f"event loop stalled for {max(self.gaps) * 1000:.0f} ms"
+
+
 def test_event_loop_keeps_turning_while_preparing(qtbot, lone_tab, tmp_path):
     tab = lone_tab
-    drop(find(tab, "datasetDropArea"), [_big_text(tmp_path / "three.txt", 24)])
-    gaps, last = [], [time.monotonic()]
-
-    def tick():
-        now = time.monotonic()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    probe = QTimer()
-    probe.setInterval(20)
-    probe.timeout.connect(tick)
-    qtbot.mouseClick(find(tab, "prepareButton"), Qt.MouseButton.LeftButton)
-    last[0] = time.monotonic()
-    probe.start()
-    qtbot.waitUntil(lambda: not tab.is_preparing(), timeout=WAIT_MS)
-    probe.stop()
+    drop(qtbot, tab, [_big_text(tmp_path / "three.txt", 24)])
+    with LoopProbe(qtbot) as probe:
+        qtbot.mouseClick(find(tab, "prepareButton"), Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not tab.is_preparing(), timeout=WAIT_MS)
     assert "three" in list_rows(tab)
-    assert len(gaps) >= 10  # the probe saw a real stretch of work
-    assert max(gaps) < 0.2, f"event loop stalled for {max(gaps) * 1000:.0f} ms"
+    probe.check()
 
 
 def test_prepare_error_is_shown_like_the_cli(qtbot, tab, poem, home, monkeypatch):
-    drop(find(tab, "datasetDropArea"), [poem])
+    drop(qtbot, tab, [poem])
     poem.unlink()  # gone between drop and prepare
     with pytest.raises(Exception) as cli_error:
         ds.prepare_dataset([poem], "other", home=home)
@@ -375,18 +392,20 @@ def test_clicking_drop_area_opens_file_dialog(qtbot, window, tab, poem, monkeypa
     from PySide6.QtWidgets import QFileDialog
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", fake_dialog)
     qtbot.mouseClick(find(tab, "datasetDropArea"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not tab.is_checking(), timeout=WAIT_MS)
     assert calls and find(tab, "datasetInputList").topLevelItemCount() == 1
     tab.clear_inputs()
     window.tabs.setCurrentIndex(3)
     {a.objectName(): a for a in window.actions()}["actionImportText"].trigger()  # File > Import text… (Ctrl+O)
     assert len(calls) == 2 and window.tabs.currentIndex() == 0
+    qtbot.waitUntil(lambda: not tab.is_checking(), timeout=WAIT_MS)
     assert find(tab, "datasetInputList").topLevelItemCount() == 1
 
 
 def test_existing_name_asks_before_replacing(qtbot, tab, poem, home, monkeypatch):
     ds.prepare_dataset([poem], "taken", home=home)
     old = json.loads((home / "datasets" / "taken" / "meta.json").read_text())
-    drop(find(tab, "datasetDropArea"), [poem])
+    drop(qtbot, tab, [poem])
     find(tab, "datasetNameEdit").setText("taken")
     find(tab, "valFractionSpin").setValue(0.25)
     answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
@@ -409,3 +428,18 @@ def test_hovering_a_token_shows_its_id(qtbot, tab, poem, home):
     assert QToolTip.text() == "token id 42"
     stats.highlighted.emit(QUrl())  # the mouse left the token
     qtbot.waitUntil(lambda: not QToolTip.isVisible(), timeout=5000)
+
+
+def test_dropping_a_big_folder_does_not_freeze(qtbot, lone_tab, tmp_path):
+    """Checking many files happens in a worker: the event loop keeps turning, Prepare waits for it."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(1500):
+        (folder / f"note{i:04d}.txt").write_text(f"note {i}: all the world's a stage\n" * 20, encoding="utf-8")
+    with LoopProbe(qtbot) as probe:
+        lone_tab.add_inputs([folder])
+        assert lone_tab.is_checking() and not find(lone_tab, "prepareButton").isEnabled()
+        qtbot.waitUntil(lambda: not lone_tab.is_checking(), timeout=WAIT_MS)
+    assert find(lone_tab, "datasetInputList").topLevelItemCount() == 1500
+    assert find(lone_tab, "prepareButton").isEnabled()
+    probe.check(min_ticks=3)
