@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "Run without arguments to open the app.")
     parser.add_argument("--version", action="version", version=f"gptstudio {__version__}")
     parser.add_argument("--home", help="workspace folder (default: $GPTSTUDIO_HOME or the user data folder)")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation end to end (offscreen window, demo data, 20 training "
+                             "iterations, a sample) in a temporary workspace, then exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name in COMMAND_MODULES:
         importlib.import_module(f"gptstudio.commands.{name}").register(sub)
@@ -45,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if args.home:
         os.environ["GPTSTUDIO_HOME"] = args.home
+    if args.self_test:
+        from gptstudio.selftest import run_self_test
+        return run_self_test()
     if args.command is None:
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
