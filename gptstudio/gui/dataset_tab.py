@@ -728,8 +728,8 @@ class DatasetTab(QWidget):
                              f"{int(meta.get('val_tokens', 0)):,} validation tokens.")
         self.clear_inputs()
         self.refresh()
+        self.sig_datasets_changed.emit()  # first, so other tabs know the name when it is selected
         self.select_dataset(name)
-        self.sig_datasets_changed.emit()
 
     def _on_prepare_failed(self, message: str) -> None:
         self.progress.setValue(0)
@@ -906,6 +906,10 @@ class DatasetTab(QWidget):
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange and self.selected_dataset():
             self._render_stats(self.selected_dataset())  # light/dark switch: re-render the HTML
+
+    def closeEvent(self, event) -> None:
+        self.shutdown()  # also when the tab is used on its own, outside the main window
+        super().closeEvent(event)
 
     def shutdown(self, timeout_ms: int = 10000) -> None:
         """Cancel running jobs and wait for their threads (the window calls this on close)."""

@@ -45,8 +45,7 @@ def lone_tab(qtbot, home):
     t = dt.DatasetTab(Workspace.open(home), AppSettings())
     qtbot.addWidget(t)
     t.show()
-    yield t
-    t.shutdown()
+    return t  # closing it (qtbot does) stops its workers
 
 
 @pytest.fixture
