@@ -6,6 +6,7 @@ does is the EMA that smooths the loss curve for display.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -21,11 +22,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QDialogBut
                                QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QSpinBox,
                                QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from gptstudio.core import devices
+from gptstudio.core import devices, trainer
 from gptstudio.core.config import TrainConfig, save_config
 from gptstudio.core.errors import GPTStudioError
 from gptstudio.core.events import (CheckpointSaved, Eval, Finished, RunStarted, Step, event_from_dict)
-from gptstudio.core.workspace import Workspace, validate_name
+from gptstudio.core.workspace import Workspace
 from gptstudio.gui.training_worker import (EventPump, TorchrunWorker, TrainingWorker, multinode_commands)
 
 EMA_BETA = 0.9
@@ -36,7 +37,7 @@ GIL_SWITCH_S = 0.001      # see _launch
 BLUE, ORANGE, RED = (31, 119, 180), (255, 127, 14), (214, 39, 40)
 OVERLAY_COLORS = [(44, 160, 44), (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127),
                   (188, 189, 34), (23, 190, 207)]
-RESUMABLE = {"stopped", "failed", "interrupted", "running"}   # "running" in status.json = it died mid-run
+RESUMABLE = {"stopped", "failed"}   # list_runs reports a run whose process died as "stopped"
 
 
 # ----- small display helpers -----
@@ -268,8 +269,10 @@ class TrainingTab(QWidget):
             # torchrun children can be killed; an in-process loop only stops cooperatively
             worker.kill()
             ended = worker.wait(10_000)
-        self.pump.drain()
-        self._on_worker_done()
+        if ended:
+            self._on_worker_done()
+        else:
+            self._log("The training did not stop in time; it will stop after its current iteration.", "error")
         return ended
 
     # patchable dialogs (tests replace these)
@@ -293,6 +296,22 @@ class TrainingTab(QWidget):
     # ----- layout -----
 
     def _build_ui(self) -> None:
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self._build_run_box())
+        ll.addWidget(self._build_runs_box(), 1)
+        main = QSplitter(Qt.Horizontal)
+        main.addWidget(left)
+        main.addWidget(self._build_plots())
+        main.setStretchFactor(0, 1)
+        main.setStretchFactor(1, 3)
+        main.setSizes([380, 900])
+        QVBoxLayout(self).addWidget(main)
+        self._on_torchrun_toggled(self.useTorchrunCheck.isChecked())
+
+    def _build_run_box(self) -> QGroupBox:
+        """Start/Stop/Resume, the process layout, progress and status."""
         self.startButton = self._button("startButton", "Start", "Start a new run with the Config tab's settings.",
                                         self.start)
         self.stopButton = self._button("stopButton", "Stop", "Stop after the current iteration and save a "
@@ -345,7 +364,10 @@ class TrainingTab(QWidget):
         rb.addWidget(self.multiNodeButton, 0, Qt.AlignLeft)
         rb.addWidget(self.trainProgress)
         rb.addWidget(self.trainStatus)
+        return run_box
 
+    def _build_runs_box(self) -> QGroupBox:
+        """Every run of the workspace, with Refresh / Reveal folder / Delete."""
         self.runsList = QTreeWidget()
         self.runsList.setObjectName("runsList")
         self.runsList.setHeaderLabels(["Run", "Status", "Iterations", "Best val", "Dataset"])
@@ -370,13 +392,10 @@ class TrainingTab(QWidget):
             row.addWidget(b)
         row.addStretch(1)
         rl.addLayout(row)
+        return runs_box
 
-        left = QWidget()
-        ll = QVBoxLayout(left)
-        ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(run_box)
-        ll.addWidget(runs_box, 1)
-
+    def _build_plots(self) -> QWidget:
+        """Loss and learning-rate plots above the latest sample and the log."""
         self.lossPlot = self._plot("lossPlot", "Loss", "loss (cross-entropy)")
         self.lrPlot = self._plot("lrPlot", "Learning rate", "lr")
         self.lrPlot.setXLink(self.lossPlot)
@@ -419,15 +438,7 @@ class TrainingTab(QWidget):
         right.addWidget(bottom)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 1)
-        main = QSplitter(Qt.Horizontal)
-        main.addWidget(left)
-        main.addWidget(right)
-        main.setStretchFactor(0, 1)
-        main.setStretchFactor(1, 3)
-        main.setSizes([380, 900])
-        lay = QVBoxLayout(self)
-        lay.addWidget(main)
-        self._on_torchrun_toggled(self.useTorchrunCheck.isChecked())
+        return right
 
     def _button(self, name: str, text: str, tip: str, slot) -> QPushButton:
         b = QPushButton(text)
@@ -544,13 +555,11 @@ class TrainingTab(QWidget):
                      overrides=self.resume_overrides())
 
     def resume_candidate(self) -> Optional[str]:
-        runs = {r["name"]: r for r in self._runs}
-        for name in self._selected_runs():
-            if self._resumable(runs.get(name, {})):
-                return name
-        stopped = [r for r in self._runs if self._resumable(r)]
-        stopped.sort(key=lambda r: r.get("updated") or r.get("finished") or r.get("started") or "", reverse=True)
-        return stopped[0]["name"] if stopped else None
+        """The selected stopped run; with nothing selected, the most recently stopped one."""
+        selected = set(self._selected_runs())
+        # list_runs gives the newest first
+        candidates = [r for r in self._runs if self._resumable(r) and (not selected or r["name"] in selected)]
+        return candidates[0]["name"] if candidates else None
 
     @staticmethod
     def _resumable(run: dict) -> bool:
@@ -571,6 +580,8 @@ class TrainingTab(QWidget):
         self._active_run = name
         self._started, self._last_step, self._iter, self._best_val, self._outcome = None, None, None, None, ""
         self._show_primary(name if resumed else None)
+        self._primary_run = name
+        self.lossPlot.getPlotItem().setTitle(f"Loss: {name}")
         self.pump.start()
         if self.useTorchrunCheck.isChecked():
             worker = TorchrunWorker(cfg, self.workspace.home, self.nprocSpin.value(), self.pump,
@@ -596,8 +607,9 @@ class TrainingTab(QWidget):
         if worker is None:
             return
         worker.wait(5000)   # the thread is quitting right now; join it so none is left behind
-        self.pump.drain()
+        self.pump.stop()
         self._worker = None
+        self._active_run = None
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
             self._switch_interval = None
@@ -628,7 +640,8 @@ class TrainingTab(QWidget):
     @Slot(object)
     def _on_eval(self, ev: Eval) -> None:
         self._curves.add_eval(ev)
-        self._best_val = ev.best_val_loss
+        if ev.best_val_loss is not None and math.isfinite(ev.best_val_loss):   # JSON turns inf into None
+            self._best_val = ev.best_val_loss
         if ev.sample:
             self.samplePreview.setPlainText(f"iteration {ev.iter}, val loss {ev.val_loss:.4f}\n\n{ev.sample}")
         self._log(f"iteration {ev.iter}: train loss {ev.train_loss:.4f}, val loss {ev.val_loss:.4f}")
@@ -655,8 +668,7 @@ class TrainingTab(QWidget):
         it = self._iter if self._iter is not None else 0
         if ev.best_val_loss is not None:
             self._best_val = ev.best_val_loss
-        words = {"completed": "completed", "stopped": "stopped", "failed": "failed"}.get(ev.status, ev.status)
-        self._outcome = f"Run {name} {words} at iteration {it}." + (f" {ev.reason}" if ev.reason else "")
+        self._outcome = f"Run {name} {ev.status} at iteration {it}." + (f" {ev.reason}" if ev.reason else "")
         self._log(self._outcome, "error" if ev.status == "failed" else "info")
         self._dirty = True
         self._redraw(force=True)
@@ -729,7 +741,6 @@ class TrainingTab(QWidget):
         self._redraw(force=True)
 
     def _read_events(self, name: str) -> list:
-        from gptstudio.core import trainer
         try:
             return run_events(trainer.read_metrics(self.workspace.run_dir(name)))
         except (OSError, GPTStudioError) as e:
@@ -753,7 +764,6 @@ class TrainingTab(QWidget):
 
     def refresh_runs(self) -> None:
         """Re-read every run of the workspace (CLI runs too) into runsList, keeping the selection."""
-        from gptstudio.core import trainer
         try:
             self._runs = trainer.list_runs(self.workspace.home)
         except (OSError, GPTStudioError) as e:
@@ -763,14 +773,12 @@ class TrainingTab(QWidget):
         self.runsList.blockSignals(True)
         self.runsList.clear()
         for run in self._runs:
-            best = run.get("best_val_loss")
-            iters = run.get("iter", run.get("iter_num"))
-            max_iters = run.get("max_iters")
+            best, iters, max_iters = run.get("best_val_loss"), run.get("iter"), run.get("max_iters")
             item = QTreeWidgetItem([
                 run["name"], str(run.get("status", "?")),
                 "" if iters is None else (f"{iters} / {max_iters}" if max_iters else str(iters)),
-                "" if best is None or best == float("inf") else f"{best:.4f}",
-                str(run.get("dataset") or (run.get("config") or {}).get("dataset", ""))])
+                "" if best is None else f"{best:.4f}",
+                str(run.get("dataset") or "")])
             item.setData(0, Qt.UserRole, run["name"])
             item.setToolTip(0, f"{run['name']}\n{run.get('path', '')}")
             self.runsList.addTopLevelItem(item)
@@ -817,7 +825,7 @@ class TrainingTab(QWidget):
 
     @Slot()
     def delete_selected(self) -> None:
-        names = [n for n in self._selected_runs() if n != self._active_run]
+        names = [n for n in self._selected_runs() if n != self._active_run]   # never the one training
         if not names:
             return
         if not self.confirm("Delete runs", f"Delete {', '.join(names)} with all checkpoints? This cannot be undone."):
@@ -874,7 +882,10 @@ class TrainingTab(QWidget):
                                     "A run is in progress." if running else
                                     "Fix the settings on the Config tab first.")
         self.stopButton.setEnabled(running)
-        self.resumeButton.setEnabled(not running and self.resume_candidate() is not None)
+        candidate = None if running else self.resume_candidate()
+        self.resumeButton.setEnabled(candidate is not None)
+        self.resumeButton.setToolTip(f"Continue run '{candidate}' from its last checkpoint." if candidate else
+                                     "Select a stopped run to continue it from its last checkpoint.")
         self.useTorchrunCheck.setEnabled(not running)
         self.nprocSpin.setEnabled(not running and self.useTorchrunCheck.isChecked())
         selected = self._selected_runs()

@@ -21,6 +21,7 @@ import psutil
 from PySide6.QtCore import QObject, QThread, QTimer, Qt, Signal, Slot
 
 import gptstudio
+from gptstudio.core import trainer
 from gptstudio.core.config import TrainConfig, save_config
 from gptstudio.core.errors import Cancelled, GPTStudioError
 from gptstudio.core.events import (CheckpointSaved, Eval, Event, Finished, Message, RunStarted, Step,
@@ -60,21 +61,30 @@ class EventPump(QObject):
         self._timer.start()
 
     def push(self, event) -> None:
-        """Any thread: queue an Event, or a (level, text) log line."""
+        """Any thread: queue an event for the next drain."""
         with self._lock:
             self._queue.append(event)
 
     def log(self, text: str, level: str = "info") -> None:
         self.push(Message(text=text, level=level))
 
+    def stop(self) -> None:
+        """The run's thread or process has ended: deliver what is left, then stop polling."""
+        self.drain()
+        self._timer.stop()
+
     @Slot()
     def drain(self) -> None:
         with self._lock:
             events = list(self._queue)
             self._queue.clear()
-        if not events or self._finished:
+        if self._finished:
+            # after the end only log lines still count (e.g. torchrun's exit messages)
+            events = [ev for ev in events if isinstance(ev, Message)]
+        if not events:
             return
         steps: list[Step] = []
+        final = None
         for ev in events:
             if isinstance(ev, Step):
                 steps.append(ev)
@@ -82,17 +92,21 @@ class EventPump(QObject):
             if steps:
                 self.sig_steps.emit(steps)
                 steps = []
-            if self._dispatch(ev):
-                break
-        if steps:
+            if isinstance(ev, Finished):
+                if not self._finished:
+                    self._finished, final = True, ev
+            else:
+                self._dispatch(ev)
+        if steps and not self._finished:
             self.sig_steps.emit(steps)
         self.sig_drained.emit()
-        if self._finished:
-            self._timer.stop()
-            self.sig_finished.emit(self._final)
+        if final is not None:
+            self.sig_finished.emit(final)
 
-    def _dispatch(self, ev: Event) -> bool:
-        """Emit one non-step event; True when it ended the run (Finished)."""
+    def _dispatch(self, ev: Event) -> None:
+        """Emit one event other than Step and Finished (late ones after Finished are dropped)."""
+        if self._finished and not isinstance(ev, Message):
+            return
         if isinstance(ev, RunStarted):
             self.sig_started.emit(ev)
         elif isinstance(ev, Eval):
@@ -101,10 +115,6 @@ class EventPump(QObject):
             self.sig_checkpoint.emit(ev)
         elif isinstance(ev, Message):
             self.sig_message.emit(ev.level, ev.text)
-        elif isinstance(ev, Finished):
-            self._finished, self._final = True, ev
-            return True
-        return False
 
 
 def readable_failure(exc: BaseException) -> str:
@@ -159,7 +169,6 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from gptstudio.core import trainer
         final = None
         try:
             config = self.config

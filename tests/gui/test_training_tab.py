@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QWidget
 from gptstudio.core import trainer
 from gptstudio.core.config import TrainConfig
 from gptstudio.core.events import Eval, Finished, RunStarted, Step
+from gptstudio.gui import create_main_window
 from gptstudio.gui.settings import AppSettings
 from gptstudio.gui.training_tab import TrainingTab, ema
 from gptstudio.gui.training_worker import multinode_commands, torchrun_command
@@ -93,6 +94,14 @@ def make_tab(qtbot, home, tmp_path):
 def npoints(curve) -> int:
     """Points given to a curve (getData() would return only those in view, after downsampling)."""
     return 0 if curve.xData is None else len(curve.xData)
+
+
+def ended(process: psutil.Process) -> bool:
+    """Gone, or a zombie: ranks whose torchrun parent was killed wait for the OS's init to reap them."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def wait_finished(qtbot, tab, timeout=60_000) -> Finished:
@@ -262,6 +271,32 @@ def test_close_during_run_asks_then_stops_with_checkpoint(qtbot, make_tab, datas
     assert trainer.list_runs(home)[0]["status"] == "stopped"
 
 
+def test_main_window_wires_config_and_close_stops_the_run(qtbot, dataset, home):
+    """In the app: the Config tab's settings and validity reach the Training tab; closing the
+    window during a run asks, then stops it with a checkpoint and leaves no thread behind."""
+    window = create_main_window(home)
+    qtbot.addWidget(window)
+    window.show()
+    config, tab = window.tab("Config"), window.tab("Training")
+    config.set_config(tiny_config(n_embd=30, n_head=4))
+    qtbot.waitUntil(lambda: not tab.startButton.isEnabled(), timeout=10_000)   # invalid: Start is off
+    config.set_config(tiny_config())
+    qtbot.waitUntil(lambda: tab.startButton.isEnabled(), timeout=10_000)
+    tab.ask_run_name = lambda suggestion: "from-app"
+    tab.startButton.click()
+    assert tab._worker.config.n_layer == 1 and tab._worker.config.dataset == "tiny"
+    qtbot.waitUntil(lambda: npoints(tab.rawCurve) > 3, timeout=60_000)
+    thread = tab._worker.thread_
+    tab.ask_stop_for_close = lambda: False
+    window.close()
+    assert window.isVisible() and tab.is_running()      # "No": the app stays open, training goes on
+    tab.ask_stop_for_close = lambda: True
+    window.close()
+    assert not window.isVisible() and not tab.is_running() and thread.isFinished()
+    assert (home / "runs" / "from-app" / "ckpt.pt").is_file()
+    assert trainer.list_runs(home)[0]["status"] == "stopped"
+
+
 # ----- run history -----
 
 def test_runs_list_shows_cli_runs_and_overlays_two(qtbot, make_tab, dataset, home):
@@ -334,6 +369,8 @@ def test_torchrun_command_lines():
     one = torchrun_command("c.json", "r", 4)
     assert one[1:4] == ["-m", "torch.distributed.run", "--standalone"] and "--nproc_per_node=4" in one
     assert one[-6:] == ["train", "--config", "c.json", "--name", "r", "--jsonl"]
+    again = torchrun_command("overrides.json", "r", 2, resume=True)
+    assert again[-6:] == ["train", "--config", "overrides.json", "--resume", "r", "--jsonl"]
     lines = multinode_commands(2, 8, "10.0.0.1", 29500, "train.json", "big")
     assert len(lines) == 2 and all(line.startswith("torchrun --nnodes=2 --node_rank=") for line in lines)
     assert "--node_rank=1" in lines[1] and "--master_addr=10.0.0.1" in lines[1] and "--nproc_per_node=8" in lines[1]
@@ -349,8 +386,9 @@ def test_multinode_dialog_shows_copyable_commands(make_tab, dataset):
     dlg.close()
 
 
-def test_torchrun_two_cpu_processes_reach_the_plot_and_stop(qtbot, make_tab, dataset, home):
-    """torchrun with 2 CPU processes (gloo): curves reach the plot; Stop asks rank 0 to save and all to exit."""
+def test_torchrun_two_cpu_processes_plot_stop_resume_and_crash(qtbot, make_tab, dataset, home):
+    """torchrun with 2 CPU processes (gloo): curves reach the plot; Stop asks rank 0 to save and all to
+    exit; Resume continues under torchrun; a killed child is reported and the app lives on."""
     tab = make_tab(tiny_config(eval_interval=10), run_name="ddp")
     tab.useTorchrunCheck.setChecked(True)
     assert tab.nprocSpin.isEnabled()
@@ -363,28 +401,27 @@ def test_torchrun_two_cpu_processes_reach_the_plot_and_stop(qtbot, make_tab, dat
     tab.startButton.click()
     assert tab.is_running() and not tab.nprocSpin.isEnabled()
     qtbot.waitUntil(lambda: npoints(tab.valEvalCurve) >= 2 and npoints(tab.rawCurve) >= 10, timeout=120_000)
-    assert starts and starts[0].world_size == 2 and "× 2 processes" in tab.trainStatus.text()
+    assert starts[0].world_size == 2 and "× 2 processes" in tab.trainStatus.text()
     child = psutil.Process(tab._worker.proc.pid)
     ranks = child.children(recursive=True)
     tab.stopButton.click()
-    assert (home / "runs" / "ddp" / "STOP").exists() or not tab.is_running()
     end = wait_finished(qtbot, tab, timeout=60_000)
-    assert end.status == "stopped", tab.trainLog.toPlainText()[-3000:]
+    # rank 0's own Finished (the GUI's stand-in for a killed child has iter -1): a graceful stop
+    assert end.status == "stopped" and end.iter >= 10, tab.trainLog.toPlainText()[-3000:]
     assert (home / "runs" / "ddp" / "ckpt.pt").is_file() and not (home / "runs" / "ddp" / "STOP").exists()
     assert run_status(tab, "ddp") == "stopped"
-    assert not any(p.is_running() for p in ranks + [child])   # no orphan processes
+    assert all(ended(p) for p in ranks + [child])   # no orphan processes
 
-
-def test_killed_torchrun_child_is_reported(qtbot, make_tab, dataset):
-    tab = make_tab(tiny_config(gradient_accumulation_steps=2), run_name="killed")
-    tab.useTorchrunCheck.setChecked(True)
-    tab.nprocSpin.setValue(2)
-    tab.startButton.click()
-    qtbot.waitUntil(lambda: npoints(tab.rawCurve) > 2, timeout=120_000)
-    parent = psutil.Process(tab._worker.proc.pid)
-    for p in parent.children(recursive=True) + [parent]:
+    tab.resumeButton.click()
+    qtbot.waitUntil(lambda: len(starts) == 2 and npoints(tab.rawCurve) > end.iter + 2, timeout=120_000)
+    assert starts[1].start_iter == end.iter and starts[1].world_size == 2
+    child = psutil.Process(tab._worker.proc.pid)
+    procs = child.children(recursive=True) + [child]
+    for p in procs:
         p.kill()
-    end = wait_finished(qtbot, tab)
-    assert end.status == "failed"
+    crash = wait_finished(qtbot, tab)
+    assert crash.status == "failed"
     assert "exited with code" in tab.trainLog.toPlainText() and "failed" in tab.trainStatus.text()
-    assert tab.startButton.isEnabled() and not parent.is_running()
+    assert tab.startButton.isEnabled() and not tab.is_running()
+    psutil.wait_procs(procs, timeout=10)
+    assert all(ended(p) for p in procs)
