@@ -131,6 +131,14 @@ class MainWindow(QMainWindow):
         if hasattr(training, "set_config_valid") and hasattr(config, "sig_validity_changed"):
             config.sig_validity_changed.connect(training.set_config_valid)
             training.set_config_valid(config.is_valid())
+        playground = self.tab("Playground")
+        if hasattr(playground, "refresh_checkpoints"):
+            # new checkpoints show up in the Playground's list as soon as training writes them
+            for name in ("sig_run_finished", "sig_checkpoint_saved"):
+                if hasattr(training, name):
+                    getattr(training, name).connect(playground.refresh_checkpoints)
+        if hasattr(playground, "sig_status"):
+            playground.sig_status.connect(lambda text: self.statusBar().showMessage(text, 8000))
 
     # ---- menus and status bar ---------------------------------------------------------------------
 

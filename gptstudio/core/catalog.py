@@ -1,0 +1,107 @@
+"""What checkpoints the workspace holds, described without loading their weights.
+
+The Playground lists every run's latest and best checkpoint with its dataset, tokenizer, iteration and
+validation loss. Those live inside the checkpoint; `torch.load(mmap=True)` reads just the small pickled
+part and maps the tensors lazily, so describing even a GPT-2-sized file takes milliseconds.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from gptstudio.core.checkpoint import checkpoint_paths
+from gptstudio.core.errors import CheckpointError
+from gptstudio.core.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    path: Path
+    run: str = ""              # run name; "" for a file opened from elsewhere
+    which: str = ""            # "latest" or "best"; "" for a file opened from elsewhere
+    dataset: str = ""
+    tokenizer: str = ""        # "char", "gpt2", or "" when the checkpoint does not say (plain nanoGPT)
+    iter_num: int | None = None
+    best_val_loss: float | None = None
+    n_params_hint: str = ""    # e.g. "6L·6H·384" from model_args
+    mtime_ns: int = 0          # a rewritten file (training went on) is a different model
+
+    @property
+    def key(self) -> str:
+        """Identity for caching a loaded model: the resolved file path and its modification time."""
+        return f"{Path(self.path).resolve()}@{self.mtime_ns}"
+
+    @property
+    def short_name(self) -> str:
+        return f"{self.run}/{self.which}" if self.run else Path(self.path).name
+
+    def describe(self) -> str:
+        """One line for a list: name, dataset, tokenizer, iteration, validation loss."""
+        bits = [self.short_name]
+        if self.dataset:
+            bits.append(self.dataset)
+        if self.tokenizer:
+            bits.append(self.tokenizer)
+        if self.n_params_hint:
+            bits.append(self.n_params_hint)
+        if self.iter_num is not None:
+            bits.append(f"iter {self.iter_num}")
+        if self.best_val_loss is not None:
+            bits.append(f"val {self.best_val_loss:.3f}")
+        return " · ".join(bits)
+
+
+def _plain_number(value):
+    """nanoGPT stores best_val_loss as a 0-d tensor; ours as a float."""
+    if torch.is_tensor(value):
+        return value.item() if value.numel() == 1 else None
+    return value if isinstance(value, (int, float)) else None
+
+
+def describe_checkpoint(path: str | os.PathLike, run: str = "", which: str = "") -> CheckpointInfo:
+    """Read a checkpoint's description; raise CheckpointError if the file is not a usable checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"No checkpoint at {path}.")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"Refused to read {path.name}: it contains Python objects that could run code. "
+                              "Only load checkpoints you trust, re-saved as plain weights.") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{path.name} is not a readable checkpoint (truncated or damaged?): "
+                              f"{str(e).splitlines()[0][:160] if str(e) else type(e).__name__}") from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model_args"), dict):
+        raise CheckpointError(f"{path.name} is not a GPT checkpoint: it lacks the 'model_args' entry.")
+    args = ckpt["model_args"]
+    config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    meta = ckpt.get("tokenizer") if isinstance(ckpt.get("tokenizer"), dict) else {}
+    iter_num = _plain_number(ckpt.get("iter_num"))
+    loss = _plain_number(ckpt.get("best_val_loss"))
+    shape = ""
+    if all(isinstance(args.get(k), int) for k in ("n_layer", "n_head", "n_embd")):
+        shape = f"{args['n_layer']}L·{args['n_head']}H·{args['n_embd']}"
+    return CheckpointInfo(
+        path=path, run=run, which=which,
+        dataset=str(ckpt.get("dataset") or config.get("dataset") or ""),
+        tokenizer=str(meta.get("tokenizer", "")),
+        iter_num=int(iter_num) if iter_num is not None else None,
+        best_val_loss=float(loss) if loss is not None and loss == loss and abs(loss) < 1e8 else None,
+        n_params_hint=shape, mtime_ns=path.stat().st_mtime_ns)
+
+
+def list_checkpoints(workspace: Workspace) -> tuple[list[CheckpointInfo], list[str]]:
+    """Every run's checkpoints (latest, then best), and a message for each one that could not be read."""
+    found, problems = [], []
+    for run in workspace.run_names():
+        for which, path in checkpoint_paths(workspace.runs_dir / run).items():
+            try:
+                found.append(describe_checkpoint(path, run, which))
+            except CheckpointError as e:
+                problems.append(f"{run}/{which}: {e}")
+    return found, problems
