@@ -1,7 +1,7 @@
 """Training: nanoGPT's train.py as functions, with events, checkpoints, resume and a stop button.
 
 Read top to bottom:
-  get_lr                  the learning-rate schedule (pure; shared with the Config tab's plot)
+  get_lr                  the learning-rate schedule (core/schedule.py, shared with the Config tab)
   Batches                 random contiguous blocks from the memory-mapped token file
   plan_run                resolve and validate every setting before anything is written
   train                   build model, optimizer and data, then loop:
@@ -22,13 +22,13 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from gptstudio.core.atomic import atomic_path
+from gptstudio.core.atomic import atomic_path, remove_stale_temps
 from gptstudio.core.checkpoint import BEST, LATEST, load_checkpoint, model_from_checkpoint, save_checkpoint
 from gptstudio.core.config import TrainConfig, save_config
 from gptstudio.core.devices import resolve_device, resolve_dtype
@@ -59,7 +59,7 @@ class Batches:
 
     The file is memory-mapped anew for every batch (~50 us): a long-lived memmap keeps every page it
     ever touched in the process's resident memory, which on a big dataset looks like a leak. One
-    fancy-indexing gather replaces nanoGPT's per-row Python loop (~10x faster). Rows come from a
+    fancy-indexing gather replaces nanoGPT's per-row Python loop (~6x faster). Rows come from a
     numpy Generator whose state goes into checkpoints, so a resumed run sees the same batches.
     """
 
@@ -109,6 +109,24 @@ def measure_matmul_peak(device: str = "cpu", dtype: str = "float32") -> float:
     best matmul achieves: 50% then means half of what this machine can do on dense math.
     """
     return _measured_peak(device, dtype, torch.get_num_threads())
+
+
+def cpu_threads(processes: int = 1) -> int:
+    """Threads per process: the physical cores this process may use, shared by `processes`.
+
+    Hyper-threads do not speed up matmuls (they share the core's vector units) and an extra
+    thread per core makes every parallel region wait for the slowest one.
+    """
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        usable = os.cpu_count() or 1
+    try:
+        import psutil
+        physical = psutil.cpu_count(logical=False) or usable
+    except ImportError:  # pragma: no cover - psutil is a dependency
+        physical = usable
+    return max(1, min(usable, physical) // max(1, processes))
 
 
 # dense bf16/fp16 tensor-core peaks (FLOP/s) by GPU name; nanoGPT uses the A100's 312e12 for all
@@ -323,6 +341,8 @@ def train(config: TrainConfig, *, home=None, report=None, cancel: threading.Even
         # one writer per run: a second GUI/CLI process is refused with the holder's name
         lock = run_lock(ws.runs_dir, plan.cfg.run_name) if dist.master and not plan.cfg.eval_only else None
         with lock or contextlib.nullcontext():
+            if lock is not None:  # a killed trainer may have left half-written checkpoint temp files
+                remove_stale_temps(ws.runs_dir / plan.cfg.run_name)
             return Session(plan, dist, report, cancel or threading.Event()).run()
     finally:
         dist.close()
@@ -358,9 +378,7 @@ class Session:
         self.dtype = resolve_dtype(cfg.dtype, self.device)
         torch.manual_seed(cfg.seed + dist.rank)
         if self.device_type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
-            # every core for one process; torchrun's CPU processes share them
-            local_procs = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_procs))
+            torch.set_num_threads(cpu_threads(int(os.environ.get("LOCAL_WORLD_SIZE", 1))))
         if self.device_type == "cuda":
             torch.set_float32_matmul_precision("high")  # TF32 matmuls, as nanoGPT enables
         self.autocast = (torch.autocast(self.device_type, dtype=PT_DTYPES[self.dtype])

@@ -13,7 +13,7 @@ from gptstudio.core import trainer
 from gptstudio.core.checkpoint import load_checkpoint
 from gptstudio.core.config import TrainConfig
 from gptstudio.core.errors import CheckpointError, ConfigError, WorkspaceError
-from gptstudio.core.events import CheckpointSaved, Eval, Finished, RunStarted, Step, event_from_dict
+from gptstudio.core.events import CheckpointSaved, Eval, RunStarted, Step, event_from_dict
 from gptstudio.core.model import GPT, GPTConfig
 from gptstudio.core.runs import import_nanogpt_run, list_runs, read_metrics
 from gptstudio.core.trainer import Batches, get_lr, measure_matmul_peak, resume_config, train
