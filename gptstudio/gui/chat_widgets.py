@@ -287,7 +287,7 @@ class ReplyRow(QWidget):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         for pane in self.panes:
-            lay.addWidget(pane, 1)
+            lay.addWidget(pane, 1, Qt.AlignTop)   # each bubble as tall as its own text
 
 
 class ChatView(QScrollArea):

@@ -583,7 +583,7 @@ class PlaygroundTab(QWidget):
 
     def clear(self) -> None:
         if self.generating():
-            self.stop()
+            return   # the reply being written belongs to this conversation: stop it first
         self.conversation = Conversation(mode=self.mode())
         self.chat_view.clear()
         self.generation_stats.clear()
@@ -662,7 +662,7 @@ class PlaygroundTab(QWidget):
         self._save_settings_soon()
 
     def _on_token_hovered(self, pane, index: int) -> None:
-        if index < 0:
+        if not 0 <= index < len(pane.pieces):
             QToolTip.hideText()
             return
         text = self.token_html(pane, index)
@@ -670,7 +670,7 @@ class PlaygroundTab(QWidget):
         QToolTip.showText(QCursor.pos(), text, pane.body)
 
     def _on_token_clicked(self, pane, index: int) -> None:
-        if index >= 0:
+        if 0 <= index < len(pane.pieces):
             self.token_details.setText(self.token_html(pane, index))
 
     @staticmethod
@@ -703,6 +703,7 @@ class PlaygroundTab(QWidget):
         self.stop_button.setEnabled(busy)
         self.regenerate_button.setEnabled(not busy and any(m.role == "user" for m in self.conversation.messages))
         self.open_button.setEnabled(not busy)
+        self.clear_button.setEnabled(not busy)
         self.compare_combo.setEnabled(self.compare_check.isChecked())
         has_runs = bool(self._checkpoints)
         self.chat_view.set_placeholder("" if has_runs else
