@@ -77,6 +77,21 @@ def texts(row):
     return [pane.reply_text for pane in row.panes]
 
 
+OBJECT_NAMES = ["checkpointCombo", "openCheckpointButton", "modeCombo", "compareCheck", "compareCheckpointCombo",
+                "chatView", "promptInput", "sendButton", "stopGenerationButton", "regenerateButton", "clearButton",
+                "saveConversationButton", "openConversationButton", "tokenViewCheck", "tokenDetails",
+                "generationStats", "promptWarning", "dropUnknownCheck", "temperatureSpin", "topKSpin", "topPSpin",
+                "repetitionPenaltySpin", "maxTokensSpin", "seedSpin", "numSamplesSpin", "stopSequencesEdit"]
+
+
+def test_controls_have_their_object_names(tab):
+    from PySide6.QtWidgets import QWidget
+    missing = [name for name in OBJECT_NAMES if tab.findChild(QWidget, name) is None]
+    assert missing == []
+    assert tab.findChild(QWidget, "seedSpin").specialValueText() == "random"
+    assert not tab.stop_button.isEnabled() and tab.send_button.isEnabled()
+
+
 def test_lists_each_runs_checkpoints_with_details(tab):
     items = [tab.checkpoint_combo.itemText(i) for i in range(tab.checkpoint_combo.count())]
     assert len(items) == 2
