@@ -51,8 +51,13 @@ class JobWorker(QObject):
 
 
 def start_worker(worker: JobWorker, owner: QObject) -> QThread:
-    """Move the worker to a new QThread owned by `owner`, start it; the thread quits when done."""
-    thread = QThread(owner)
+    """Move the worker to a new QThread kept by `owner`, start it; the thread quits when done.
+
+    The thread has no Qt parent: deleting the owner must neither destroy a running thread (Qt aborts)
+    nor delete a finished one before its queued `finished` handlers ran (PySide then crashes calling
+    the lambda below). `owner._live_jobs` keeps it alive until it has finished.
+    """
+    thread = QThread()
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     worker.finished.connect(thread.quit)
