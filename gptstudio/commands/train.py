@@ -33,7 +33,7 @@ def register(sub) -> None:
         description="Train a GPT on a prepared dataset. Settings use nanoGPT's names: "
                     "gptstudio train config/train_shakespeare_char.py --device=cpu --max_iters=2000",
         epilog="Any training setting can be given as --key=value (e.g. --n_layer=4 --compile=False "
-               "--dtype=float32); see the Config tab or docs for the full list.")
+               "--dtype=float32); `gptstudio train --settings` lists them all.")
     p.add_argument("config_file", nargs="?", metavar="CONFIG_FILE",
                    help="settings file: a nanoGPT config/*.py (read, never run), .json or .toml")
     p.add_argument("--config", action="append", default=[], metavar="FILE", help="another settings file")
@@ -41,7 +41,22 @@ def register(sub) -> None:
     p.add_argument("--name", help="run name (default: from the dataset name)")
     p.add_argument("--resume", metavar="RUN", help="continue this run from its last checkpoint")
     p.add_argument("--jsonl", action="store_true", help="print every event as one JSON object per line")
+    p.add_argument("--settings", action="store_true", help="list every setting with its default and exit")
     p.set_defaults(func=run, extra_ok=True)
+
+
+def print_settings(out=None) -> None:
+    """Every training setting, by group, with its default, unit and help (from TrainConfig's metadata)."""
+    from gptstudio.core.config import GROUPS, field_default, field_meta
+    out = out or sys.stdout
+    for group in GROUPS:
+        print(f"{group}:", file=out)
+        for name in FIELDS:
+            meta = field_meta(name)
+            if meta["group"] != group:
+                continue
+            unit = f" [{meta['unit']}]" if meta.get("unit") else ""
+            print(f"  --{name}={field_default(name)!s}".ljust(38) + f" {meta['help']}{unit}", file=out)
 
 
 # ----- settings -----
@@ -245,6 +260,9 @@ def stop_on_signals(cancel: threading.Event, quiet: bool):
 
 def run(args) -> int:
     from gptstudio.core.trainer import train
+    if args.settings:
+        print_settings()
+        return 0
     settings, problems = gather_settings(args)
     try:
         cfg = check(args, settings, problems)

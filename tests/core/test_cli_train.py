@@ -128,3 +128,12 @@ def test_signal_stops_cleanly_with_a_checkpoint(home, dataset, sig):
     ckpt = load_checkpoint(home / "runs" / "r" / "ckpt.pt")
     assert ckpt["iter_num"] == events[-1]["iter"]
     assert json.loads((home / "runs" / "r" / "status.json").read_text())["status"] == "stopped"
+
+
+def test_settings_lists_every_setting(capsys):
+    from gptstudio.core.config import FIELDS
+    assert main(["train", "--settings"]) == 0
+    out = capsys.readouterr().out
+    for name in FIELDS:
+        assert f"  --{name}=" in out
+    assert "--block_size=256" in out and "[tokens]" in out
