@@ -8,6 +8,7 @@ lives in the GUI thread and drains its buffer on a 100 ms timer, so the GUI hand
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import shlex
@@ -231,25 +232,19 @@ def multinode_commands(nnodes: int, nproc: int, master_addr: str, master_port: i
             for rank in range(nnodes)]
 
 
-def kill_tree(pid: int, timeout: float = 5.0) -> None:
-    """Terminate a process and all its children (torchrun's ranks), then kill what is left."""
+def signal_tree(pid: int, kill: bool = False) -> list[psutil.Process]:
+    """Terminate (or kill) a process and all its children (torchrun's ranks); return the children."""
     try:
         parent = psutil.Process(pid)
+        children = parent.children(recursive=True)
     except psutil.NoSuchProcess:
-        return
-    procs = parent.children(recursive=True) + [parent]
-    for p in procs:
+        return []
+    for p in children + [parent]:
         try:
-            p.terminate()
+            p.kill() if kill else p.terminate()
         except psutil.NoSuchProcess:
             pass
-    _gone, alive = psutil.wait_procs(procs, timeout=timeout)
-    for p in alive:
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(alive, timeout=timeout)
+    return children
 
 
 class TorchrunWorker(QObject):
@@ -370,10 +365,19 @@ class TorchrunWorker(QObject):
                           "warning")
             self.kill()
 
-    def kill(self) -> None:
+    def kill(self, timeout: float = 5.0) -> None:
+        """SIGTERM to torchrun and every rank, SIGKILL to whatever is left after `timeout`."""
         self._stopping = True
-        if self.proc is not None and self.proc.poll() is None:
-            kill_tree(self.proc.pid)
+        if self.proc is None or self._done.is_set():
+            return
+        children = signal_tree(self.proc.pid)
+        # the waiter thread reaps torchrun itself (reaping it here would lose its exit code)
+        _gone, alive = psutil.wait_procs(children, timeout=timeout)
+        if not self._done.wait(timeout) or alive:
+            signal_tree(self.proc.pid, kill=True)
+            for p in alive:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    p.kill()
 
     def is_running(self) -> bool:
         return self.proc is not None and not self._done.is_set()

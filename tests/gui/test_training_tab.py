@@ -3,6 +3,7 @@ import json
 import math
 import os
 import re
+import sys
 import time
 
 import numpy as np
@@ -18,6 +19,7 @@ from gptstudio.core.events import Eval, Finished, RunStarted, Step
 from gptstudio.gui import create_main_window
 from gptstudio.gui.settings import AppSettings
 from gptstudio.gui.training_tab import TrainingTab, ema
+from gptstudio.gui import training_worker
 from gptstudio.gui.training_worker import multinode_commands, torchrun_command
 
 WIDGETS = ["startButton", "stopButton", "resumeButton", "lossPlot", "lrPlot", "logScaleCheck", "trainStatus",
@@ -386,22 +388,71 @@ def test_multinode_dialog_shows_copyable_commands(make_tab, dataset):
     dlg.close()
 
 
-def test_torchrun_two_cpu_processes_plot_stop_resume_and_crash(qtbot, make_tab, dataset, home):
-    """torchrun with 2 CPU processes (gloo): curves reach the plot; Stop asks rank 0 to save and all to
-    exit; Resume continues under torchrun; a killed child is reported and the app lives on."""
-    tab = make_tab(tiny_config(eval_interval=10), run_name="ddp")
+FAKE_CHILD = "\n".join([
+    "import json, sys, time",
+    "print(json.dumps(dict(type='run_started', run='fake', config={}, n_params=10, device='cpu',"
+    " dtype='float32', start_iter=0, max_iters=10, tokens_per_iter=8, flops_per_iter=1.0, world_size=2)))",
+    "print(json.dumps(dict(type='step', iter=0, loss=4.0, lr=1e-3, tokens_per_sec=1.0, ms_per_iter=1.0,"
+    " mfu=-1, elapsed=0.1)))",
+    "print('a library says hello')",
+    "print('rank 1: a warning', file=sys.stderr)",
+    "sys.stdout.flush(); sys.stderr.flush()",
+    "time.sleep(60)",   # and never looks at the STOP file
+])
+
+
+def test_killed_torchrun_child_is_reported(qtbot, make_tab, monkeypatch):
+    """A child that dies without its Finished event: the tab says so in plain words and lives on."""
+    monkeypatch.setattr(training_worker, "torchrun_command", lambda *a, **k: [sys.executable, "-c", FAKE_CHILD])
+    tab = make_tab(tiny_config(gradient_accumulation_steps=2), run_name="fake")
+    tab.useTorchrunCheck.setChecked(True)
+    tab.nprocSpin.setValue(2)
+    tab.startButton.click()
+    qtbot.waitUntil(lambda: npoints(tab.rawCurve) == 1, timeout=30_000)
+    psutil.Process(tab._worker.proc.pid).kill()
+    end = wait_finished(qtbot, tab)
+    assert end.status == "failed"
+    assert "exited with code -9 before finishing" in tab.trainLog.toPlainText()
+    assert "failed" in tab.trainStatus.text() and tab.startButton.isEnabled()
+
+
+def test_torchrun_worker_reads_events_logs_stderr_and_ends_a_child_that_ignores_stop(qtbot, home, monkeypatch):
+    """The child's JSON lines become signals, other output becomes log lines; a child that does not
+    react to the STOP file is terminated after the grace period and reported as stopped."""
+    monkeypatch.setattr(training_worker, "torchrun_command", lambda *a, **k: [sys.executable, "-c", FAKE_CHILD])
+    pump = training_worker.EventPump()
+    got = {"started": [], "steps": [], "messages": [], "finished": []}
+    pump.sig_started.connect(got["started"].append)
+    pump.sig_steps.connect(got["steps"].extend)
+    pump.sig_message.connect(lambda level, text: got["messages"].append(text))
+    pump.sig_finished.connect(got["finished"].append)
+    pump.start()
+    worker = training_worker.TorchrunWorker(tiny_config(run_name="fake"), home, 2, pump, grace_s=0.5)
+    worker.start()
+    qtbot.waitUntil(lambda: bool(got["steps"]) and any("warning" in m for m in got["messages"]), timeout=30_000)
+    assert got["started"][0].world_size == 2 and got["steps"][0].loss == 4.0
+    assert "a library says hello" in got["messages"]
+    worker.stop()
+    assert (home / "runs" / "fake" / "STOP").exists()
+    assert worker.wait(20_000), got["messages"]
+    assert worker.proc.returncode != 0, (worker.proc.args, got["messages"])
+    pump.stop()
+    assert got["finished"][0].status == "stopped" and len(got["finished"]) == 1
+    assert any("did not stop within" in m for m in got["messages"])
+
+
+def train_with_torchrun_then_stop(qtbot, tab, home) -> Finished:
+    """Start a 2-process CPU run from the GUI, wait for its curves, press Stop; checks on the way."""
     tab.useTorchrunCheck.setChecked(True)
     assert tab.nprocSpin.isEnabled()
     tab.nprocSpin.setValue(2)
     tab.startButton.click()   # nanoGPT's rule: the accumulation steps are shared out among the processes
     assert not tab.is_running() and "multiple of the number of processes (2)" in tab.trainLog.toPlainText()
     tab.config = tiny_config(eval_interval=10, gradient_accumulation_steps=2, batch_size=4)
-    starts = []
-    tab.pump.sig_started.connect(starts.append)
     tab.startButton.click()
     assert tab.is_running() and not tab.nprocSpin.isEnabled()
     qtbot.waitUntil(lambda: npoints(tab.valEvalCurve) >= 2 and npoints(tab.rawCurve) >= 10, timeout=120_000)
-    assert starts[0].world_size == 2 and "× 2 processes" in tab.trainStatus.text()
+    assert tab._started.world_size == 2 and "× 2 processes" in tab.trainStatus.text()
     child = psutil.Process(tab._worker.proc.pid)
     ranks = child.children(recursive=True)
     tab.stopButton.click()
@@ -411,10 +462,24 @@ def test_torchrun_two_cpu_processes_plot_stop_resume_and_crash(qtbot, make_tab, 
     assert (home / "runs" / "ddp" / "ckpt.pt").is_file() and not (home / "runs" / "ddp" / "STOP").exists()
     assert run_status(tab, "ddp") == "stopped"
     assert all(ended(p) for p in ranks + [child])   # no orphan processes
+    return end
 
+
+def test_torchrun_two_cpu_processes_reach_the_plot_and_stop(qtbot, make_tab, dataset, home):
+    """torchrun with 2 CPU processes (gloo): curves reach the plot; Stop asks rank 0 to save and all to exit."""
+    train_with_torchrun_then_stop(qtbot, make_tab(tiny_config(eval_interval=10), run_name="ddp"), home)
+
+
+@pytest.mark.slow
+def test_torchrun_resume_then_a_killed_child_is_reported(qtbot, make_tab, dataset, home):
+    """Resume continues under torchrun (--resume); killing its processes is reported, the app lives on."""
+    tab = make_tab(tiny_config(eval_interval=10), run_name="ddp")
+    end = train_with_torchrun_then_stop(qtbot, tab, home)
+    starts = []
+    tab.pump.sig_started.connect(starts.append)
     tab.resumeButton.click()
-    qtbot.waitUntil(lambda: len(starts) == 2 and npoints(tab.rawCurve) > end.iter + 2, timeout=120_000)
-    assert starts[1].start_iter == end.iter and starts[1].world_size == 2
+    qtbot.waitUntil(lambda: bool(starts) and npoints(tab.rawCurve) > end.iter + 2, timeout=120_000)
+    assert starts[0].start_iter == end.iter and starts[0].world_size == 2
     child = psutil.Process(tab._worker.proc.pid)
     procs = child.children(recursive=True) + [child]
     for p in procs:
