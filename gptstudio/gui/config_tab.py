@@ -7,7 +7,6 @@ Public API for the window and the other tabs: `config()`, `set_config(cfg)`, `is
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from gptstudio.core.config import (
     ALIASES, FIELDS, GROUPS, IGNORED_NANOGPT_KEYS, INIT_CHOICES, TrainConfig, coerce, field_meta,
     load_config, read_config_file, save_config, validate,
 )
+from gptstudio.core.dataset import list_datasets
 from gptstudio.core.devices import available_devices, device_info, free_memory_bytes, resolve_dtype
 from gptstudio.core.errors import ConfigError, GPTStudioError
 from gptstudio.core.workspace import Workspace
@@ -84,17 +84,15 @@ def problem_fields(problem: str) -> set[str]:
     return {name for name in FIELDS if re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", problem)}
 
 
-def workspace_datasets(workspace: Workspace) -> dict[str, dict]:
-    """Each prepared dataset's meta.json, by name (unreadable ones are left out)."""
-    found = {}
-    for name in workspace.dataset_names():
-        try:
-            meta = json.loads((workspace.datasets_dir / name / "meta.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(meta, dict):
-            found[name] = meta
-    return found
+def workspace_datasets(workspace: Workspace) -> tuple[dict[str, dict], dict[str, str]]:
+    """The usable datasets' metas by name, and the damaged ones' reasons by name."""
+    usable, damaged = {}, {}
+    for entry in list_datasets(workspace.home):
+        if entry.get("error"):
+            damaged[entry["name"]] = entry["error"]
+        else:
+            usable[entry["name"]] = entry
+    return usable, damaged
 
 
 def dataset_text(name: str, meta: dict) -> str:
@@ -120,6 +118,7 @@ class ConfigTab(QWidget):
         self._bindings: dict[str, Binding] = {}
         self._rows: dict[str, tuple[QLabel, QWidget]] = {}
         self._datasets: dict[str, dict] = {}
+        self._damaged: dict[str, str] = {}
         self._loading = False
         self._valid: bool | None = None
         self._last_emitted: TrainConfig | None = None
@@ -353,7 +352,7 @@ class ConfigTab(QWidget):
 
     def refresh_datasets(self) -> None:
         """Re-read the workspace's datasets into the dataset combo (keeping the selection)."""
-        self._datasets = workspace_datasets(self.workspace)
+        self._datasets, self._damaged = workspace_datasets(self.workspace)
         items = [("— choose a dataset —", "")] + [(dataset_text(n, m), n) for n, m in self._datasets.items()]
         self._bindings["dataset"].set_items(items)
         self._schedule_refresh()
@@ -405,7 +404,9 @@ class ConfigTab(QWidget):
         """Every problem with the current settings, in plain sentences (empty = ready to train)."""
         cfg = self.config()
         found = validate(cfg, self.dataset_meta(cfg))
-        if cfg.dataset and cfg.dataset not in self._datasets:
+        if cfg.dataset in self._damaged:
+            found.append(self._damaged[cfg.dataset])
+        elif cfg.dataset and cfg.dataset not in self._datasets:
             found.append(f"The dataset '{cfg.dataset}' is not in this workspace: prepare it on the Dataset tab "
                          "or choose another.")
         return found

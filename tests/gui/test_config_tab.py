@@ -181,6 +181,17 @@ def test_every_problem_is_listed(tab, qtbot):
     assert "missing-one" in widget(tab, "dataset").currentText() and "dataset" in tab.invalid_fields()
 
 
+def test_damaged_dataset_says_why(tab, home):
+    broken = make_dataset(home, "broken")
+    (broken / "val.bin").unlink()
+    tab.refresh_datasets()
+    tab.set_dataset("broken")
+    assert any("damaged" in p and "val.bin is missing" in p for p in tab.problems())
+    assert "dataset" in tab.invalid_fields()
+    tab.set_dataset("tiny")
+    assert not any("damaged" in p for p in tab.problems())
+
+
 @pytest.mark.parametrize("shape", [(2, 2, 32, 16, False), (3, 4, 64, 64, True), (6, 6, 384, 256, False)])
 def test_param_count_matches_the_real_model(tab, shape):
     n_layer, n_head, n_embd, block, bias = shape
