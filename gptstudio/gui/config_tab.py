@@ -122,7 +122,7 @@ class ConfigTab(QWidget):
         self._loading = False
         self._valid: bool | None = None
         self._last_emitted: TrainConfig | None = None
-        self.memoryFits = True
+        self.memory_fits = True
         self._palettes: dict[str, tuple] = {}   # each row's normal palettes, restored once it is valid
         self._measure_worker: JobWorker | None = None
         self._measure_again = False
@@ -576,7 +576,7 @@ class ConfigTab(QWidget):
             self._set_estimate("fits", f"{est.format_bytes(free)} — too little", f"Free now on {where}: lower "
                                "batch_size or block_size (raise gradient_accumulation_steps to compensate), "
                                "or make the model smaller.", "#c62828")
-        self.memoryFits = free is None or m["total"] <= free
+        self.memory_fits = free is None or m["total"] <= free
 
     def _show_timing(self, cfg: TrainConfig, vocab: int) -> None:
         timing = est.cached_iteration_time(cfg, vocab) if self._can_measure(cfg) else None
