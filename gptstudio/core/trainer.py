@@ -85,8 +85,9 @@ class Batches:
 @functools.lru_cache(maxsize=None)
 def _measured_peak(device: str, dtype: str, threads: int) -> float:
     n = 1024
-    a = torch.randn(n, n, device=device).to(PT_DTYPES[dtype])
-    b = torch.randn(n, n, device=device).to(PT_DTYPES[dtype])
+    gen = torch.Generator().manual_seed(0)  # never the global generator: runs must not depend on this
+    a = torch.randn(n, n, generator=gen).to(device, PT_DTYPES[dtype])
+    b = torch.randn(n, n, generator=gen).to(device, PT_DTYPES[dtype])
     out = torch.empty_like(a)
     sync = torch.mps.synchronize if device == "mps" else (lambda: None)
     best = math.inf
@@ -429,14 +430,15 @@ class Session:
         """Optimizer, counters and random state of a checkpoint (ours or nanoGPT's)."""
         cfg, dist = self.cfg, self.dist
         if ckpt.get("optimizer"):
-            # keep this machine's kernel choice (fused/foreach), not the saving machine's
-            flags = [{k: g[k] for k in ("fused", "foreach") if k in g} for g in self.optimizer.param_groups]
+            # keep this machine's kernel choice (fused/foreach), not the saving machine's: set before
+            # loading, so the loaded step counters land where the fused kernel expects them
+            state = ckpt["optimizer"]
             try:
-                self.optimizer.load_state_dict(ckpt["optimizer"])
-            except (ValueError, KeyError, RuntimeError) as e:
+                groups = [{**saved, **{k: mine[k] for k in ("fused", "foreach", "capturable") if k in mine}}
+                          for saved, mine in zip(state["param_groups"], self.optimizer.param_groups)]
+                self.optimizer.load_state_dict({**state, "param_groups": groups})
+            except (ValueError, KeyError, RuntimeError, TypeError) as e:
                 raise CheckpointError(f"The checkpoint's optimizer state does not fit the model ({e}).") from None
-            for group, saved in zip(self.optimizer.param_groups, flags):
-                group.update(saved)
         self.iter_num = int(ckpt.get("iter_num", 0))
         best = ckpt.get("best_val_loss")
         self.best_val_loss = float(best) if best is not None else math.inf   # nanoGPT saves a tensor

@@ -257,7 +257,9 @@ def final_state(home, name):
 def test_resume_continues_exactly_where_it_stopped(home, dataset):
     settings = dict(max_iters=12, lr_decay_iters=12, eval_interval=6, dropout=0.1)
     _, straight = run(home, tiny_config(run_name="straight", **settings))
-    run(home, tiny_config(run_name="split", **{**settings, "max_iters": 6}))
+    _, first = run(home, tiny_config(run_name="split", **{**settings, "max_iters": 6}))
+    losses = {e.iter: e.loss for e in straight if isinstance(e, Step)}
+    assert {e.iter: e.loss for e in first if isinstance(e, Step)} == {i: losses[i] for i in range(6)}  # seeded
     cfg = resume_config("split", {"max_iters": 12}, home=home)
     assert (cfg.init_from, cfg.max_iters, cfg.dropout, cfg.n_embd) == ("resume", 12, 0.1, 16)
     finished, resumed = run(home, cfg)
