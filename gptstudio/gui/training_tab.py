@@ -714,17 +714,30 @@ class TrainingTab(QWidget):
             self.trainProgress.setValue(min(it, st.max_iters))
             if step is not None:
                 done = max(1, step.iter - st.start_iter)
-                eta = 0 if self._outcome else (st.max_iters - step.iter) * step.elapsed / done
+                eta = "" if self._outcome else \
+                    f" · ETA {format_duration((st.max_iters - step.iter) * step.elapsed / done)}"
                 mfu = f"MFU {100 * step.mfu:.1f}%" if step.mfu >= 0 else "MFU n/a"
                 lines.append(f"loss {step.loss:.4f} (smoothed {self._curves.smooth.y[-1]:.4f}) · lr {step.lr:.2e}")
-                lines.append(f"elapsed {format_duration(step.elapsed)} · ETA {format_duration(eta)} · "
+                lines.append(f"elapsed {format_duration(step.elapsed)}{eta} · "
                              f"{format_rate(step.tokens_per_sec)} · {mfu} · {step.ms_per_iter:.1f} ms/iter")
+            self._update_active_row(it, st.max_iters)
             procs = f" × {st.world_size} processes" if st.world_size > 1 else ""
             lines.append(f"device {st.device} ({st.dtype}){procs} · {st.n_params / 1e6:.2f}M parameters")
         if self._best_val is not None:
             lines.append(f"best val loss {self._best_val:.4f}")
         if lines:
             self.trainStatus.setText("\n".join(lines))
+
+    def _update_active_row(self, it: int, max_iters: int) -> None:
+        """Keep the training run's row in runsList current without re-reading the runs folder."""
+        if not self.is_running():
+            return
+        for item in self.runsList.findItems(self._active_run or "", Qt.MatchExactly, 0):
+            item.setText(1, "running")
+            item.setText(2, f"{it} / {max_iters}")
+            if self._best_val is not None:
+                item.setText(3, f"{self._best_val:.4f}")
+            self.runsList.resizeColumnToContents(2)
 
     def _show_primary(self, name: Optional[str]) -> None:
         """Show a run's full history in the main curves (None: start empty for a new run)."""
