@@ -302,9 +302,10 @@ def import_nanogpt_run(src_dir: str | os.PathLike, name: str, *, home=None, data
 def _nanogpt_tokenizer(ws: Workspace, ckpt: dict, cfg: TrainConfig, dataset, meta_pkl, src_dir: Path) -> dict:
     if dataset:
         return tokenizer_meta(read_dataset_meta(ws.dataset_dir(dataset)))
-    for candidate in ([Path(meta_pkl)] if meta_pkl else []) + [src_dir / "meta.pkl"]:
-        if candidate.is_file() or meta_pkl:
-            return read_meta_pkl(candidate)
+    if meta_pkl:
+        return read_meta_pkl(meta_pkl)
+    if (src_dir / "meta.pkl").is_file():
+        return read_meta_pkl(src_dir / "meta.pkl")
     vocab = int(ckpt["model_args"].get("vocab_size") or 0)
     named = cfg.dataset
     if named:
