@@ -226,6 +226,8 @@ class ReplyPane(QFrame):
         """The reply as kept: part of the streamed text (chat replies are cut and trimmed), or text
         opened from a file (then there are no tokens to show)."""
         at = self.text.find(text) if text else 0
+        if self.pieces and text == self.text and self.span is None:
+            return   # the streamed text is the reply: what is drawn is right already
         if at >= 0 and (text or not self.pieces):
             self.span = (at, at + len(text))
         else:

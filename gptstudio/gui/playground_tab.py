@@ -239,13 +239,12 @@ class PlaygroundTab(QWidget):
         self._on_model_choice()
 
     def _wanted_path(self, combo: QComboBox, settings_key: str):
+        """What the combo should show after a refill: its current choice, else last session's."""
         info = self._info_at(combo)
         if info is not None:
             return str(info.path)
-        return self.settings.get(SETTINGS_KEY, {}).get(settings_key) if self._remembered() else None
-
-    def _remembered(self) -> bool:
-        return isinstance(self.settings.get(SETTINGS_KEY), dict)
+        saved = self.settings.get(SETTINGS_KEY)
+        return saved.get(settings_key) if isinstance(saved, dict) else None
 
     def _fill_combo(self, combo: QComboBox, select_path) -> None:
         combo.blockSignals(True)
@@ -262,13 +261,9 @@ class PlaygroundTab(QWidget):
             combo.setCurrentIndex(1)   # compare with something other than the first by default
         combo.blockSignals(False)
 
-    @staticmethod
-    def _info_from(combo: QComboBox, checkpoints) -> CheckpointInfo | None:
-        i = combo.currentData()
-        return checkpoints[i] if isinstance(i, int) and 0 <= i < len(checkpoints) else None
-
     def _info_at(self, combo: QComboBox) -> CheckpointInfo | None:
-        return self._info_from(combo, self._checkpoints)
+        i = combo.currentData()
+        return self._checkpoints[i] if isinstance(i, int) and 0 <= i < len(self._checkpoints) else None
 
     def selected_checkpoints(self) -> list[CheckpointInfo]:
         """The checkpoints that will answer: the chosen one, plus the compared one in compare mode."""
@@ -540,8 +535,8 @@ class PlaygroundTab(QWidget):
                         f"seed {reply['settings'].seed}{stopped}")
         if reply["mode"] == "chat":
             pane.set_final_text(cut_reply(pane.text))
-        else:
-            pane.render()
+        elif not pane.pieces:
+            pane.render()   # nothing came: clear the "…"
         self.conversation.add("model", pane.reply_text, label=pane.title or info.short_name,
                               group=reply["group"],
                               meta={"checkpoint": info.short_name, "seed": reply["settings"].seed,
