@@ -172,11 +172,12 @@ def test_run_app_opens_window_and_exits(qtbot, home, monkeypatch):
     seen = []
 
     def close_all():
+        # closing the last window ends exec() by itself; a second quit() here would leave Qt's
+        # "quit now" flag set and break every later qtbot wait in the session
         for w in QApplication.topLevelWidgets():
             if w.objectName() == "mainWindow" and w.isVisible():
                 seen.append(w.windowTitle())
                 w.close()
-        QApplication.instance().quit()
 
     QTimer.singleShot(200, close_all)
     assert run_app(home) == 0
