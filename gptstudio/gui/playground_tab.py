@@ -90,6 +90,9 @@ class PlaygroundTab(QWidget):
         self.open_checkpoint_button = QPushButton("Open checkpoint file…", objectName="openCheckpointButton",
                                                   toolTip="Use a nanoGPT ckpt.pt or a GPT Studio checkpoint "
                                                           "from anywhere on disk.")
+        self.export_checkpoint_button = QPushButton("Export…", objectName="exportCheckpointButton",
+                                                    toolTip="Export the selected checkpoint as a Hugging Face "
+                                                            "folder or safetensors.")
         self.mode_combo = QComboBox(objectName="modeCombo")
         for text, mode in MODES:
             self.mode_combo.addItem(text, mode)
@@ -105,6 +108,7 @@ class PlaygroundTab(QWidget):
         top.addWidget(QLabel("Model:"))
         top.addWidget(self.checkpoint_combo, 3)
         top.addWidget(self.open_checkpoint_button)
+        top.addWidget(self.export_checkpoint_button)
         top.addSpacing(12)
         top.addWidget(QLabel("Mode:"))
         top.addWidget(self.mode_combo)
@@ -213,6 +217,7 @@ class PlaygroundTab(QWidget):
         self.compare_check.toggled.connect(self._on_model_choice)
         self.mode_combo.currentIndexChanged.connect(self._on_mode_changed)
         self.open_checkpoint_button.clicked.connect(self.open_checkpoint_dialog)
+        self.export_checkpoint_button.clicked.connect(self.export_checkpoint)
         self.send_button.clicked.connect(self.send)
         self.stop_button.clicked.connect(self.stop)
         self.regenerate_button.clicked.connect(self.regenerate)
@@ -271,6 +276,17 @@ class PlaygroundTab(QWidget):
         if self.compare_check.isChecked():
             chosen.append(self._info_at(self.compare_combo))
         return [c for c in chosen if c is not None]
+
+    def export_checkpoint(self):
+        """Open the export dialog for the chosen checkpoint file (non-modal; returned for tests)."""
+        from gptstudio.gui.export_dialog import ExportDialog
+        info = self._info_at(self.checkpoint_combo)
+        if info is None:
+            return None
+        dialog = ExportDialog(str(info.path), self.workspace.home, self, is_file=True)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def open_checkpoint_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint", str(self.workspace.home),
@@ -699,6 +715,7 @@ class PlaygroundTab(QWidget):
         self.regenerate_button.setEnabled(not busy and any(m.role == "user" for m in self.conversation.messages))
         self.open_button.setEnabled(not busy)
         self.clear_button.setEnabled(not busy)
+        self.export_checkpoint_button.setEnabled(self._info_at(self.checkpoint_combo) is not None)
         self.compare_combo.setEnabled(self.compare_check.isChecked())
         has_runs = bool(self._checkpoints)
         self.chat_view.set_placeholder("" if has_runs else

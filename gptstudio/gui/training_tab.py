@@ -384,11 +384,13 @@ class TrainingTab(QWidget):
                                             self.reveal_selected)
         self.deleteRunButton = self._button("deleteRunButton", "Delete…", "Delete the selected runs and their "
                                             "checkpoints.", self.delete_selected)
+        self.exportRunButton = self._button("exportRunButton", "Export…", "Export the selected run's model as a "
+                                            "Hugging Face folder or safetensors.", self.export_selected)
         runs_box = QGroupBox("Runs")
         rl = QVBoxLayout(runs_box)
         rl.addWidget(self.runsList)
         row = QHBoxLayout()
-        for b in (self.refreshRunsButton, self.revealRunButton, self.deleteRunButton):
+        for b in (self.refreshRunsButton, self.revealRunButton, self.exportRunButton, self.deleteRunButton):
             row.addWidget(b)
         row.addStretch(1)
         rl.addLayout(row)
@@ -855,6 +857,17 @@ class TrainingTab(QWidget):
         self._set_overlays([])
 
     @Slot()
+    def export_selected(self) -> "ExportDialog | None":
+        """Open the export dialog for the one selected run (non-modal; returned for tests)."""
+        from gptstudio.gui.export_dialog import ExportDialog
+        names = self._selected_runs()
+        if len(names) != 1:
+            return None
+        dialog = ExportDialog(names[0], self.workspace.home, self)
+        dialog.setAttribute(Qt.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
     def reveal_selected(self) -> None:
         names = self._selected_runs() or ([self._active_run] if self._active_run else [])
         if names:
@@ -900,6 +913,7 @@ class TrainingTab(QWidget):
         self.resumeButton.setToolTip(f"Continue run '{candidate}' from its last checkpoint." if candidate else
                                      "Select a stopped run to continue it from its last checkpoint.")
         self.useTorchrunCheck.setEnabled(not running)
+        self.exportRunButton.setEnabled(len(self._selected_runs()) == 1)
         self.nprocSpin.setEnabled(not running and self.useTorchrunCheck.isChecked())
         selected = self._selected_runs()
         self.deleteRunButton.setEnabled(any(n != self._active_run for n in selected))

@@ -38,6 +38,17 @@ def launch(home, launcher_args, **overrides):
     return subprocess.Popen(cmd, env=torchrun_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def communicate_all(procs, timeout):
+    """Wait for every process, reading all their pipes at once; past the timeout kill them all."""
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(len(procs)) as pool:
+        futures = [pool.submit(p.communicate) for p in procs]
+        _done, pending = concurrent.futures.wait(futures, timeout=timeout)
+        for p in procs if pending else ():
+            p.kill()
+        return [f.result() for f in futures]
+
+
 def events_of(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
@@ -82,9 +93,9 @@ def test_two_nodes_on_loopback(home, dataset):
     nodes = [launch(home, ["--nnodes=2", f"--node_rank={rank}", "--nproc_per_node=1", "--rdzv-backend=static",
                            f"--rdzv-endpoint=127.0.0.1:{port}"], max_iters=20, lr_decay_iters=20, eval_interval=10)
              for rank in (0, 1)]
-    results = [n.communicate(timeout=240) for n in nodes]
+    results = communicate_all(nodes, timeout=180)
     for node, (_out, err) in zip(nodes, results):
-        assert node.returncode == 0, err[-2000:]
+        assert node.returncode == 0, "\n".join(f"node {i}: {e[-1500:]}" for i, (_o, e) in enumerate(results))
     master, worker = events_of(results[0][0]), events_of(results[1][0])
     assert master[0]["world_size"] == 2 and master[-1]["status"] == "completed"
     assert worker == []  # only global rank 0 reports events

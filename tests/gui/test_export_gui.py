@@ -1,0 +1,62 @@
+"""Export from the Training tab's runs list and from the Playground's checkpoint picker."""
+import json
+
+import pytest
+import torch
+
+from gptstudio.core.checkpoint import save_checkpoint
+from gptstudio.core.model import GPT, GPTConfig
+from gptstudio.gui.playground_tab import PlaygroundTab
+from gptstudio.gui.settings import AppSettings
+from gptstudio.gui.training_tab import TrainingTab
+from gptstudio.core.workspace import Workspace
+
+
+@pytest.fixture
+def run(home):
+    chars = list("\n abcdefgh")
+    args = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, vocab_size=len(chars), bias=False, dropout=0.0)
+    save_checkpoint({"model": GPT(GPTConfig(**args)).state_dict(), "model_args": args, "iter_num": 3,
+                     "best_val_loss": 2.0, "config": {}, "dataset": "d",
+                     "tokenizer": {"tokenizer": "char", "vocab_size": len(chars), "chars": chars}},
+                    home / "runs" / "exp" / "ckpt.pt")
+    return "exp"
+
+
+def finish_export(qtbot, dialog, out, fmt_index=0):
+    dialog.format_combo.setCurrentIndex(fmt_index)
+    dialog.out_edit.setText(str(out))
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: dialog.status.text().startswith(("Exported", "Export failed")), timeout=30000)
+    return dialog.status.text()
+
+
+def test_export_from_runs_list(qtbot, home, run, tmp_path):
+    tab = TrainingTab(Workspace.open(home), AppSettings(tmp_path / "s.json"))
+    qtbot.addWidget(tab)
+    tab.refresh_runs()
+    assert not tab.exportRunButton.isEnabled()
+    tab.select_runs([run])
+    assert tab.exportRunButton.isEnabled()
+    dialog = tab.export_selected()
+    text = finish_export(qtbot, dialog, tmp_path / "hf")
+    assert text.startswith("Exported"), text
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["n_layer"] == 1
+    assert (tmp_path / "hf" / "char_vocab.json").is_file()
+    # a second export into the same, now non-empty, folder is refused inline
+    assert "not empty" in finish_export(qtbot, dialog, tmp_path / "hf")
+    dialog.close()
+
+
+def test_export_from_playground_picker(qtbot, home, run, tmp_path):
+    tab = PlaygroundTab(Workspace.open(home), AppSettings(tmp_path / "s.json"))
+    qtbot.addWidget(tab)
+    tab.refresh_checkpoints()
+    qtbot.waitUntil(lambda: tab.findChild(type(tab.export_checkpoint_button), "exportCheckpointButton").isEnabled(),
+                    timeout=10000)
+    dialog = tab.export_checkpoint()
+    text = finish_export(qtbot, dialog, tmp_path / "st", fmt_index=1)
+    assert text.startswith("Exported"), text
+    assert (tmp_path / "st" / "model.safetensors").is_file()
+    dialog.close()
+    tab.shutdown()
