@@ -99,11 +99,7 @@ def is_running_elsewhere(status: dict) -> bool:
     pid = status.get("pid")
     if status.get("status") != "running" or not isinstance(pid, int) or pid == os.getpid():
         return False
-    try:
-        import psutil
-        return psutil.pid_exists(pid)
-    except ImportError:  # pragma: no cover - psutil is a dependency
-        return False
+    return _process_alive(pid)
 
 
 # ----- reading (used by the GUI and `gptstudio runs`) -----
@@ -172,11 +168,12 @@ def _process_alive(pid) -> bool:
         return False
     if pid == os.getpid():
         return True
+    import psutil
     try:
-        import psutil
-        return psutil.pid_exists(pid)
-    except ImportError:  # pragma: no cover
-        return True
+        # a killed rank whose parent has not reaped it yet is a zombie: it will never write again
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return False
 
 
 def _mtime_iso(path: Path) -> str:

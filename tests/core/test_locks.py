@@ -1,5 +1,6 @@
 """Workspace locks: a second writer is refused with the holder named; stale locks are taken over."""
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -49,3 +50,17 @@ def test_same_process_cannot_take_it_twice(tmp_path):
     with run_lock(tmp_path, "x"):
         with pytest.raises(LockedError):
             run_lock(tmp_path, "x").acquire()
+
+
+def test_zombie_process_counts_as_dead():
+    """A killed trainer that its parent has not reaped yet must not keep its run 'running'."""
+    import time
+    from gptstudio.core.runs import is_running_elsewhere
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.time() + 30
+    import psutil
+    while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE and time.time() < deadline:
+        time.sleep(0.05)
+    assert not is_running_elsewhere({"status": "running", "pid": child.pid})
+    child.wait()
+    assert is_running_elsewhere({"status": "running", "pid": os.getppid()})
