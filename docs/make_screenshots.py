@@ -18,11 +18,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 OUT = Path(__file__).resolve().parent / "screenshots"
 
 
-def wait(app, condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+def wait(app, condition, timeout: float, what: str, progress=None) -> None:
+    deadline = next_note = time.monotonic()
+    deadline += timeout
     while not condition():
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for {what}")
+        if progress and time.monotonic() > next_note:
+            print(progress(), flush=True)
+            next_note += 10
         app.processEvents()
         time.sleep(0.01)
 
@@ -59,8 +63,7 @@ def main() -> int:
 
     # 2. Config: the Tiny preset on that dataset
     cfg_tab = window.tab("Config")
-    combo = cfg_tab.findChild(QObject, "presetCombo")
-    combo.setCurrentIndex(next(i for i in range(combo.count()) if combo.itemText(i).startswith("Tiny")))
+    cfg_tab.apply_preset("Tiny (CPU, minutes)")  # what choosing it in presetCombo does
     cfg = cfg_tab.config()
     cfg.max_iters, cfg.lr_decay_iters, cfg.eval_interval, cfg.eval_iters = 600, 600, 100, 10
     cfg.dataset = "shakespeare_demo"
@@ -72,7 +75,8 @@ def main() -> int:
     train_tab = window.tab("Training")
     train_tab.ask_run_name = lambda suggestion: "tiny-shakespeare"
     train_tab.start()
-    wait(app, lambda: not train_tab.is_running(), 900, "the training run")
+    status = train_tab.findChild(QObject, "trainStatus")
+    wait(app, lambda: not train_tab.is_running(), 900, "the training run", progress=lambda: status.text()[:120])
     train_tab.select_runs(["tiny-shakespeare"])
     shoot("Training", "training")
 
