@@ -145,3 +145,29 @@ def test_cli_export(home, tmp_path, capsys):
     assert main(["export", "nope", "--out", str(tmp_path / "p")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no latest checkpoint" in err[0]
+
+
+def test_finetune_a_local_gpt2_on_a_gpt2_dataset_end_to_end(home, tmp_path):
+    from gptstudio.core.config import TrainConfig
+    from gptstudio.core.dataset import prepare_dataset
+    from gptstudio.core.sampler import SampleSettings, Sampler
+    from gptstudio.core.trainer import train
+
+    torch.manual_seed(0)
+    cfg = transformers.GPT2Config(vocab_size=50257, n_positions=64, n_embd=16, n_layer=1, n_head=2)
+    transformers.GPT2LMHeadModel(cfg).save_pretrained(tmp_path / "tiny-gpt2")
+    text = tmp_path / "mine.txt"
+    text.write_text("To be, or not to be, that is the question.\n" * 60)
+    prepare_dataset([text], "mine_gpt2", "gpt2", home=home)
+    done = train(TrainConfig(dataset="mine_gpt2", run_name="ft", init_from=str(tmp_path / "tiny-gpt2"),
+                             block_size=32, batch_size=4, max_iters=30, lr_decay_iters=30, warmup_iters=0,
+                             learning_rate=3e-3, min_lr=3e-4, eval_interval=15, eval_iters=2, dropout=0.1,
+                             eval_sample_tokens=0, compile=False, device="cpu", dtype="float32"), home=home)
+    assert done.status == "completed", done.reason
+    ckpt = load_checkpoint(home / "runs" / "ft" / "ckpt.pt")
+    assert ckpt["model_args"]["block_size"] == 32 and ckpt["model_args"]["vocab_size"] == 50257
+    assert ckpt["model_args"].get("gelu_approximate") == "tanh"  # OpenAI's GELU kept
+    assert done.best_val_loss < 10.0  # from ~10.8 (= ln 50257) for the random tiny GPT-2: it learned the text
+    text_out = Sampler.from_run("ft", home=home, device="cpu").generate(
+        "To be", SampleSettings(max_new_tokens=8, seed=0, temperature=0))[0]
+    assert isinstance(text_out, str) and text_out

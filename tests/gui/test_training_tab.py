@@ -9,6 +9,8 @@ import time
 import numpy as np
 import psutil
 import pytest
+
+from tests.core.training_helpers import write_char_dataset
 import torch
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 from PySide6.QtWidgets import QWidget
@@ -27,24 +29,6 @@ WIDGETS = ["startButton", "stopButton", "resumeButton", "lossPlot", "lrPlot", "l
            "multiNodeButton"]
 TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
         "First Citizen:\nYou are all resolved rather to die than to famish?\n\n") * 40
-
-
-def write_char_dataset(home, name="tiny", text=TEXT):
-    """A char dataset written directly in the documented layout (docs/ARCHITECTURE.md)."""
-    chars = sorted(set(text))
-    stoi = {c: i for i, c in enumerate(chars)}
-    ids = np.array([stoi[c] for c in text], dtype=np.uint16)
-    n_val = len(ids) // 10
-    folder = home / "datasets" / name
-    folder.mkdir(parents=True)
-    ids[:-n_val].tofile(folder / "train.bin")
-    ids[-n_val:].tofile(folder / "val.bin")
-    meta = {"format": 1, "tokenizer": "char", "vocab_size": len(chars), "chars": chars, "dtype": "uint16",
-            "train_tokens": len(ids) - n_val, "val_tokens": n_val, "total_chars": len(text),
-            "total_bytes": len(text.encode()), "sources": [], "created": "2026-01-01T00:00:00",
-            "val_fraction": 0.1}
-    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    return name
 
 
 def tiny_config(**overrides) -> TrainConfig:
@@ -69,7 +53,7 @@ def one_torch_thread(monkeypatch):
 
 @pytest.fixture
 def dataset(home):
-    return write_char_dataset(home)
+    return write_char_dataset(home, text=TEXT)
 
 
 @pytest.fixture
