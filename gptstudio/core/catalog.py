@@ -1,7 +1,7 @@
 """What checkpoints the workspace holds, described without loading their weights.
 
 The Playground lists every run's latest and best checkpoint with its dataset, tokenizer, iteration and
-validation loss. Those live inside the checkpoint; `torch.load(mmap=True)` reads just the small pickled
+validation loss. Those live inside the checkpoint; a memory-mapped, weights-only load reads just the small pickled
 part and maps the tensors lazily, so describing even a GPT-2-sized file takes milliseconds.
 """
 from __future__ import annotations
