@@ -177,6 +177,12 @@ class Distributed:
         if self.enabled:
             import torch.distributed as dist
             if dist.is_initialized():
+                # leave together: a rank that tears down its connections while rank 0 still writes the
+                # last checkpoint can make gloo abort rank 0 (seen as SIGABRT at the end of a job)
+                try:
+                    dist.barrier(group=self.stop_group)
+                except Exception:  # a peer is already gone: nothing left to wait for
+                    pass
                 dist.destroy_process_group()
 
 

@@ -28,6 +28,7 @@ def finish_export(qtbot, dialog, out, fmt_index=0):
     dialog.out_edit.setText(str(out))
     dialog.export_button.click()
     qtbot.waitUntil(lambda: dialog.status.text().startswith(("Exported", "Export failed")), timeout=30000)
+    qtbot.waitUntil(dialog.export_button.isEnabled, timeout=10000)  # the worker is done
     return dialog.status.text()
 
 
