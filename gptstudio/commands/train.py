@@ -171,6 +171,8 @@ class ProgressPrinter:
         self.max_iters = 0
         self.start_iter = 0
         self.loss_ema = 0.0
+        self.ema_weight = 0.0     # for debiasing: the EMA's total weight so far
+        self.last_iter = None
         self.ms_ema = 0.0
         self.n_logged = 0
 
@@ -202,10 +204,15 @@ class ProgressPrinter:
                    f"{'resuming at' if e.start_iter else 'starting at'} iter {e.start_iter} of {e.max_iters}")
 
     def step(self, e: Step) -> None:
-        # debiased EMA of the loss (as nanochat prints it); EMA of the speed for the ETA
+        # debiased EMA of the loss (as nanochat prints it), decaying per iteration rather than per
+        # logged step, so a large log_interval does not make the shown loss lag far behind
         self.n_logged += 1
-        self.loss_ema = 0.9 * self.loss_ema + 0.1 * e.loss
-        smooth = self.loss_ema / (1 - 0.9 ** self.n_logged)
+        gap = 1 if self.last_iter is None else max(1, e.iter - self.last_iter)
+        decay = 0.9 ** gap
+        self.last_iter = e.iter
+        self.loss_ema = decay * self.loss_ema + (1 - decay) * e.loss
+        self.ema_weight = decay * self.ema_weight + (1 - decay)
+        smooth = self.loss_ema / self.ema_weight
         # the first interval includes start-up (and compilation): do not let it skew the ETA
         self.ms_ema = e.ms_per_iter if self.n_logged <= 2 else 0.8 * self.ms_ema + 0.2 * e.ms_per_iter
         done = e.iter + 1

@@ -137,3 +137,16 @@ def test_settings_lists_every_setting(capsys):
     for name in FIELDS:
         assert f"  --{name}=" in out
     assert "--block_size=256" in out and "[tokens]" in out
+
+
+def test_progress_loss_smoothing_does_not_lag_with_a_large_log_interval():
+    import io
+    from gptstudio.commands.train import ProgressPrinter
+    from gptstudio.core.events import RunStarted, Step
+    out = io.StringIO()
+    printer = ProgressPrinter(out)
+    printer(RunStarted("r", {"dataset": "d"}, 1000, "cpu", "float32", 0, 2000, 768, 1e9))
+    for it, loss in ((0, 4.2), (500, 2.5), (1000, 2.0)):
+        printer(Step(it, loss, 1e-3, 1000.0, 40.0, 0.5, 1.0))
+    last = out.getvalue().strip().splitlines()[-1]
+    assert "loss 2.0000" in last  # 500 iterations apart: the old losses have decayed away
