@@ -61,7 +61,10 @@ def start_worker(worker: JobWorker, owner: QObject) -> QThread:
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     worker.finished.connect(thread.quit)
-    worker.finished.connect(worker.deleteLater)
+    # No worker.deleteLater: it would destroy the Python-made worker inside its thread, where
+    # ~QObject holds Qt's connection lock while waiting for the GIL, and the GUI thread holds the GIL
+    # while waiting for that lock in connect() (a deadlock seen in the suite). Dropping the last
+    # reference below, in the GUI thread once the thread has finished, frees it safely.
     thread.finished.connect(thread.deleteLater)
     # keep Python references alive while the thread runs
     owner._live_jobs = getattr(owner, "_live_jobs", set())
