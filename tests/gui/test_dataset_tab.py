@@ -19,19 +19,7 @@ from gptstudio.gui import dataset_tab as dt
 WAIT_MS = 60_000  # generous: the CI machine may be slow and shared
 
 
-@pytest.fixture(autouse=True)
-def _no_speed_benchmark():
-    """The Config tab times training steps in the background when a dataset is selected; these tests
-    are about the window and the Dataset tab, so keep that CPU work (and its shutdown wait) out."""
-    AppSettings().set("config.measure_speed", False)
-
-
-@pytest.fixture
-def window(qtbot, home):
-    w = create_main_window(home)
-    qtbot.addWidget(w)
-    w.show()
-    return w
+from tests.gui.window_fixtures import _no_speed_benchmark, window  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

@@ -23,19 +23,7 @@ DATASET_WIDGETS = ["datasetDropArea", "datasetNameEdit", "tokenizerCombo", "valF
                    "datasetDropMessage", "datasetError"]
 
 
-@pytest.fixture(autouse=True)
-def _no_speed_benchmark():
-    """The Config tab times training steps in the background when a dataset is selected; these tests
-    are about the window and the Dataset tab, so keep that CPU work (and its shutdown wait) out."""
-    AppSettings().set("config.measure_speed", False)
-
-
-@pytest.fixture
-def window(qtbot, home):
-    w = create_main_window(home)
-    qtbot.addWidget(w)
-    w.show()
-    return w
+from tests.gui.window_fixtures import _no_speed_benchmark, window  # noqa: F401 (fixtures)
 
 
 def test_window_tabs_and_object_names(window, tmp_path):
