@@ -7,6 +7,7 @@ micro-benchmark's time per iteration (capped batch, scaled) vs. a real loop at t
     python benchmarks/bench_estimates.py --quick            # tiny shapes, CPU, seconds
     python benchmarks/bench_estimates.py --device cuda      # nanoGPT-sized shapes on a GPU
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,20 +71,50 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5, help="real optimizer steps timed per shape")
     args = ap.parse_args()
     dev = resolve_device(args.device)
-    rows = [("shape", "params", "= model", "est. memory", "peak memory", "est/peak", "bench s/it",
-             "real s/it", "bench/real", "measured at")]
-    for name, L, H, C, T, B, V in (QUICK if args.quick else FULL):
-        cfg = TrainConfig(n_layer=L, n_head=H, n_embd=C, block_size=T, batch_size=B, dropout=0.0,
-                          device=dev, gradient_accumulation_steps=1)
+    rows = [
+        (
+            "shape",
+            "params",
+            "= model",
+            "est. memory",
+            "peak memory",
+            "est/peak",
+            "bench s/it",
+            "real s/it",
+            "bench/real",
+            "measured at",
+        )
+    ]
+    for name, L, H, C, T, B, V in QUICK if args.quick else FULL:
+        cfg = TrainConfig(
+            n_layer=L,
+            n_head=H,
+            n_embd=C,
+            block_size=T,
+            batch_size=B,
+            dropout=0.0,
+            device=dev,
+            gradient_accumulation_steps=1,
+        )
         n = est.count_params(cfg.model_args(V))
         same = n == GPT(GPTConfig(**cfg.model_args(V))).get_num_params(non_embedding=False) if L <= 12 else "-"
         mem = est.memory_estimate(cfg, V)["total"]
         bench = est.measure_iteration_time(cfg, V, dev, iters=3)
         real_s, peak = real_iteration(cfg, V, dev, args.steps)
-        rows.append((name, est.format_count(n), str(same), est.format_bytes(mem),
-                     est.format_bytes(peak) if peak else "n/a", f"{mem / peak:.2f}" if peak else "n/a",
-                     f"{bench.seconds_per_iter:.4f}", f"{real_s:.4f}", f"{bench.seconds_per_iter / real_s:.2f}",
-                     f"batch {bench.measured_batch}/{B}"))
+        rows.append(
+            (
+                name,
+                est.format_count(n),
+                str(same),
+                est.format_bytes(mem),
+                est.format_bytes(peak) if peak else "n/a",
+                f"{mem / peak:.2f}" if peak else "n/a",
+                f"{bench.seconds_per_iter:.4f}",
+                f"{real_s:.4f}",
+                f"{bench.seconds_per_iter / real_s:.2f}",
+                f"batch {bench.measured_batch}/{B}",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print(f"device: {dev} ({resolve_dtype('auto', dev)}), torch {torch.__version__}")
     for r in rows:

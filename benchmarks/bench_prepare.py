@@ -20,6 +20,7 @@ prepare >= 20x the naive encoder's MB/s; gpt2 prepare >= 80% of raw tiktoken; pe
     python benchmarks/bench_prepare.py               # 100 MB, the full check (a few minutes)
     python benchmarks/bench_prepare.py --size-mb 5   # (or --quick) a quick check that it runs
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,19 +46,22 @@ THREADS = 2
 
 # ------------------------------------------------------------------------------ the cases (in a child)
 
+
 def case_naive(src: Path, work: Path) -> None:
     import numpy as np
+
     text = src.read_text(encoding="utf-8")
     chars = sorted(set(text))
     stoi = {c: i for i, c in enumerate(chars)}
     n = len(text)
-    train, val = text[:int(n * 0.9)], text[int(n * 0.9):]
+    train, val = text[: int(n * 0.9)], text[int(n * 0.9) :]
     np.array([stoi[c] for c in train], dtype=np.uint16).tofile(work / "train.bin")
     np.array([stoi[c] for c in val], dtype=np.uint16).tofile(work / "val.bin")
 
 
 def case_char(src: Path, work: Path) -> None:
     from gptstudio.core.dataset import prepare_dataset
+
     prepare_dataset([src], "bench", "char", home=work)
 
 
@@ -67,14 +71,17 @@ def case_tiktoken(src: Path, work: Path, enc=None, pieces=None) -> None:
 
 def case_gpt2(src: Path, work: Path, enc=None) -> None:
     from gptstudio.core.dataset import prepare_dataset
+
     prepare_dataset([src], "bench", "gpt2", home=work, num_threads=THREADS)
 
 
 def child(case: str, src: Path, work: Path) -> dict:
     """Run one case in this (fresh) process, timed after the imports and setup; report peak RSS."""
     import numpy  # noqa: F401  (imports are not what is measured)
+
     from gptstudio.core.dataset import bpe_pieces
     from gptstudio.core.tokenizer import gpt2_encoding
+
     kwargs = {}
     if case in ("tiktoken", "gpt2"):
         kwargs["enc"] = gpt2_encoding()  # cached: prepare_dataset reuses it
@@ -92,14 +99,17 @@ def peak_rss() -> int:
     """Peak resident memory of this process in bytes."""
     try:
         import resource
+
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
     except ImportError:  # Windows
         import psutil
+
         return psutil.Process().memory_info().peak_wset
 
 
 # ------------------------------------------------------------------------------------- the driver
+
 
 def build_text(folder: Path, size_mb: float, name: str) -> Path:
     base = SHAKESPEARE.read_bytes()
@@ -116,8 +126,9 @@ def run_case(case: str, src: Path, tmp: Path, repeat: int) -> dict:
     runs = []
     for _ in range(repeat):
         work = Path(tempfile.mkdtemp(dir=tmp, prefix=f"{case}-"))
-        proc = subprocess.run([sys.executable, __file__, "--child", case, str(src), str(work)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child", case, str(src), str(work)], capture_output=True, text=True
+        )
         if proc.returncode != 0:
             sys.exit(f"case {case} failed:\n{proc.stderr}")
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -145,12 +156,20 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-prepare-") as d:
         tmp = Path(d)
         full, quarter = build_text(tmp, size, "full.txt"), build_text(tmp, size / 4, "quarter.txt")
-        print(f"input: {full.stat().st_size / 1e6:.1f} MB (and {quarter.stat().st_size / 1e6:.1f} MB), "
-              f"{THREADS} BPE threads, best of {args.repeat} runs, python {sys.version.split()[0]}, "
-              f"{os.cpu_count()} CPUs", flush=True)
+        print(
+            f"input: {full.stat().st_size / 1e6:.1f} MB (and {quarter.stat().st_size / 1e6:.1f} MB), "
+            f"{THREADS} BPE threads, best of {args.repeat} runs, python {sys.version.split()[0]}, "
+            f"{os.cpu_count()} CPUs",
+            flush=True,
+        )
         rows = {}
-        for key, case, src in [("naive", "naive", full), ("char", "char", full), ("tiktoken", "tiktoken", full),
-                               ("gpt2", "gpt2", full), ("char_quarter", "char", quarter)]:
+        for key, case, src in [
+            ("naive", "naive", full),
+            ("char", "char", full),
+            ("tiktoken", "tiktoken", full),
+            ("gpt2", "gpt2", full),
+            ("char_quarter", "char", quarter),
+        ]:
             rows[key] = run_case(case, src, tmp, max(1, args.repeat))
             print(f"  done: {key} ({rows[key]['seconds']:.1f} s)", file=sys.stderr, flush=True)
     print_table(rows)
@@ -166,13 +185,19 @@ def print_table(rows: dict) -> None:
         ("char prepare", rows["char"], f"{char_x:.1f}x naive", _verdict(char_x >= TARGET_CHAR_SPEEDUP, ">= 20x")),
         ("tiktoken raw batch", rows["tiktoken"], "reference", ""),
         ("gpt2 prepare", rows["gpt2"], f"{100 * gpt2_r:.0f}% of raw", _verdict(gpt2_r >= TARGET_GPT2_RATIO, ">= 80%")),
-        ("char prepare @ 1/4 size", rows["char_quarter"], f"RSS x{rss_g:.2f} at 4x size",
-         _verdict(rss_g <= TARGET_RSS_GROWTH, "flat")),
+        (
+            "char prepare @ 1/4 size",
+            rows["char_quarter"],
+            f"RSS x{rss_g:.2f} at 4x size",
+            _verdict(rss_g <= TARGET_RSS_GROWTH, "flat"),
+        ),
     ]
     print(f"\n{'case':<24}{'MB':>8}{'seconds':>9}{'MB/s':>9}{'peak RSS MB':>13}  {'ratio':<22}target")
     for label, r, ratio, target in table:
-        print(f"{label:<24}{r['mb']:>8.1f}{r['seconds']:>9.2f}{r['mb_s']:>9.1f}{r['peak_rss'] / 1e6:>13.0f}"
-              f"  {ratio:<22}{target}")
+        print(
+            f"{label:<24}{r['mb']:>8.1f}{r['seconds']:>9.2f}{r['mb_s']:>9.1f}{r['peak_rss'] / 1e6:>13.0f}"
+            f"  {ratio:<22}{target}"
+        )
 
 
 def _verdict(ok: bool, target: str) -> str:

@@ -15,6 +15,7 @@ the uncached tokens/s, first token < 100 ms.
     python benchmarks/bench_sample.py                # 500 tokens, the full-size check
     python benchmarks/bench_sample.py --tokens 20    # (or --quick) a quick check that it runs
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,14 +25,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
+import torch
 
-from gptstudio.core.model import GPT, GPTConfig  # noqa: E402
-from gptstudio.core.sampler import SampleSettings, Sampler  # noqa: E402
-from gptstudio.core.tokenizer import CharTokenizer  # noqa: E402
+from gptstudio.core.model import GPT, GPTConfig
+from gptstudio.core.sampler import Sampler, SampleSettings
+from gptstudio.core.tokenizer import CharTokenizer
 
-WAYS = [("uncached (nanoGPT)", False, "exact"), ("cached, slide=exact", True, "exact"),
-        ("cached, slide=fast", True, "fast")]
+WAYS = [
+    ("uncached (nanoGPT)", False, "exact"),
+    ("cached, slide=exact", True, "exact"),
+    ("cached, slide=fast", True, "fast"),
+]
 TARGET_SPEEDUP = 5.0
 TARGET_FIRST_MS = 100.0
 
@@ -76,13 +80,22 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     chars = ["\n"] + [chr(c) for c in range(32, 96)]  # 65 characters, like shakespeare_char
-    config = GPTConfig(block_size=args.block_size, vocab_size=len(chars), n_layer=args.n_layer,
-                       n_head=args.n_head, n_embd=args.n_embd, dropout=0.0, bias=False)
+    config = GPTConfig(
+        block_size=args.block_size,
+        vocab_size=len(chars),
+        n_layer=args.n_layer,
+        n_head=args.n_head,
+        n_embd=args.n_embd,
+        dropout=0.0,
+        bias=False,
+    )
     sampler = Sampler(GPT(config).to(args.device), CharTokenizer(chars), device=args.device)
     n_params = sum(p.numel() for p in sampler.model.parameters())
-    print(f"model: {n_params / 1e6:.2f}M params, block_size {config.block_size}, {config.n_layer} layers, "
-          f"{config.n_head} heads, {config.n_embd} wide, vocab {config.vocab_size}; device {args.device}, "
-          f"{torch.get_num_threads()} threads; {args.tokens} new tokens from an empty prompt")
+    print(
+        f"model: {n_params / 1e6:.2f}M params, block_size {config.block_size}, {config.n_layer} layers, "
+        f"{config.n_head} heads, {config.n_embd} wide, vocab {config.vocab_size}; device {args.device}, "
+        f"{torch.get_num_threads()} threads; {args.tokens} new tokens from an empty prompt"
+    )
 
     results = {}
     for name, use_cache, slide in WAYS:
@@ -107,15 +120,21 @@ def main(argv=None) -> int:
     first_ms = max(results[name][1][0] * 1000 for name, cached, _ in WAYS if cached)
     print()
     print(f"cached exact gives the same tokens as uncached (same seed): {'yes' if exact_same else 'NO'}")
-    print(f"cached fast equals exact before the first slide: "
-          f"{'yes' if fast[0][:config.block_size] == exact[0][:config.block_size] else 'NO'}")
-    print(f"target speed-up >= {TARGET_SPEEDUP:g}x: best cached way {best:.2f}x "
-          f"({'met' if best >= TARGET_SPEEDUP else 'not met'}); "
-          f"first token < {TARGET_FIRST_MS:g} ms: {first_ms:.1f} ms "
-          f"({'met' if first_ms < TARGET_FIRST_MS else 'not met'})")
+    print(
+        f"cached fast equals exact before the first slide: "
+        f"{'yes' if fast[0][: config.block_size] == exact[0][: config.block_size] else 'NO'}"
+    )
+    print(
+        f"target speed-up >= {TARGET_SPEEDUP:g}x: best cached way {best:.2f}x "
+        f"({'met' if best >= TARGET_SPEEDUP else 'not met'}); "
+        f"first token < {TARGET_FIRST_MS:g} ms: {first_ms:.1f} ms "
+        f"({'met' if first_ms < TARGET_FIRST_MS else 'not met'})"
+    )
     if args.tokens < 2 * config.block_size:
-        print(f"note: with {args.tokens} tokens the context never or barely passes block_size "
-              f"{config.block_size}; the full check is --tokens 500.")
+        print(
+            f"note: with {args.tokens} tokens the context never or barely passes block_size "
+            f"{config.block_size}; the full check is --tokens 500."
+        )
     return 0
 
 

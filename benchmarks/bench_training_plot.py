@@ -6,6 +6,7 @@ steps (what happens ~10 times a second during training), both including the pain
     python benchmarks/bench_training_plot.py           # 10k, 100k, 1M points
     python benchmarks/bench_training_plot.py --quick   # 1k, 10k points
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def steps(start: int, n: int):
     from gptstudio.core.events import Step
-    return [Step(iter=i, loss=2 + math.sin(i / 300) + 1 / (1 + i / 1000), lr=1e-3, tokens_per_sec=1e5,
-                 ms_per_iter=1.0, mfu=-1, elapsed=float(i)) for i in range(start, start + n)]
+
+    return [
+        Step(
+            iter=i,
+            loss=2 + math.sin(i / 300) + 1 / (1 + i / 1000),
+            lr=1e-3,
+            tokens_per_sec=1e5,
+            ms_per_iter=1.0,
+            mfu=-1,
+            elapsed=float(i),
+        )
+        for i in range(start, start + n)
+    ]
 
 
 def measure(tab, n: int, batch: int = 50, repeats: int = 10) -> tuple[float, float]:
@@ -51,6 +63,7 @@ def main() -> None:
     sizes = [1_000, 10_000] if args.quick else [10_000, 100_000, 1_000_000]
 
     from PySide6.QtWidgets import QApplication
+
     from gptstudio.gui.settings import AppSettings
     from gptstudio.gui.training_tab import TrainingTab
 

@@ -6,6 +6,7 @@ It prepares the bundled demo text, trains a small model through the Training tab
 user would), chats with it in the Playground, and grabs each of the four tabs. Run it again
 whenever the GUI changes.
 """
+
 from __future__ import annotations
 
 import os
@@ -56,8 +57,12 @@ def main() -> int:
     # 1. Dataset: the demo text, prepared with the char tokenizer
     data_tab = window.tab("Dataset")
     data_tab.use_demo_text()
-    wait(app, lambda: "shakespeare_demo" in [n for n in _dataset_names(tmp / "home")] and not data_tab.is_preparing(),
-         300, "the demo dataset")
+    wait(
+        app,
+        lambda: "shakespeare_demo" in [n for n in _dataset_names(tmp / "home")] and not data_tab.is_preparing(),
+        300,
+        "the demo dataset",
+    )
     data_tab.select_dataset("shakespeare_demo")
     shoot("Dataset", "dataset")
 

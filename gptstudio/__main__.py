@@ -1,4 +1,5 @@
 """`python -m gptstudio` (also what torchrun runs with `-m gptstudio train ...`)."""
+
 import sys
 
 from gptstudio.cli import main

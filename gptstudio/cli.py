@@ -2,6 +2,7 @@
 
 User mistakes (GPTStudioError) print one line on stderr and exit 2, never a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,12 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gptstudio",
         description="GPT Studio: train a small GPT on your own text and talk to it. "
-                    "Run without arguments to open the app.")
+        "Run without arguments to open the app.",
+    )
     parser.add_argument("--version", action="version", version=f"gptstudio {__version__}")
     parser.add_argument("--home", help="workspace folder (default: $GPTSTUDIO_HOME or the user data folder)")
-    parser.add_argument("--self-test", action="store_true",
-                        help="check this installation end to end (offscreen window, demo data, 20 training "
-                             "iterations, a sample) in a temporary workspace, then exit")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation end to end (offscreen window, demo data, 20 training "
+        "iterations, a sample) in a temporary workspace, then exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name in COMMAND_MODULES:
         importlib.import_module(f"gptstudio.commands.{name}").register(sub)
@@ -50,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["GPTSTUDIO_HOME"] = args.home
     if args.self_test:
         from gptstudio.selftest import run_self_test
+
         return run_self_test()
     if args.command is None:
         if extra:

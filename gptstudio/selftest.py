@@ -3,6 +3,7 @@
 Creates the main window, prepares the bundled demo text, trains a tiny model for 20 iterations,
 samples from it, and exits 0 — in a temporary workspace, so the user's own data is never touched.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,10 +12,26 @@ import tempfile
 import time
 from pathlib import Path
 
-SELF_TEST_SETTINGS = dict(n_layer=2, n_head=2, n_embd=32, block_size=32, batch_size=8, dropout=0.0,
-                          max_iters=20, lr_decay_iters=20, warmup_iters=2, learning_rate=3e-3, min_lr=3e-4,
-                          eval_interval=10, eval_iters=2, eval_sample_tokens=0, log_interval=5,
-                          compile=False, device="cpu", dtype="float32")
+SELF_TEST_SETTINGS = dict(
+    n_layer=2,
+    n_head=2,
+    n_embd=32,
+    block_size=32,
+    batch_size=8,
+    dropout=0.0,
+    max_iters=20,
+    lr_decay_iters=20,
+    warmup_iters=2,
+    learning_rate=3e-3,
+    min_lr=3e-4,
+    eval_interval=10,
+    eval_iters=2,
+    eval_sample_tokens=0,
+    log_interval=5,
+    compile=False,
+    device="cpu",
+    dtype="float32",
+)
 
 
 def run_self_test(out=sys.stdout) -> int:
@@ -30,25 +47,32 @@ def run_self_test(out=sys.stdout) -> int:
         try:
             from gptstudio.gui import create_main_window
             from gptstudio.gui.app import make_application
+
             app = make_application()
             window = create_main_window(home)
             window.show()
             app.processEvents()
-            say(f"window: {window.windowTitle()!r} with {window.findChild(type(window.centralWidget()), 'mainTabs').count()} tabs")
+            tabs = window.findChild(type(window.centralWidget()), "mainTabs")
+            say(f"window: {window.windowTitle()!r} with {tabs.count()} tabs")
 
             from gptstudio.core.dataset import demo_text_path, prepare_dataset
+
             meta = prepare_dataset([demo_text_path()], "selftest", "char", home=home)
-            say(f"prepared demo text: {meta['train_tokens']:,} train / {meta['val_tokens']:,} val tokens, "
-                f"vocab {meta['vocab_size']}")
+            say(
+                f"prepared demo text: {meta['train_tokens']:,} train / {meta['val_tokens']:,} val tokens, "
+                f"vocab {meta['vocab_size']}"
+            )
 
             from gptstudio.core.config import TrainConfig
             from gptstudio.core.trainer import train
+
             done = train(TrainConfig(dataset="selftest", run_name="selftest", **SELF_TEST_SETTINGS), home=home)
             if done.status != "completed":
                 raise RuntimeError(f"training {done.status}: {done.reason}")
             say(f"trained {done.iter} iterations, val loss {done.best_val_loss:.3f}")
 
-            from gptstudio.core.sampler import SampleSettings, Sampler
+            from gptstudio.core.sampler import Sampler, SampleSettings
+
             sampler = Sampler.from_run("selftest", home=home, device="cpu")
             text = sampler.generate("ROMEO:", SampleSettings(max_new_tokens=40, seed=1))[0]
             if not text:

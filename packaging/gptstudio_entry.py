@@ -1,4 +1,5 @@
 """Entry point of the desktop bundle: the same `gptstudio` command as the pip install."""
+
 import multiprocessing
 import sys
 

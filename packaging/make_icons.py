@@ -4,6 +4,7 @@ Run from the repository root after changing gptstudio/resources/icons/gptstudio.
     QT_QPA_PLATFORM=offscreen python packaging/make_icons.py
 The PNGs are committed, so building or running the app never needs this script.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,9 +13,9 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QGuiApplication, QImage, QPainter  # noqa: E402
-from PySide6.QtSvg import QSvgRenderer  # noqa: E402
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QImage, QPainter
+from PySide6.QtSvg import QSvgRenderer
 
 ICON_DIR = Path(__file__).resolve().parent.parent / "gptstudio" / "resources" / "icons"
 SIZES = (16, 32, 48, 64, 128, 256, 512)

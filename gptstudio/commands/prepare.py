@@ -2,6 +2,7 @@
 
 Progress goes to stderr (one self-rewriting line, only on a terminal); the result summary to stdout.
 """
+
 from __future__ import annotations
 
 import sys
@@ -13,31 +14,52 @@ from gptstudio.core.workspace import suggest_name
 
 
 def register(sub) -> None:
-    p = sub.add_parser("prepare", help="turn text files into a dataset (token files) for training",
-                       description="Tokenize text files or folders (their text files, recursively) into "
-                                   "datasets/NAME/ of the workspace: train.bin, val.bin and meta.json.")
+    p = sub.add_parser(
+        "prepare",
+        help="turn text files into a dataset (token files) for training",
+        description="Tokenize text files or folders (their text files, recursively) into "
+        "datasets/NAME/ of the workspace: train.bin, val.bin and meta.json.",
+    )
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="text files or folders (UTF-8, or with a BOM)")
     p.add_argument("--name", help="dataset name (default: from the first input, e.g. 'input' for input.txt)")
-    p.add_argument("--tokenizer", choices=ds.TOKENIZERS, default="char",
-                   help="char: one token per character (small vocabulary); gpt2: GPT-2's BPE (default %(default)s)")
-    p.add_argument("--val-fraction", type=float, default=0.1, metavar="F",
-                   help="share of the tokens kept for validation, taken from the end (default %(default)s)")
+    p.add_argument(
+        "--tokenizer",
+        choices=ds.TOKENIZERS,
+        default="char",
+        help="char: one token per character (small vocabulary); gpt2: GPT-2's BPE (default %(default)s)",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        metavar="F",
+        help="share of the tokens kept for validation, taken from the end (default %(default)s)",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing dataset of the same name")
-    p.add_argument("--demo", action="store_true",
-                   help="use the bundled demo text (Shakespeare) as input; name shakespeare_char/_gpt2")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="use the bundled demo text (Shakespeare) as input; name shakespeare_char/_gpt2",
+    )
     p.set_defaults(func=run_prepare)
 
-    p = sub.add_parser("import-nanogpt-data", help="import a data folder made by nanoGPT's prepare.py",
-                       description="Copy a nanoGPT data folder (train.bin, val.bin, and meta.pkl for char-level; "
-                                   "without meta.pkl it is GPT-2 BPE) into the workspace as a dataset. "
-                                   "meta.pkl is read with a restricted unpickler that never runs code.")
+    p = sub.add_parser(
+        "import-nanogpt-data",
+        help="import a data folder made by nanoGPT's prepare.py",
+        description="Copy a nanoGPT data folder (train.bin, val.bin, and meta.pkl for char-level; "
+        "without meta.pkl it is GPT-2 BPE) into the workspace as a dataset. "
+        "meta.pkl is read with a restricted unpickler that never runs code.",
+    )
     p.add_argument("folder", metavar="DIR", help="the nanoGPT data folder, e.g. nanoGPT/data/shakespeare_char")
     p.add_argument("--name", help="dataset name (default: the folder's name)")
     p.add_argument("--force", action="store_true", help="replace an existing dataset of the same name")
     p.set_defaults(func=run_import)
 
-    p = sub.add_parser("datasets", help="list the workspace's datasets",
-                       description="List the datasets of the workspace with their size and token counts.")
+    p = sub.add_parser(
+        "datasets",
+        help="list the workspace's datasets",
+        description="List the datasets of the workspace with their size and token counts.",
+    )
     p.set_defaults(func=run_list)
 
 
@@ -51,7 +73,7 @@ class _ProgressLine:
         self._last = 0.0
         self._width = 0
 
-    def __call__(self, p: "ds.PrepareProgress") -> None:
+    def __call__(self, p: ds.PrepareProgress) -> None:
         now = time.monotonic()
         if not self.enabled or (now - self._last < 0.1 and p.done < p.total) or not p.total:
             return
@@ -74,42 +96,51 @@ def run_prepare(args) -> int:
         inputs.append(ds.demo_text_path())
     if not inputs:
         raise DatasetError("No input given: name text files or folders, or use --demo for the bundled text.")
-    name = args.name or (f"shakespeare_{args.tokenizer}" if args.demo and not args.inputs
-                         else suggest_name(str(inputs[0])))
+    name = args.name or (
+        f"shakespeare_{args.tokenizer}" if args.demo and not args.inputs else suggest_name(str(inputs[0]))
+    )
     progress = _ProgressLine()
     try:
-        meta = ds.prepare_dataset(inputs, name, args.tokenizer, args.val_fraction, force=args.force,
-                                  report=progress)
+        meta = ds.prepare_dataset(inputs, name, args.tokenizer, args.val_fraction, force=args.force, report=progress)
     finally:
         progress.clear()
     elapsed = time.monotonic() - progress.start
     rate = meta["total_bytes"] / max(elapsed, 1e-6) / 1e6
-    print(f"Prepared dataset '{name}': {meta['tokenizer']} tokenizer, vocab {meta['vocab_size']:,}, "
-          f"{meta['train_tokens']:,} train + {meta['val_tokens']:,} val tokens ({meta['dtype']}) from "
-          f"{meta['total_bytes'] / 1e6:,.1f} MB in {elapsed:.1f} s ({rate:,.1f} MB/s) -> {meta['path']}")
+    print(
+        f"Prepared dataset '{name}': {meta['tokenizer']} tokenizer, vocab {meta['vocab_size']:,}, "
+        f"{meta['train_tokens']:,} train + {meta['val_tokens']:,} val tokens ({meta['dtype']}) from "
+        f"{meta['total_bytes'] / 1e6:,.1f} MB in {elapsed:.1f} s ({rate:,.1f} MB/s) -> {meta['path']}"
+    )
     return 0
 
 
 def run_import(args) -> int:
     name = args.name or suggest_name(args.folder.rstrip("/\\"))
     meta = ds.import_nanogpt_data(args.folder, name, force=args.force)
-    print(f"Imported dataset '{name}': {meta['tokenizer']} tokenizer, vocab {meta['vocab_size']:,}, "
-          f"{meta['train_tokens']:,} train + {meta['val_tokens']:,} val tokens -> {meta['path']}")
+    print(
+        f"Imported dataset '{name}': {meta['tokenizer']} tokenizer, vocab {meta['vocab_size']:,}, "
+        f"{meta['train_tokens']:,} train + {meta['val_tokens']:,} val tokens -> {meta['path']}"
+    )
     return 0
 
 
 def _table(rows: list[list[str]], right: set[int]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
-                     .rstrip() for r in rows)
+    return "\n".join(
+        "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+        for r in rows
+    )
 
 
 def run_list(args) -> int:
     from gptstudio.core.workspace import Workspace
+
     entries = ds.list_datasets()
     if not entries:
-        print(f"No datasets in {Workspace.open().datasets_dir}. Make one with: "
-              "gptstudio prepare FILE --name NAME (or --demo)")
+        print(
+            f"No datasets in {Workspace.open().datasets_dir}. Make one with: "
+            "gptstudio prepare FILE --name NAME (or --demo)"
+        )
         return 0
     rows = [["NAME", "TOKENIZER", "VOCAB", "TRAIN", "VAL", "SIZE", "CREATED"]]
     for e in entries:
@@ -117,7 +148,16 @@ def run_list(args) -> int:
         if e.get("error"):
             rows.append([e["name"], "damaged", "", "", "", size, e["error"]])
             continue
-        rows.append([e["name"], e["tokenizer"], f"{e['vocab_size']:,}", f"{e['train_tokens']:,}",
-                     f"{e['val_tokens']:,}", size, str(e.get("created", ""))[:19].replace("T", " ")])
+        rows.append(
+            [
+                e["name"],
+                e["tokenizer"],
+                f"{e['vocab_size']:,}",
+                f"{e['train_tokens']:,}",
+                f"{e['val_tokens']:,}",
+                size,
+                str(e.get("created", ""))[:19].replace("T", " "),
+            ]
+        )
     print(_table(rows, right={2, 3, 4, 5}))
     return 0

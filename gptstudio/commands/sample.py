@@ -4,47 +4,87 @@ RUN is a run name in the workspace, a run folder or nanoGPT out_dir, or a checkp
 nanoGPT's sample.py, each sample is printed with its prompt and followed by a line of dashes.
 Information about the model and the speed goes to stderr, so stdout holds only the text.
 """
+
 from __future__ import annotations
 
 import os
 import sys
 import time
 
-from gptstudio.core.sampler import CHECKPOINT_CHOICES, SLIDES, SampleSettings, Sampler, SamplerError
+from gptstudio.core.sampler import CHECKPOINT_CHOICES, SLIDES, Sampler, SamplerError, SampleSettings
 
 SEPARATOR = "---------------"
 
 
 def register(sub) -> None:
     defaults = SampleSettings()
-    p = sub.add_parser("sample", help="generate text from a trained model (streamed)",
-                       description="Generate text from a run's checkpoint, streamed to stdout as it "
-                                   "comes. Samples are separated by a line of dashes, as in nanoGPT.")
+    p = sub.add_parser(
+        "sample",
+        help="generate text from a trained model (streamed)",
+        description="Generate text from a run's checkpoint, streamed to stdout as it "
+        "comes. Samples are separated by a line of dashes, as in nanoGPT.",
+    )
     p.add_argument("run", metavar="RUN", help="run name, run folder (or nanoGPT out_dir), or checkpoint file")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--prompt", default="", help="text to continue (default: start from a new line); "
-                     "FILE:path reads it from a file, as in nanoGPT")
+    src.add_argument(
+        "--prompt",
+        default="",
+        help="text to continue (default: start from a new line); FILE:path reads it from a file, as in nanoGPT",
+    )
     src.add_argument("--prompt-file", metavar="F", help="read the prompt from this UTF-8 text file")
-    p.add_argument("--num-samples", type=int, default=defaults.num_samples, metavar="N",
-                   help="samples to generate, together in one batch (default %(default)s)")
-    p.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens, metavar="N",
-                   help="tokens to generate per sample (default %(default)s)")
-    p.add_argument("--temperature", type=float, default=defaults.temperature, metavar="T",
-                   help="0 = greedy (default %(default)s)")
+    p.add_argument(
+        "--num-samples",
+        type=int,
+        default=defaults.num_samples,
+        metavar="N",
+        help="samples to generate, together in one batch (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=defaults.max_new_tokens,
+        metavar="N",
+        help="tokens to generate per sample (default %(default)s)",
+    )
+    p.add_argument(
+        "--temperature", type=float, default=defaults.temperature, metavar="T", help="0 = greedy (default %(default)s)"
+    )
     p.add_argument("--top-k", type=int, default=defaults.top_k, metavar="K", help="0 = off (default %(default)s)")
     p.add_argument("--top-p", type=float, default=defaults.top_p, metavar="P", help="1 = off (default %(default)s)")
-    p.add_argument("--repetition-penalty", type=float, default=defaults.repetition_penalty, metavar="R",
-                   help="1 = off (default %(default)s)")
-    p.add_argument("--seed", type=int, default=None, metavar="S", help="same seed and settings = same text "
-                   "(default: random, printed at the end)")
-    p.add_argument("--stop", action="append", default=[], metavar="STR",
-                   help="stop a sample when it writes this text (repeatable; \\n means a line break)")
+    p.add_argument(
+        "--repetition-penalty",
+        type=float,
+        default=defaults.repetition_penalty,
+        metavar="R",
+        help="1 = off (default %(default)s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        metavar="S",
+        help="same seed and settings = same text (default: random, printed at the end)",
+    )
+    p.add_argument(
+        "--stop",
+        action="append",
+        default=[],
+        metavar="STR",
+        help="stop a sample when it writes this text (repeatable; \\n means a line break)",
+    )
     p.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="latest")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
-    p.add_argument("--drop-unknown", action="store_true",
-                   help="drop prompt characters the model's vocabulary lacks instead of refusing")
-    p.add_argument("--slide", choices=SLIDES, default=defaults.slide,
-                   help="past the context length: exact (as nanoGPT) or fast (half-window re-prefill)")
+    p.add_argument(
+        "--drop-unknown",
+        action="store_true",
+        help="drop prompt characters the model's vocabulary lacks instead of refusing",
+    )
+    p.add_argument(
+        "--slide",
+        choices=SLIDES,
+        default=defaults.slide,
+        help="past the context length: exact (as nanoGPT) or fast (half-window re-prefill)",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the generated text")
     p.set_defaults(func=run)
 
@@ -52,23 +92,32 @@ def register(sub) -> None:
 def _read_prompt(args) -> str:
     path = args.prompt_file
     if path is None and args.prompt.startswith("FILE:"):
-        path = args.prompt[len("FILE:"):]
+        path = args.prompt[len("FILE:") :]
     if path is None:
         return args.prompt
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
     except (OSError, UnicodeDecodeError) as e:
-        raise SamplerError(f"Cannot read the prompt file {path}: {e.strerror if isinstance(e, OSError) else e}. "
-                           "Check the path, and that it is UTF-8 text.") from None
+        raise SamplerError(
+            f"Cannot read the prompt file {path}: {e.strerror if isinstance(e, OSError) else e}. "
+            "Check the path, and that it is UTF-8 text."
+        ) from None
 
 
 def settings_from_args(args) -> SampleSettings:
     return SampleSettings(
-        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
-        top_p=args.top_p, repetition_penalty=args.repetition_penalty, seed=args.seed,
-        stop=tuple(s.replace("\\n", "\n") for s in args.stop), num_samples=args.num_samples,
-        drop_unknown=args.drop_unknown, slide=args.slide)
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty,
+        seed=args.seed,
+        stop=tuple(s.replace("\\n", "\n") for s in args.stop),
+        num_samples=args.num_samples,
+        drop_unknown=args.drop_unknown,
+        slide=args.slide,
+    )
 
 
 class SamplePrinter:
@@ -134,6 +183,5 @@ def run(args) -> int:
     seconds = time.perf_counter() - start
     if not args.quiet:
         rate = count / seconds if seconds > 0 else 0.0
-        print(f"{count} tokens in {seconds:.2f} s ({rate:.1f} tokens/s), seed {sampler.last_seed}",
-              file=sys.stderr)
+        print(f"{count} tokens in {seconds:.2f} s ({rate:.1f} tokens/s), seed {sampler.last_seed}", file=sys.stderr)
     return 0

@@ -8,6 +8,7 @@ Settings come, later ones winning, from: the config files (.py nanoGPT style, .j
 --jsonl stdout holds only events, one JSON object per line (what the GUI reads from a torchrun
 child). Ctrl+C or SIGTERM stops after the current iteration with a checkpoint; a second Ctrl+C aborts.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,7 +20,14 @@ import sys
 import threading
 import time
 
-from gptstudio.core.config import ALIASES, FIELDS, IGNORED_NANOGPT_KEYS, TrainConfig, read_config_file, unknown_key_message
+from gptstudio.core.config import (
+    ALIASES,
+    FIELDS,
+    IGNORED_NANOGPT_KEYS,
+    TrainConfig,
+    read_config_file,
+    unknown_key_message,
+)
 from gptstudio.core.errors import ConfigError
 from gptstudio.core.events import Eval, Finished, Message, RunStarted, Step
 from gptstudio.core.workspace import Workspace
@@ -29,13 +37,20 @@ EXIT_CODES = {"completed": 0, "stopped": 0, "failed": 1}
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "train", allow_abbrev=False, help="train a model (nanoGPT's train.py settings)",
+        "train",
+        allow_abbrev=False,
+        help="train a model (nanoGPT's train.py settings)",
         description="Train a GPT on a prepared dataset. Settings use nanoGPT's names: "
-                    "gptstudio train config/train_shakespeare_char.py --device=cpu --max_iters=2000",
+        "gptstudio train config/train_shakespeare_char.py --device=cpu --max_iters=2000",
         epilog="Any training setting can be given as --key=value (e.g. --n_layer=4 --compile=False "
-               "--dtype=float32); `gptstudio train --settings` lists them all.")
-    p.add_argument("config_file", nargs="?", metavar="CONFIG_FILE",
-                   help="settings file: a nanoGPT config/*.py (read, never run), .json or .toml")
+        "--dtype=float32); `gptstudio train --settings` lists them all.",
+    )
+    p.add_argument(
+        "config_file",
+        nargs="?",
+        metavar="CONFIG_FILE",
+        help="settings file: a nanoGPT config/*.py (read, never run), .json or .toml",
+    )
     p.add_argument("--config", action="append", default=[], metavar="FILE", help="another settings file")
     p.add_argument("--dataset", help="prepared dataset to train on")
     p.add_argument("--name", help="run name (default: from the dataset name)")
@@ -48,6 +63,7 @@ def register(sub) -> None:
 def print_settings(out=None) -> None:
     """Every training setting, by group, with its default, unit and help (from TrainConfig's metadata)."""
     from gptstudio.core.config import GROUPS, field_default, field_meta
+
     out = out or sys.stdout
     for group in GROUPS:
         print(f"{group}:", file=out)
@@ -60,6 +76,7 @@ def print_settings(out=None) -> None:
 
 
 # ----- settings -----
+
 
 def parse_key_values(extra: list[str]) -> tuple[dict, list[str]]:
     """--key=value items (nanoGPT's syntax) into a dict, and a problem for each item that is not one."""
@@ -104,6 +121,7 @@ def gather_settings(args) -> tuple[dict, list[str]]:
 def build_config(args, settings: dict) -> TrainConfig:
     """The TrainConfig to run (for a resume: the run's saved settings, then the user's)."""
     from gptstudio.core.trainer import resume_config
+
     resume = args.resume or (settings.get("init_from") == "resume" and settings.get("run_name"))
     if resume:
         return resume_config(resume, {k: v for k, v in settings.items() if k not in ("init_from", "run_name")})
@@ -135,6 +153,7 @@ def _lenient_config(settings: dict) -> TrainConfig:
 def _validation_problems(cfg: TrainConfig) -> list[str]:
     from gptstudio.core.errors import GPTStudioError
     from gptstudio.core.trainer import plan_run
+
     try:
         plan_run(cfg, Workspace.open())
     except ConfigError as e:
@@ -146,10 +165,11 @@ def _validation_problems(cfg: TrainConfig) -> list[str]:
 
 # ----- output -----
 
+
 def format_duration(seconds: float) -> str:
     if not math.isfinite(seconds) or seconds < 0:
         return "?"
-    s = int(round(seconds))
+    s = round(seconds)
     h, rem = divmod(s, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
@@ -171,7 +191,7 @@ class ProgressPrinter:
         self.max_iters = 0
         self.start_iter = 0
         self.loss_ema = 0.0
-        self.ema_weight = 0.0     # for debiasing: the EMA's total weight so far
+        self.ema_weight = 0.0  # for debiasing: the EMA's total weight so far
         self.last_iter = None
         self.ms_ema = 0.0
         self.n_logged = 0
@@ -195,20 +215,24 @@ class ProgressPrinter:
     def started(self, e: RunStarted) -> None:
         c = e.config
         self.max_iters, self.start_iter = e.max_iters, e.start_iter
-        self.print(f"run '{e.run}' on dataset '{c.get('dataset')}': {human_count(e.n_params, 'B')} parameters "
-                   f"({c.get('n_layer')} layers, {c.get('n_head')} heads, {c.get('n_embd')} wide, "
-                   f"context {c.get('block_size')})")
-        self.print(f"{human_count(e.flops_per_iter)}FLOP/iter, {e.tokens_per_iter:,} tokens/iter | {e.device} "
-                   f"{e.dtype}{' compiled' if c.get('compile') else ''}"
-                   f"{f' x{e.world_size} processes' if e.world_size > 1 else ''} | "
-                   f"{'resuming at' if e.start_iter else 'starting at'} iter {e.start_iter} of {e.max_iters}")
+        self.print(
+            f"run '{e.run}' on dataset '{c.get('dataset')}': {human_count(e.n_params, 'B')} parameters "
+            f"({c.get('n_layer')} layers, {c.get('n_head')} heads, {c.get('n_embd')} wide, "
+            f"context {c.get('block_size')})"
+        )
+        self.print(
+            f"{human_count(e.flops_per_iter)}FLOP/iter, {e.tokens_per_iter:,} tokens/iter | {e.device} "
+            f"{e.dtype}{' compiled' if c.get('compile') else ''}"
+            f"{f' x{e.world_size} processes' if e.world_size > 1 else ''} | "
+            f"{'resuming at' if e.start_iter else 'starting at'} iter {e.start_iter} of {e.max_iters}"
+        )
 
     def step(self, e: Step) -> None:
         # debiased EMA of the loss (as nanochat prints it), decaying per iteration rather than per
         # logged step, so a large log_interval does not make the shown loss lag far behind
         self.n_logged += 1
         gap = 1 if self.last_iter is None else max(1, e.iter - self.last_iter)
-        decay = 0.9 ** gap
+        decay = 0.9**gap
         self.last_iter = e.iter
         self.loss_ema = decay * self.loss_ema + (1 - decay) * e.loss
         self.ema_weight = decay * self.ema_weight + (1 - decay)
@@ -220,14 +244,18 @@ class ProgressPrinter:
         eta = (self.max_iters - done) * self.ms_ema / 1000
         mfu = f"MFU {e.mfu * 100:.1f}%" if e.mfu >= 0 else "MFU ?"
         width = len(str(self.max_iters))
-        self.print(f"iter {e.iter:>{width}}/{self.max_iters} ({pct:5.1f}%) | loss {smooth:.4f} | lr {e.lr:.2e} | "
-                   f"{e.ms_per_iter:.1f} ms/it | {e.tokens_per_sec:,.0f} tok/s | {mfu} | "
-                   f"{format_duration(e.elapsed)} | ETA {format_duration(eta)}")
+        self.print(
+            f"iter {e.iter:>{width}}/{self.max_iters} ({pct:5.1f}%) | loss {smooth:.4f} | lr {e.lr:.2e} | "
+            f"{e.ms_per_iter:.1f} ms/it | {e.tokens_per_sec:,.0f} tok/s | {mfu} | "
+            f"{format_duration(e.elapsed)} | ETA {format_duration(eta)}"
+        )
 
     def eval(self, e: Eval) -> None:
         mark = " *" if e.val_loss <= e.best_val_loss else ""
-        self.print(f"eval {e.iter}: train loss {e.train_loss:.4f}, val loss {e.val_loss:.4f}{mark} "
-                   f"(best {e.best_val_loss:.4f})")
+        self.print(
+            f"eval {e.iter}: train loss {e.train_loss:.4f}, val loss {e.val_loss:.4f}{mark} "
+            f"(best {e.best_val_loss:.4f})"
+        )
         if e.sample:
             for line in e.sample.strip("\n").splitlines()[:8]:
                 self.print(f"  | {line}")
@@ -241,6 +269,7 @@ def jsonl_printer(event) -> None:
 
 # ----- stopping -----
 
+
 @contextlib.contextmanager
 def stop_on_signals(cancel: threading.Event, quiet: bool):
     """SIGINT/SIGTERM set `cancel` (the trainer saves and stops); a second one aborts at once."""
@@ -253,8 +282,11 @@ def stop_on_signals(cancel: threading.Event, quiet: bool):
             raise KeyboardInterrupt
         cancel.set()
         if not quiet:
-            print("stopping after this iteration and saving a checkpoint (press Ctrl+C again to abort)",
-                  file=sys.stderr, flush=True)
+            print(
+                "stopping after this iteration and saving a checkpoint (press Ctrl+C again to abort)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     signals = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
     previous = {s: signal.signal(s, handler) for s in signals}
@@ -267,6 +299,7 @@ def stop_on_signals(cancel: threading.Event, quiet: bool):
 
 def run(args) -> int:
     from gptstudio.core.trainer import train
+
     if args.settings:
         print_settings()
         return 0

@@ -2,6 +2,7 @@
 
 A crash or a full disk at any moment leaves either the old file or the new one, never half of one.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -58,10 +59,15 @@ def remove_stale_temps(folder: str | os.PathLike) -> int:
 def describe_write_error(e: BaseException, path: str | os.PathLike) -> str:
     """One readable sentence for a failed write (full disk, read-only folder, ...)."""
     import errno
+
     code = getattr(e, "errno", None)
     if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)) or "No space left" in str(e):
-        return f"The disk is full: {path} could not be written. Free some space and try again; the previous file was kept."
+        return (
+            f"The disk is full: {path} could not be written. Free some space and try again; the previous file was kept."
+        )
     if code in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return (f"{path} cannot be written ({getattr(e, 'strerror', None) or e}): the folder is read-only. "
-                "Choose a writable workspace; the previous file was kept.")
+        return (
+            f"{path} cannot be written ({getattr(e, 'strerror', None) or e}): the folder is read-only. "
+            "Choose a writable workspace; the previous file was kept."
+        )
     return f"{path} could not be written ({getattr(e, 'strerror', None) or e}); the previous file was kept."

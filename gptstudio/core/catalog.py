@@ -4,6 +4,7 @@ The Playground lists every run's latest and best checkpoint with its dataset, to
 validation loss. Those live inside the checkpoint; a memory-mapped, weights-only load reads just the small pickled
 part and maps the tensors lazily, so describing even a GPT-2-sized file takes milliseconds.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,14 +23,14 @@ from gptstudio.core.workspace import Workspace
 @dataclass(frozen=True)
 class CheckpointInfo:
     path: Path
-    run: str = ""              # run name; "" for a file opened from elsewhere
-    which: str = ""            # "latest" or "best"; "" for a file opened from elsewhere
+    run: str = ""  # run name; "" for a file opened from elsewhere
+    which: str = ""  # "latest" or "best"; "" for a file opened from elsewhere
     dataset: str = ""
-    tokenizer: str = ""        # "char", "gpt2", or "" when the checkpoint does not say (plain nanoGPT)
+    tokenizer: str = ""  # "char", "gpt2", or "" when the checkpoint does not say (plain nanoGPT)
     iter_num: int | None = None
     best_val_loss: float | None = None
-    n_params_hint: str = ""    # e.g. "6L·6H·384" from model_args
-    mtime_ns: int = 0          # a rewritten file (training went on) is a different model
+    n_params_hint: str = ""  # e.g. "6L·6H·384" from model_args
+    mtime_ns: int = 0  # a rewritten file (training went on) is a different model
 
     @property
     def key(self) -> str:
@@ -71,11 +72,15 @@ def describe_checkpoint(path: str | os.PathLike, run: str = "", which: str = "")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError:
-        raise CheckpointError(f"Refused to read {path.name}: it contains Python objects that could run code. "
-                              "Only load checkpoints you trust, re-saved as plain weights.") from None
+        raise CheckpointError(
+            f"Refused to read {path.name}: it contains Python objects that could run code. "
+            "Only load checkpoints you trust, re-saved as plain weights."
+        ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{path.name} is not a readable checkpoint (truncated or damaged?): "
-                              f"{str(e).splitlines()[0][:160] if str(e) else type(e).__name__}") from None
+        raise CheckpointError(
+            f"{path.name} is not a readable checkpoint (truncated or damaged?): "
+            f"{str(e).splitlines()[0][:160] if str(e) else type(e).__name__}"
+        ) from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model_args"), dict):
         raise CheckpointError(f"{path.name} is not a GPT checkpoint: it lacks the 'model_args' entry.")
     args = ckpt["model_args"]
@@ -87,12 +92,16 @@ def describe_checkpoint(path: str | os.PathLike, run: str = "", which: str = "")
     if all(isinstance(args.get(k), int) for k in ("n_layer", "n_head", "n_embd")):
         shape = f"{args['n_layer']}L·{args['n_head']}H·{args['n_embd']}"
     return CheckpointInfo(
-        path=path, run=run, which=which,
+        path=path,
+        run=run,
+        which=which,
         dataset=str(ckpt.get("dataset") or config.get("dataset") or ""),
         tokenizer=str(meta.get("tokenizer", "")),
         iter_num=int(iter_num) if iter_num is not None else None,
         best_val_loss=float(loss) if loss is not None and loss == loss and abs(loss) < 1e8 else None,
-        n_params_hint=shape, mtime_ns=path.stat().st_mtime_ns)
+        n_params_hint=shape,
+        mtime_ns=path.stat().st_mtime_ns,
+    )
 
 
 def list_checkpoints(workspace: Workspace) -> tuple[list[CheckpointInfo], list[str]]:

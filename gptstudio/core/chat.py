@@ -15,6 +15,7 @@ will answer in character and often ignore the question, because it is only conti
 Use `chat_prompt` for the prompt, `chat_stops` as the stop sequences (so generation ends at the next
 turn), and `cut_reply` to clean a reply that ran out of tokens.
 """
+
 from __future__ import annotations
 
 from gptstudio.core.sampler import SamplerError
@@ -25,8 +26,9 @@ _ROLE_ALIASES = {"user": USER, "human": USER, "model": MODEL, "assistant": MODEL
 
 def _check_label(label: str) -> str:
     if not isinstance(label, str) or not label.strip() or "\n" in label or ":" in label:
-        raise SamplerError(f"Invalid chat label {label!r}: use a short name without ':' or line breaks, "
-                           "like User or Model.")
+        raise SamplerError(
+            f"Invalid chat label {label!r}: use a short name without ':' or line breaks, like User or Model."
+        )
     return label.strip()
 
 
@@ -73,7 +75,7 @@ def cut_reply(text: str, labels: tuple[str, ...] = ("User", "Model")) -> str:
     """
     markers = [f"\n{_check_label(label)}:" for label in labels]
     found = [i for i in (text.find(m) for m in markers) if i >= 0]
-    reply = text[:min(found)] if found else text
+    reply = text[: min(found)] if found else text
     for marker in markers:
         for k in range(len(marker) - 1, 1, -1):
             if reply.endswith(marker[:k]):

@@ -4,6 +4,7 @@ A checkpoint is a plain dict, a superset of nanoGPT's:
   model, optimizer, model_args, iter_num, best_val_loss, config          (nanoGPT's keys)
   tokenizer (meta: "char" + chars, or "gpt2"), dataset, rng, format      (ours)
 """
+
 from __future__ import annotations
 
 import os
@@ -45,12 +46,16 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise CheckpointError(f"Refused to load {path.name}: it contains Python objects that could run code "
-                              f"({str(e).splitlines()[0][:160]}). Only load checkpoints you trust, "
-                              "re-saved as plain weights.") from None
+        raise CheckpointError(
+            f"Refused to load {path.name}: it contains Python objects that could run code "
+            f"({str(e).splitlines()[0][:160]}). Only load checkpoints you trust, "
+            "re-saved as plain weights."
+        ) from None
     except Exception as e:  # torch raises many types for damaged files (struct.error, BadZipFile, ...)
-        raise CheckpointError(f"{path.name} is not a readable checkpoint (truncated or damaged?): "
-                              f"{str(e).splitlines()[0][:160] if str(e) else type(e).__name__}") from None
+        raise CheckpointError(
+            f"{path.name} is not a readable checkpoint (truncated or damaged?): "
+            f"{str(e).splitlines()[0][:160] if str(e) else type(e).__name__}"
+        ) from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "model_args" not in ckpt:
         raise CheckpointError(f"{path.name} is not a GPT checkpoint: it lacks the 'model' and 'model_args' entries.")
     if not isinstance(ckpt["model"], dict) or not isinstance(ckpt["model_args"], dict):
@@ -61,8 +66,11 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
 def clean_state_dict(state_dict: dict) -> dict:
     """Plain parameter names: no compile/DDP prefixes, no causal-mask buffers of older nanoGPT."""
     sd = strip_compile_prefix(state_dict)
-    return {k: v for k, v in sd.items() if not k.endswith((".attn.bias", ".attn.masked_bias"))
-            or (torch.is_tensor(v) and v.dim() == 1)}
+    return {
+        k: v
+        for k, v in sd.items()
+        if not k.endswith((".attn.bias", ".attn.masked_bias")) or (torch.is_tensor(v) and v.dim() == 1)
+    }
 
 
 def model_from_checkpoint(ckpt: dict, device="cpu", dropout: float | None = None) -> GPT:
@@ -81,12 +89,14 @@ def model_from_checkpoint(ckpt: dict, device="cpu", dropout: float | None = None
     try:
         missing, unexpected = model.load_state_dict(sd, strict=False)
     except RuntimeError as e:
-        raise CheckpointError(f"The checkpoint's weights do not fit its model settings: "
-                              f"{str(e).splitlines()[0][:200]}") from None
+        raise CheckpointError(
+            f"The checkpoint's weights do not fit its model settings: {str(e).splitlines()[0][:200]}"
+        ) from None
     missing = [k for k in missing if k != "lm_head.weight" or "transformer.wte.weight" not in sd]
     if missing or unexpected:
-        raise CheckpointError(f"The checkpoint's weights do not match a GPT model: missing {missing[:3]}, "
-                              f"unexpected {unexpected[:3]}.")
+        raise CheckpointError(
+            f"The checkpoint's weights do not match a GPT model: missing {missing[:3]}, unexpected {unexpected[:3]}."
+        )
     return model.to(device)
 
 

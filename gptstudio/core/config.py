@@ -4,6 +4,7 @@ Each field carries its default, allowed range, unit, group and one-line help in 
 flags (`--key=value`), the GUI's Config form and `validate()` are all generated from it. Names are
 nanoGPT's, so nanoGPT command lines and `config/*.py` files work unchanged.
 """
+
 from __future__ import annotations
 
 import ast
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gptstudio.core.atomic import write_text_atomic
-from gptstudio.core.devices import compile_default, compile_supported, device_info, resolve_device
+from gptstudio.core.devices import compile_default, compile_supported, device_info
 from gptstudio.core.errors import ConfigError
 
 GROUPS = ("Data", "Model", "Optimizer", "Schedule", "Evaluation & checkpoints", "System", "Logging")
@@ -24,11 +25,24 @@ PRETRAINED = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
 INIT_CHOICES = ("scratch", "resume") + PRETRAINED
 
 
-def setting(default, help: str, group: str, *, min=None, max=None, unit: str = "", choices=None,
-            step=None, log: bool = False, advanced: bool = False, factory=None):
+def setting(
+    default,
+    help: str,
+    group: str,
+    *,
+    min=None,
+    max=None,
+    unit: str = "",
+    choices=None,
+    step=None,
+    log: bool = False,
+    advanced: bool = False,
+    factory=None,
+):
     """A dataclass field with the metadata the form, the CLI and the validator read."""
-    meta = dict(help=help, group=group, min=min, max=max, unit=unit, choices=choices, step=step,
-                log=log, advanced=advanced)
+    meta = dict(
+        help=help, group=group, min=min, max=max, unit=unit, choices=choices, step=step, log=log, advanced=advanced
+    )
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -39,84 +53,166 @@ class TrainConfig:
     # Data
     dataset: str = setting("", "Prepared dataset to train on (a folder under datasets/).", "Data")
     run_name: str = setting("", "Name of this run: its folder under runs/ (nanoGPT: out_dir).", "Data")
-    init_from: str = setting("scratch", "Start from random weights (scratch), continue this run (resume), "
-                             "or from pretrained GPT-2 weights (a name or a local folder).", "Data",
-                             choices=INIT_CHOICES)
+    init_from: str = setting(
+        "scratch",
+        "Start from random weights (scratch), continue this run (resume), "
+        "or from pretrained GPT-2 weights (a name or a local folder).",
+        "Data",
+        choices=INIT_CHOICES,
+    )
     # Model
     n_layer: int = setting(6, "Number of transformer blocks.", "Model", min=1, max=96)
     n_head: int = setting(6, "Attention heads per block; must divide n_embd.", "Model", min=1, max=128)
     n_embd: int = setting(384, "Embedding width (model dimension).", "Model", min=8, max=16384, step=32)
-    block_size: int = setting(256, "Context length: how many tokens the model sees at once.", "Model",
-                              min=8, max=8192, unit="tokens", step=64)
-    bias: bool = setting(False, "Bias in Linear and LayerNorm layers (GPT-2 has them; without is a bit "
-                         "better and faster).", "Model")
-    dropout: float = setting(0.2, "Dropout rate: 0 for pretraining, 0.1-0.2 against overfitting small "
-                             "data.", "Model", min=0.0, max=0.9, step=0.05)
+    block_size: int = setting(
+        256, "Context length: how many tokens the model sees at once.", "Model", min=8, max=8192, unit="tokens", step=64
+    )
+    bias: bool = setting(
+        False, "Bias in Linear and LayerNorm layers (GPT-2 has them; without is a bit better and faster).", "Model"
+    )
+    dropout: float = setting(
+        0.2,
+        "Dropout rate: 0 for pretraining, 0.1-0.2 against overfitting small data.",
+        "Model",
+        min=0.0,
+        max=0.9,
+        step=0.05,
+    )
     # Optimizer
-    batch_size: int = setting(64, "Sequences per micro-batch (lower it if you run out of memory).",
-                              "Optimizer", min=1, max=4096, unit="sequences")
-    gradient_accumulation_steps: int = setting(1, "Micro-batches summed before each optimizer step "
-                                               "(a bigger effective batch without more memory).",
-                                               "Optimizer", min=1, max=1024)
+    batch_size: int = setting(
+        64,
+        "Sequences per micro-batch (lower it if you run out of memory).",
+        "Optimizer",
+        min=1,
+        max=4096,
+        unit="sequences",
+    )
+    gradient_accumulation_steps: int = setting(
+        1,
+        "Micro-batches summed before each optimizer step (a bigger effective batch without more memory).",
+        "Optimizer",
+        min=1,
+        max=1024,
+    )
     learning_rate: float = setting(1e-3, "Peak learning rate.", "Optimizer", min=1e-7, max=1.0, log=True)
-    weight_decay: float = setting(0.1, "AdamW weight decay (matrices and embeddings only).", "Optimizer",
-                                  min=0.0, max=1.0, step=0.01)
+    weight_decay: float = setting(
+        0.1, "AdamW weight decay (matrices and embeddings only).", "Optimizer", min=0.0, max=1.0, step=0.01
+    )
     beta1: float = setting(0.9, "AdamW beta1.", "Optimizer", min=0.0, max=0.9999, step=0.01, advanced=True)
-    beta2: float = setting(0.99, "AdamW beta2 (0.95 for big models, 0.99 for small data).", "Optimizer",
-                           min=0.0, max=0.9999, step=0.001, advanced=True)
+    beta2: float = setting(
+        0.99,
+        "AdamW beta2 (0.95 for big models, 0.99 for small data).",
+        "Optimizer",
+        min=0.0,
+        max=0.9999,
+        step=0.001,
+        advanced=True,
+    )
     grad_clip: float = setting(1.0, "Clip gradients to this norm; 0 = off.", "Optimizer", min=0.0, max=100.0)
     # Schedule
     max_iters: int = setting(5000, "Total optimizer steps.", "Schedule", min=0, max=10_000_000, unit="iters")
     decay_lr: bool = setting(True, "Cosine learning-rate decay after warmup.", "Schedule")
     warmup_iters: int = setting(100, "Linear warmup steps.", "Schedule", min=0, max=10_000_000, unit="iters")
-    lr_decay_iters: int = setting(5000, "Step at which the cosine decay reaches min_lr (usually max_iters).",
-                                  "Schedule", min=1, max=10_000_000, unit="iters")
-    min_lr: float = setting(1e-4, "Learning rate at the end of the decay (about learning_rate / 10).",
-                            "Schedule", min=0.0, max=1.0, log=True)
+    lr_decay_iters: int = setting(
+        5000,
+        "Step at which the cosine decay reaches min_lr (usually max_iters).",
+        "Schedule",
+        min=1,
+        max=10_000_000,
+        unit="iters",
+    )
+    min_lr: float = setting(
+        1e-4,
+        "Learning rate at the end of the decay (about learning_rate / 10).",
+        "Schedule",
+        min=0.0,
+        max=1.0,
+        log=True,
+    )
     # Evaluation & checkpoints
-    eval_interval: int = setting(250, "Evaluate train/val loss (and maybe save) every this many steps.",
-                                 "Evaluation & checkpoints", min=1, max=10_000_000, unit="iters")
-    eval_iters: int = setting(200, "Batches averaged per loss estimate.", "Evaluation & checkpoints",
-                              min=1, max=100_000, unit="batches")
-    log_interval: int = setting(10, "Report the training loss every this many steps.",
-                                "Evaluation & checkpoints", min=1, max=100_000, unit="iters")
-    eval_only: bool = setting(False, "Only evaluate once and exit (no training).",
-                              "Evaluation & checkpoints", advanced=True)
-    always_save_checkpoint: bool = setting(False, "Save at every eval, not only when val loss improves.",
-                                           "Evaluation & checkpoints")
-    early_stop_patience: int = setting(0, "Stop after this many evals without val improvement; 0 = off.",
-                                       "Evaluation & checkpoints", min=0, max=10_000, unit="evals")
-    eval_sample_tokens: int = setting(200, "Length of the short sample generated at each eval; 0 = off.",
-                                      "Evaluation & checkpoints", min=0, max=2000, unit="tokens")
+    eval_interval: int = setting(
+        250,
+        "Evaluate train/val loss (and maybe save) every this many steps.",
+        "Evaluation & checkpoints",
+        min=1,
+        max=10_000_000,
+        unit="iters",
+    )
+    eval_iters: int = setting(
+        200, "Batches averaged per loss estimate.", "Evaluation & checkpoints", min=1, max=100_000, unit="batches"
+    )
+    log_interval: int = setting(
+        10,
+        "Report the training loss every this many steps.",
+        "Evaluation & checkpoints",
+        min=1,
+        max=100_000,
+        unit="iters",
+    )
+    eval_only: bool = setting(
+        False, "Only evaluate once and exit (no training).", "Evaluation & checkpoints", advanced=True
+    )
+    always_save_checkpoint: bool = setting(
+        False, "Save at every eval, not only when val loss improves.", "Evaluation & checkpoints"
+    )
+    early_stop_patience: int = setting(
+        0,
+        "Stop after this many evals without val improvement; 0 = off.",
+        "Evaluation & checkpoints",
+        min=0,
+        max=10_000,
+        unit="evals",
+    )
+    eval_sample_tokens: int = setting(
+        200,
+        "Length of the short sample generated at each eval; 0 = off.",
+        "Evaluation & checkpoints",
+        min=0,
+        max=2000,
+        unit="tokens",
+    )
     # System
     device: str = setting("auto", "Where to train: auto, cpu, cuda, cuda:N or mps.", "System")
-    dtype: str = setting("auto", "Number format: auto (bf16/fp16 on GPU, fp32 on CPU), float32, bfloat16, "
-                         "float16.", "System", choices=("auto", "float32", "bfloat16", "float16"))
-    compile: bool = setting(None, "torch.compile the model (faster on GPUs after a minute of compiling; "
-                            "not on Windows or MPS).", "System", factory=compile_default)
-    seed: int = setting(1337, "Random seed: same seed and settings give the same run.", "System",
-                        min=0, max=2**31 - 1)
-    backend: str = setting("nccl", "DDP backend under torchrun (nccl on CUDA; gloo is used on CPU).",
-                           "System", choices=("nccl", "gloo"), advanced=True)
+    dtype: str = setting(
+        "auto",
+        "Number format: auto (bf16/fp16 on GPU, fp32 on CPU), float32, bfloat16, float16.",
+        "System",
+        choices=("auto", "float32", "bfloat16", "float16"),
+    )
+    compile: bool = setting(
+        None,
+        "torch.compile the model (faster on GPUs after a minute of compiling; not on Windows or MPS).",
+        "System",
+        factory=compile_default,
+    )
+    seed: int = setting(1337, "Random seed: same seed and settings give the same run.", "System", min=0, max=2**31 - 1)
+    backend: str = setting(
+        "nccl",
+        "DDP backend under torchrun (nccl on CUDA; gloo is used on CPU).",
+        "System",
+        choices=("nccl", "gloo"),
+        advanced=True,
+    )
     # Logging
     wandb_log: bool = setting(False, "Log to Weights & Biases (needs the wandb package).", "Logging")
     wandb_project: str = setting("gptstudio", "W&B project.", "Logging")
     wandb_run_name: str = setting("", "W&B run name (default: the run name).", "Logging")
-    tensorboard_log: bool = setting(False, "Write TensorBoard events into the run folder (needs the "
-                                    "tensorboard package).", "Logging")
+    tensorboard_log: bool = setting(
+        False, "Write TensorBoard events into the run folder (needs the tensorboard package).", "Logging"
+    )
 
     # ----- conversions -----
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict, strict: bool = True) -> "TrainConfig":
+    def from_dict(cls, d: dict, strict: bool = True) -> TrainConfig:
         """Build from a dict of settings (values may be strings, as from a CLI or a form)."""
         cfg = cls()
         cfg.update(d, strict=strict)
         return cfg
 
-    def update(self, d: dict, strict: bool = True) -> "TrainConfig":
+    def update(self, d: dict, strict: bool = True) -> TrainConfig:
         problems = []
         for key, value in d.items():
             key = ALIASES.get(key, key)
@@ -133,8 +229,15 @@ class TrainConfig:
         return self
 
     def model_args(self, vocab_size: int) -> dict:
-        return dict(n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd, block_size=self.block_size,
-                    bias=self.bias, vocab_size=vocab_size, dropout=self.dropout)
+        return dict(
+            n_layer=self.n_layer,
+            n_head=self.n_head,
+            n_embd=self.n_embd,
+            block_size=self.block_size,
+            bias=self.bias,
+            vocab_size=vocab_size,
+            dropout=self.dropout,
+        )
 
     def tokens_per_iter(self, world_size: int = 1) -> int:
         return self.gradient_accumulation_steps * self.batch_size * self.block_size * max(1, world_size)
@@ -166,6 +269,7 @@ def field_type(name: str) -> type:
 
 def unknown_key_message(key: str) -> str:
     import difflib
+
     close = difflib.get_close_matches(key, list(FIELDS) + list(ALIASES), n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     return f"Unknown setting '{key}'.{hint}"
@@ -240,17 +344,23 @@ def validate(cfg: TrainConfig, dataset_info: dict | None = None) -> list[str]:
     if problems:
         return problems
     if cfg.n_embd % cfg.n_head:
-        problems.append(f"n_embd ({cfg.n_embd}) must be divisible by n_head ({cfg.n_head}); "
-                        f"try n_head={_divisor_near(cfg.n_embd, cfg.n_head)}.")
+        problems.append(
+            f"n_embd ({cfg.n_embd}) must be divisible by n_head ({cfg.n_head}); "
+            f"try n_head={_divisor_near(cfg.n_embd, cfg.n_head)}."
+        )
     if cfg.min_lr > cfg.learning_rate:
-        problems.append(f"min_lr ({cfg.min_lr:g}) is larger than learning_rate ({cfg.learning_rate:g}); "
-                        "it should be about a tenth of it.")
+        problems.append(
+            f"min_lr ({cfg.min_lr:g}) is larger than learning_rate ({cfg.learning_rate:g}); "
+            "it should be about a tenth of it."
+        )
     # warmup_iters > lr_decay_iters is allowed, as nanoGPT allows it (e.g. --max_iters=20
     # --lr_decay_iters=20 with the usual warmup of 100): the rate warms up, then stays at min_lr.
     init = cfg.init_from
     if init not in INIT_CHOICES and not os.path.exists(init):
-        problems.append(f"init_from is {init!r}: use scratch, resume, one of {', '.join(PRETRAINED)}, "
-                        "or an existing folder with GPT-2 weights.")
+        problems.append(
+            f"init_from is {init!r}: use scratch, resume, one of {', '.join(PRETRAINED)}, "
+            "or an existing folder with GPT-2 weights."
+        )
     if not cfg.dataset and not cfg.eval_only and init != "resume":
         problems.append("No dataset chosen: prepare one on the Dataset tab (or `gptstudio prepare`) and select it.")
     problems += _validate_device(cfg)
@@ -258,8 +368,10 @@ def validate(cfg: TrainConfig, dataset_info: dict | None = None) -> list[str]:
         for split in ("train", "val"):
             n = int(dataset_info.get(f"{split}_tokens", 0))
             if n <= cfg.block_size:
-                problems.append(f"block_size ({cfg.block_size}) must be smaller than the {split} split "
-                                f"({n} tokens): lower block_size or add more text.")
+                problems.append(
+                    f"block_size ({cfg.block_size}) must be smaller than the {split} split "
+                    f"({n} tokens): lower block_size or add more text."
+                )
     return problems
 
 
@@ -278,14 +390,16 @@ def _validate_device(cfg: TrainConfig) -> list[str]:
         return [f"device {cfg.device!r} is not available on this machine; use auto or cpu."]
     problems = []
     if cfg.dtype != "auto" and cfg.dtype not in info.dtypes:
-        problems.append(f"dtype {cfg.dtype} is not supported on {info.label}; use "
-                        f"{' or '.join(info.dtypes)} (or auto).")
+        problems.append(
+            f"dtype {cfg.dtype} is not supported on {info.label}; use {' or '.join(info.dtypes)} (or auto)."
+        )
     if cfg.compile and not compile_supported(spec):
         problems.append("compile=True does not work on this platform/device (Windows or MPS); set compile=False.")
     return problems
 
 
 # ----- files: JSON, TOML, nanoGPT config/*.py -----
+
 
 def save_config(cfg: TrainConfig, path: str | os.PathLike) -> None:
     path = Path(path)
@@ -359,18 +473,28 @@ def parse_nanogpt_config(text: str, filename: str = "config.py") -> dict:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             continue  # docstring
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
-            raise ConfigError(f"{filename} line {node.lineno}: only simple 'name = value' settings are allowed "
-                              "(this file does something else; it was not run).")
+            raise ConfigError(
+                f"{filename} line {node.lineno}: only simple 'name = value' settings are allowed "
+                "(this file does something else; it was not run)."
+            )
         try:
             out[node.targets[0].id] = _literal(node.value, out)
         except ValueError:
-            raise ConfigError(f"{filename} line {node.lineno}: the value of '{node.targets[0].id}' is not a "
-                              "plain number, string or boolean (the file was not run).") from None
+            raise ConfigError(
+                f"{filename} line {node.lineno}: the value of '{node.targets[0].id}' is not a "
+                "plain number, string or boolean (the file was not run)."
+            ) from None
     return out
 
 
-_BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-           ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Pow: lambda a, b: a ** b}
+_BINOPS = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.FloorDiv: lambda a, b: a // b,
+    ast.Pow: lambda a, b: a**b,
+}
 
 
 def _literal(node, names: dict):

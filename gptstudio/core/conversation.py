@@ -5,6 +5,7 @@ Replies that answer the same prompt side by side (several samples, or two checkp
 share a `group` number. JSON is the exact format; Markdown is for reading and sharing, and opens
 back into the same messages thanks to a small HTML comment before each one (invisible when rendered).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -34,11 +35,11 @@ class ConversationError(GPTStudioError):
 
 @dataclass
 class Message:
-    role: str                  # "user" or "model"
+    role: str  # "user" or "model"
     text: str
-    label: str = ""            # who answered: a checkpoint name, "sample 2", ...
-    group: int = 0             # replies sharing a group answer the same prompt side by side
-    meta: dict = field(default_factory=dict)   # seed, token count, tokens/s, stop reason...
+    label: str = ""  # who answered: a checkpoint name, "sample 2", ...
+    group: int = 0  # replies sharing a group answer the same prompt side by side
+    meta: dict = field(default_factory=dict)  # seed, token count, tokens/s, stop reason...
 
     def __post_init__(self):
         if self.role not in ROLES:
@@ -49,8 +50,8 @@ class Message:
 class Conversation:
     messages: list[Message] = field(default_factory=list)
     mode: str = "chat"
-    checkpoint: str = ""       # the checkpoint the conversation was held with
-    settings: dict = field(default_factory=dict)   # sampling settings of the last reply
+    checkpoint: str = ""  # the checkpoint the conversation was held with
+    settings: dict = field(default_factory=dict)  # sampling settings of the last reply
     created: str = field(default_factory=lambda: datetime.datetime.now().isoformat(timespec="seconds"))
 
     def add(self, role: str, text: str, **kwargs) -> Message:
@@ -73,26 +74,43 @@ class Conversation:
         return out
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "mode": self.mode, "checkpoint": self.checkpoint,
-                "settings": dict(self.settings), "created": self.created,
-                "messages": [asdict(m) for m in self.messages]}
+        return {
+            "format": FORMAT,
+            "mode": self.mode,
+            "checkpoint": self.checkpoint,
+            "settings": dict(self.settings),
+            "created": self.created,
+            "messages": [asdict(m) for m in self.messages],
+        }
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "the file") -> "Conversation":
+    def from_dict(cls, d: dict, source: str = "the file") -> Conversation:
         if not isinstance(d, dict) or not isinstance(d.get("messages"), list):
             raise ConversationError(f"{source} is not a GPT Studio conversation: it has no list of messages.")
         messages = []
         for i, m in enumerate(d["messages"]):
             if not isinstance(m, dict) or not isinstance(m.get("text"), str) or m.get("role") not in ROLES:
-                raise ConversationError(f"Message {i + 1} of {source} is damaged: each message needs a "
-                                        "'role' (user or model) and a 'text'.")
-            messages.append(Message(m["role"], m["text"], label=str(m.get("label", "")),
-                                    group=_int(m.get("group", 0)),
-                                    meta=m.get("meta") if isinstance(m.get("meta"), dict) else {}))
+                raise ConversationError(
+                    f"Message {i + 1} of {source} is damaged: each message needs a 'role' (user or model) and a 'text'."
+                )
+            messages.append(
+                Message(
+                    m["role"],
+                    m["text"],
+                    label=str(m.get("label", "")),
+                    group=_int(m.get("group", 0)),
+                    meta=m.get("meta") if isinstance(m.get("meta"), dict) else {},
+                )
+            )
         mode = d.get("mode") if d.get("mode") in MODES else "chat"
         settings = d.get("settings") if isinstance(d.get("settings"), dict) else {}
-        return cls(messages, mode=mode, checkpoint=str(d.get("checkpoint", "")), settings=settings,
-                   created=str(d.get("created", "")))
+        return cls(
+            messages,
+            mode=mode,
+            checkpoint=str(d.get("checkpoint", "")),
+            settings=settings,
+            created=str(d.get("created", "")),
+        )
 
 
 def _int(value) -> int:
@@ -104,6 +122,7 @@ def _int(value) -> int:
 
 # ---------------------------------------------------------------------------------------------- files
 
+
 def save_conversation(conv: Conversation, path: str | os.PathLike) -> Path:
     """Write atomically; the format follows the extension (.md/.markdown = Markdown, else JSON)."""
     path = Path(path)
@@ -113,27 +132,30 @@ def save_conversation(conv: Conversation, path: str | os.PathLike) -> Path:
         else:
             write_json_atomic(path, conv.to_dict())
     except OSError as e:
-        raise ConversationError(f"Could not save the conversation to {path}: {e.strerror or e}. "
-                                "Choose a folder you can write to.") from None
+        raise ConversationError(
+            f"Could not save the conversation to {path}: {e.strerror or e}. Choose a folder you can write to."
+        ) from None
     return path
 
 
 def load_conversation(path: str | os.PathLike) -> Conversation:
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")   # bytes: keep any \r inside messages as written
+        text = path.read_bytes().decode("utf-8")  # bytes: keep any \r inside messages as written
     except FileNotFoundError:
         raise ConversationError(f"No conversation file at {path}.") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ConversationError(f"Could not read {path.name}: {e}. Choose a JSON or Markdown "
-                                "conversation saved by GPT Studio.") from None
+        raise ConversationError(
+            f"Could not read {path.name}: {e}. Choose a JSON or Markdown conversation saved by GPT Studio."
+        ) from None
     if is_markdown(path):
         return from_markdown(text, source=path.name)
     try:
         data = json.loads(text)
     except ValueError as e:
-        raise ConversationError(f"{path.name} is not valid JSON ({e}). Open a conversation saved "
-                                "by GPT Studio.") from None
+        raise ConversationError(
+            f"{path.name} is not valid JSON ({e}). Open a conversation saved by GPT Studio."
+        ) from None
     return Conversation.from_dict(data, source=path.name)
 
 
@@ -142,6 +164,7 @@ def is_markdown(path: str | os.PathLike) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ markdown
+
 
 def _comment_json(obj) -> str:
     # '>' only occurs inside JSON strings, where \u003e is the same character: no '-->' can end the comment early
@@ -168,8 +191,10 @@ def to_markdown(conv: Conversation) -> str:
 def from_markdown(text: str, source: str = "the file") -> Conversation:
     header_match = re.search("^" + re.escape(_MD_HEADER) + r"(.*?) -->$", text, flags=re.MULTILINE)
     if header_match is None:
-        raise ConversationError(f"{source} is not a conversation saved by GPT Studio (its marker comments "
-                                "are missing). Open the .json or .md file GPT Studio wrote.")
+        raise ConversationError(
+            f"{source} is not a conversation saved by GPT Studio (its marker comments "
+            "are missing). Open the .json or .md file GPT Studio wrote."
+        )
     header = _parse_comment(header_match.group(1), source)
     pieces = re.split("^" + re.escape(_MD_MESSAGE) + r"(.*?) -->\n", text, flags=re.MULTILINE)
     # pieces = [preamble, meta1, block1, meta2, block2, ...]; a block is heading, blank line, text, "\n",
@@ -180,7 +205,7 @@ def from_markdown(text: str, source: str = "the file") -> Conversation:
         meta = _parse_comment(meta_text, source)
         body = block.split("\n", 2)[2] if block.count("\n") >= 2 else ""
         trailer = "\n\n" if i < len(metas) - 1 else "\n"
-        body = body[:-len(trailer)] if body.endswith(trailer) else body.rstrip("\n")
+        body = body[: -len(trailer)] if body.endswith(trailer) else body.rstrip("\n")
         meta["text"] = _ESCAPED_MARKER_LINE.sub(r"\1\2", body)
         messages.append(meta)
     return Conversation.from_dict({**header, "messages": messages}, source=source)
@@ -192,8 +217,9 @@ def _parse_comment(raw: str, source: str) -> dict:
     except ValueError:
         value = None
     if not isinstance(value, dict):
-        raise ConversationError(f"{source} has a damaged GPT Studio marker comment; "
-                                "open the JSON copy or fix the comment by hand.")
+        raise ConversationError(
+            f"{source} has a damaged GPT Studio marker comment; open the JSON copy or fix the comment by hand."
+        )
     return value
 
 
@@ -225,7 +251,10 @@ def parse_stop_sequences(text: str) -> tuple[str, ...]:
 
 def format_stop_sequences(stops) -> str:
     """The inverse of parse_stop_sequences, for showing saved settings in the field."""
+
     def esc(s: str) -> str:
-        return (s.replace("\\", "\\\\").replace(",", "\\,").replace("\n", "\\n")
-                .replace("\t", "\\t").replace("\r", "\\r"))
+        return (
+            s.replace("\\", "\\\\").replace(",", "\\,").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
+        )
+
     return ", ".join(esc(s) for s in stops)

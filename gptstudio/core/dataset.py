@@ -17,6 +17,7 @@ touches an existing dataset of the same name. Like nanoGPT, the token files are 
 slow disk that would cost more than the whole preparation): the rename makes a dataset appear whole
 to every process, and one cut short by a power failure fails load_dataset_meta's size check.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,21 +42,40 @@ from gptstudio.core.atomic import write_json_atomic
 from gptstudio.core.errors import Cancelled, DatasetError
 from gptstudio.core.locks import dataset_lock
 from gptstudio.core.safe_pickle import safe_load
-from gptstudio.core.textfiles import (TextChunk, TextFileInfo, check_text_head, collect_input_files,
-                                      inspect_text_file, iter_text_chunks, sniff_encoding)
+from gptstudio.core.textfiles import (
+    TextChunk,
+    TextFileInfo,
+    check_text_head,
+    collect_input_files,
+    inspect_text_file,
+    iter_text_chunks,
+    sniff_encoding,
+)
 from gptstudio.core.tokenizer import GPT2_EOT, GPT2_VOCAB, gpt2_encoding
 from gptstudio.core.workspace import Workspace
 
-__all__ = ["PrepareProgress", "TextFileInfo", "prepare_dataset", "import_nanogpt_data", "inspect_text_file",
-           "collect_input_files", "load_dataset_meta", "list_datasets", "delete_dataset", "dataset_tokens",
-           "demo_text_path", "token_dtype", "bpe_pieces"]
+__all__ = [
+    "PrepareProgress",
+    "TextFileInfo",
+    "bpe_pieces",
+    "collect_input_files",
+    "dataset_tokens",
+    "delete_dataset",
+    "demo_text_path",
+    "import_nanogpt_data",
+    "inspect_text_file",
+    "list_datasets",
+    "load_dataset_meta",
+    "prepare_dataset",
+    "token_dtype",
+]
 
 FORMAT = 1
 TOKENIZERS = ("char", "gpt2")
-CHUNK_BYTES = 8 << 20          # input read per step: big enough for fast numpy/tiktoken calls, small in RAM
-BPE_PIECE_CHARS = 1 << 20      # text per tiktoken call
-BPE_MAX_CARRY = 16             # pieces of text without any safe cut before one is forced (see bpe_pieces)
-COPY_BYTES = 1 << 20          # block size when copying token files
+CHUNK_BYTES = 8 << 20  # input read per step: big enough for fast numpy/tiktoken calls, small in RAM
+BPE_PIECE_CHARS = 1 << 20  # text per tiktoken call
+BPE_MAX_CARRY = 16  # pieces of text without any safe cut before one is forced (see bpe_pieces)
+COPY_BYTES = 1 << 20  # block size when copying token files
 
 
 @dataclass(frozen=True)
@@ -63,6 +83,7 @@ class PrepareProgress:
     """Progress of prepare/import. `done`/`total` count input bytes over every pass (char-level reads
     the input twice, so its total is twice the input size): done/total is the overall fraction.
     `phase`: "scanning", "vocabulary", "encoding", "finishing" ("copying" when importing)."""
+
     done: int
     total: int
     phase: str
@@ -78,6 +99,7 @@ def token_dtype(vocab_size: int) -> np.dtype:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
 
 class _Progress:
     """Counts bytes, reports PrepareProgress and polls the cancel flag (once per chunk)."""
@@ -161,8 +183,9 @@ class _TokenFile:
 
 
 def _changed_error(path) -> DatasetError:
-    return DatasetError(f"{path} changed while the dataset was being prepared: wait until it is saved, "
-                        "then prepare again.")
+    return DatasetError(
+        f"{path} changed while the dataset was being prepared: wait until it is saved, then prepare again."
+    )
 
 
 def _exists_error(name: str) -> DatasetError:
@@ -175,8 +198,9 @@ def _check_val_fraction(val_fraction) -> float:
     except (TypeError, ValueError):
         vf = float("nan")
     if not 0.0 < vf < 1.0:
-        raise DatasetError(f"The validation fraction {val_fraction!r} is out of range: "
-                           "use a number between 0 and 1, e.g. 0.1.")
+        raise DatasetError(
+            f"The validation fraction {val_fraction!r} is out of range: use a number between 0 and 1, e.g. 0.1."
+        )
     return vf
 
 
@@ -305,7 +329,7 @@ def bpe_pieces(text: str, piece_chars: int = BPE_PIECE_CHARS) -> tuple[list[str]
         m = _BPE_CUT.search(text, start + piece_chars)
         if m is None:
             break
-        pieces.append(text[start:m.end()])
+        pieces.append(text[start : m.end()])
         start = m.end()
     return pieces, text[start:]
 
@@ -360,6 +384,7 @@ def _encode_gpt2(files, tmp: Path, progress: _Progress, chunk_bytes: int, io_poo
 
 # ------------------------------------------------------------------------------------- build and publish
 
+
 def _split_token_file(tokens: Path, folder: Path, n_train: int, itemsize: int, progress: _Progress) -> None:
     """train.bin = the token file cut at n_train (no copy); val.bin = a copy of its tail."""
     buffer = memoryview(bytearray(COPY_BYTES))
@@ -383,8 +408,10 @@ def _building(ws: Workspace, name: str):
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=ws.datasets_dir))
     except OSError as e:
-        raise DatasetError(f"Cannot write in the workspace {ws.datasets_dir}: {e.strerror or e}. "
-                           "Choose another workspace folder (--home).") from None
+        raise DatasetError(
+            f"Cannot write in the workspace {ws.datasets_dir}: {e.strerror or e}. "
+            "Choose another workspace folder (--home)."
+        ) from None
     try:
         yield tmp
     finally:
@@ -402,8 +429,10 @@ def _os_errors(ws: Workspace, name: str, needed: int):
                 free = shutil.disk_usage(ws.datasets_dir).free
             except OSError:
                 free = 0
-            raise DatasetError(f"The disk is full: dataset '{name}' did not fit in {ws.datasets_dir} "
-                               f"({_mb(free)} free space left). Free up to {_mb(needed)} and try again.") from None
+            raise DatasetError(
+                f"The disk is full: dataset '{name}' did not fit in {ws.datasets_dir} "
+                f"({_mb(free)} free space left). Free up to {_mb(needed)} and try again."
+            ) from None
         where = f" ({e.filename})" if e.filename else ""
         raise DatasetError(f"Could not write dataset '{name}': {e.strerror or e}{where}.") from None
 
@@ -443,9 +472,19 @@ def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
-def prepare_dataset(inputs, name: str, tokenizer: str = "char", val_fraction: float = 0.1, *, home=None,
-                    force: bool = False, report=None, cancel=None, chunk_bytes: int = CHUNK_BYTES,
-                    num_threads: int | None = None) -> dict:
+def prepare_dataset(
+    inputs,
+    name: str,
+    tokenizer: str = "char",
+    val_fraction: float = 0.1,
+    *,
+    home=None,
+    force: bool = False,
+    report=None,
+    cancel=None,
+    chunk_bytes: int = CHUNK_BYTES,
+    num_threads: int | None = None,
+) -> dict:
     """Tokenize text files/folders into `datasets/NAME/` of the workspace at `home`.
 
     Returns the meta written to meta.json, plus "name" and "path". `report` receives PrepareProgress;
@@ -456,8 +495,9 @@ def prepare_dataset(inputs, name: str, tokenizer: str = "char", val_fraction: fl
     ws = Workspace.open(home)
     final = ws.dataset_dir(name)  # validates the name
     if tokenizer not in TOKENIZERS:
-        raise DatasetError(f"Unknown tokenizer {tokenizer!r}: choose 'char' (one token per character) "
-                           "or 'gpt2' (GPT-2's BPE).")
+        raise DatasetError(
+            f"Unknown tokenizer {tokenizer!r}: choose 'char' (one token per character) or 'gpt2' (GPT-2's BPE)."
+        )
     vf = _check_val_fraction(val_fraction)
     progress = _Progress(report, cancel)
     progress.emit("scanning")
@@ -470,8 +510,12 @@ def prepare_dataset(inputs, name: str, tokenizer: str = "char", val_fraction: fl
     total_bytes = sum(p.stat().st_size for p in files)
     progress.total = total_bytes * (2 if tokenizer == "char" else 1)
     threads = num_threads or min(8, os.cpu_count() or 1)
-    with dataset_lock(ws.datasets_dir, name), _os_errors(ws, name, 4 * total_bytes), \
-            _building(ws, name) as tmp, ThreadPoolExecutor(1, thread_name_prefix="gptstudio-io") as io_pool:
+    with (
+        dataset_lock(ws.datasets_dir, name),
+        _os_errors(ws, name, 4 * total_bytes),
+        _building(ws, name) as tmp,
+        ThreadPoolExecutor(1, thread_name_prefix="gptstudio-io") as io_pool,
+    ):
         if tokenizer == "char":
             tok, out, sources, total_chars = _encode_char(files, tmp, progress, chunk_bytes, io_pool)
         else:
@@ -479,15 +523,26 @@ def prepare_dataset(inputs, name: str, tokenizer: str = "char", val_fraction: fl
         n_train, n_val = _split_sizes(out.count, vf)
         if not n_train or not n_val:
             need, unit = _min_tokens(vf), "character" if tokenizer == "char" else "token"
-            raise DatasetError(f"Too little text: the input has only {_count(out.count, unit)}, and a training "
-                               f"and a validation split need at least {need}. Add at least "
-                               f"{_count(need - out.count, 'more ' + unit)} of text, or change the validation "
-                               "fraction.")
+            raise DatasetError(
+                f"Too little text: the input has only {_count(out.count, unit)}, and a training "
+                f"and a validation split need at least {need}. Add at least "
+                f"{_count(need - out.count, 'more ' + unit)} of text, or change the validation "
+                "fraction."
+            )
         progress.emit("finishing")
         _split_token_file(out.path, tmp, n_train, out.dtype.itemsize, progress)
-        meta = {"format": FORMAT, **tok, "dtype": out.dtype.name, "train_tokens": n_train, "val_tokens": n_val,
-                "total_chars": total_chars, "total_bytes": total_bytes, "sources": sources,
-                "created": _now(), "val_fraction": vf}
+        meta = {
+            "format": FORMAT,
+            **tok,
+            "dtype": out.dtype.name,
+            "train_tokens": n_train,
+            "val_tokens": n_val,
+            "total_chars": total_chars,
+            "total_bytes": total_bytes,
+            "sources": sources,
+            "created": _now(),
+            "val_fraction": vf,
+        }
         write_json_atomic(tmp / "meta.json", meta)
         _publish(tmp, final, force)
         progress.done = progress.total
@@ -496,6 +551,7 @@ def prepare_dataset(inputs, name: str, tokenizer: str = "char", val_fraction: fl
 
 
 # ---------------------------------------------------------------------------------------- nanoGPT import
+
 
 def _nanogpt_tokenizer(src: Path) -> dict:
     """The tokenizer meta of a nanoGPT data folder: meta.pkl (char-level), or GPT-2 BPE without it."""
@@ -510,20 +566,24 @@ def _nanogpt_tokenizer(src: Path) -> dict:
     if itos is None and vocab in (GPT2_VOCAB, 50304):
         return gpt2
     if not isinstance(vocab, int) or not 0 < vocab <= 65535 or not isinstance(itos, dict):
-        raise DatasetError(f"{pkl} has no usable vocabulary (vocab_size and itos): only char-level and GPT-2 "
-                           "nanoGPT datasets can be imported.")
+        raise DatasetError(
+            f"{pkl} has no usable vocabulary (vocab_size and itos): only char-level and GPT-2 "
+            "nanoGPT datasets can be imported."
+        )
     chars = [itos.get(i) for i in range(vocab)]
     if not all(isinstance(c, str) and len(c) == 1 for c in chars) or len(set(chars)) != vocab:
-        raise DatasetError(f"{pkl} has a damaged vocabulary: itos must map 0..{vocab - 1} to distinct "
-                           "single characters.")
+        raise DatasetError(
+            f"{pkl} has a damaged vocabulary: itos must map 0..{vocab - 1} to distinct single characters."
+        )
     return {"tokenizer": "char", "vocab_size": vocab, "chars": chars}
 
 
 def _token_lengths(tok: dict) -> tuple[np.ndarray, np.ndarray]:
     """Per token id: its UTF-8 byte length and how many characters start in it (to total the text)."""
     if tok["tokenizer"] == "char":
-        return np.array([len(c.encode("utf-8")) for c in tok["chars"]], dtype=np.int64), \
-            np.ones(tok["vocab_size"], dtype=np.int64)
+        return np.array([len(c.encode("utf-8")) for c in tok["chars"]], dtype=np.int64), np.ones(
+            tok["vocab_size"], dtype=np.int64
+        )
     enc = gpt2_encoding()
     pieces = [enc.decode_single_token_bytes(i) for i in range(GPT2_VOCAB)]
     nbytes = np.array([len(p) for p in pieces], dtype=np.int64)
@@ -541,8 +601,10 @@ def _copy_tokens(src: Path, dst: Path, tok: dict, lengths, progress: _Progress) 
                 ids = np.frombuffer(block, np.uint16)
                 top = int(ids.max())
                 if top >= vocab:
-                    raise DatasetError(f"{src} holds token id {top}, but the vocabulary has {vocab} tokens: "
-                                       "meta.pkl belongs to another dataset.")
+                    raise DatasetError(
+                        f"{src} holds token id {top}, but the vocabulary has {vocab} tokens: "
+                        "meta.pkl belongs to another dataset."
+                    )
                 counts += np.bincount(ids, minlength=vocab)
                 h.update(block)
                 fo.write(block)
@@ -585,13 +647,22 @@ def import_nanogpt_data(src_dir, name: str, *, home=None, force: bool = False, r
             sources.append({"path": str(path), "size": path.stat().st_size, "sha256": sha})
         if (src / "meta.pkl").exists():
             pkl = src / "meta.pkl"
-            sources.append({"path": str(pkl), "size": pkl.stat().st_size,
-                            "sha256": hashlib.sha256(pkl.read_bytes()).hexdigest()})
-        meta = {"format": FORMAT, **tok, "dtype": "uint16", "train_tokens": counts["train"],
-                "val_tokens": counts["val"], "total_chars": total_chars, "total_bytes": total_bytes,
-                "sources": sources, "created": _now(),
-                "val_fraction": round(counts["val"] / (counts["train"] + counts["val"]), 6),
-                "imported_from": str(src)}
+            sources.append(
+                {"path": str(pkl), "size": pkl.stat().st_size, "sha256": hashlib.sha256(pkl.read_bytes()).hexdigest()}
+            )
+        meta = {
+            "format": FORMAT,
+            **tok,
+            "dtype": "uint16",
+            "train_tokens": counts["train"],
+            "val_tokens": counts["val"],
+            "total_chars": total_chars,
+            "total_bytes": total_bytes,
+            "sources": sources,
+            "created": _now(),
+            "val_fraction": round(counts["val"] / (counts["train"] + counts["val"]), 6),
+            "imported_from": str(src),
+        }
         write_json_atomic(tmp / "meta.json", meta)
         _publish(tmp, final, force)
         progress.emit("finishing", cancellable=False)
@@ -599,6 +670,7 @@ def import_nanogpt_data(src_dir, name: str, *, home=None, force: bool = False, r
 
 
 # ---------------------------------------------------------------------------------- reading datasets
+
 
 def _meta_problem(meta, folder: Path) -> str | None:
     """What is wrong with a dataset's meta.json or token files, or None."""
@@ -613,8 +685,12 @@ def _meta_problem(meta, folder: Path) -> str | None:
     kind, vocab = meta.get("tokenizer"), meta["vocab_size"]
     if kind == "char":
         chars = meta.get("chars")
-        if (not isinstance(chars, list) or len(chars) != vocab or len(set(chars)) != vocab
-                or not all(isinstance(c, str) and len(c) == 1 for c in chars)):
+        if (
+            not isinstance(chars, list)
+            or len(chars) != vocab
+            or len(set(chars)) != vocab
+            or not all(isinstance(c, str) and len(c) == 1 for c in chars)
+        ):
             return "meta.json's character vocabulary is missing or does not match vocab_size"
     elif kind == "gpt2":
         if vocab != GPT2_VOCAB:
@@ -643,14 +719,17 @@ def load_dataset_meta(path_or_dir) -> dict:
         if not folder.is_dir():
             raise DatasetError(f"Dataset folder not found: {folder}.")
         if (folder / "train.bin").is_file():
-            raise DatasetError(f"{folder} has no meta.json. If it is a nanoGPT data folder, import it first: "
-                               f"gptstudio import-nanogpt-data {folder} --name NAME")
+            raise DatasetError(
+                f"{folder} has no meta.json. If it is a nanoGPT data folder, import it first: "
+                f"gptstudio import-nanogpt-data {folder} --name NAME"
+            )
         raise DatasetError(f"{folder} is not a dataset: it has no meta.json. Prepare it again.")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise DatasetError(f"The dataset '{folder.name}' is damaged: meta.json cannot be read ({e}). "
-                           "Prepare it again or delete it.") from None
+        raise DatasetError(
+            f"The dataset '{folder.name}' is damaged: meta.json cannot be read ({e}). Prepare it again or delete it."
+        ) from None
     problem = _meta_problem(meta, folder)
     if problem:
         raise DatasetError(f"The dataset '{folder.name}' is damaged: {problem}. Prepare it again or delete it.")

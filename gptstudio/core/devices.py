@@ -1,4 +1,5 @@
 """Which devices this machine has, which dtypes each can do, and what 'auto' means."""
+
 from __future__ import annotations
 
 import os
@@ -10,9 +11,9 @@ import torch
 
 @dataclass(frozen=True)
 class DeviceInfo:
-    id: str            # "cpu", "cuda:0", "mps"
-    label: str         # human text, e.g. "CUDA: NVIDIA H200 (139 GiB)"
-    dtypes: tuple      # dtype names this device can train in, best first
+    id: str  # "cpu", "cuda:0", "mps"
+    label: str  # human text, e.g. "CUDA: NVIDIA H200 (139 GiB)"
+    dtypes: tuple  # dtype names this device can train in, best first
 
     @property
     def type(self) -> str:
@@ -107,6 +108,7 @@ def free_memory_bytes(device: str) -> int | None:
         return int(free)
     try:
         import psutil
+
         return int(psutil.virtual_memory().available)
     except Exception:
         return None

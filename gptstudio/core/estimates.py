@@ -3,6 +3,7 @@
 Everything here is a formula except `measure_iteration_time`, a few-second micro-benchmark on the real
 device (cached per model shape). The Config tab shows these numbers live; the CLI may print them.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,12 @@ from gptstudio.core.schedule import get_lr
 
 # (n_layer, n_head, n_embd) of OpenAI's GPT-2 checkpoints; they all have biases, 1024 positions and
 # a 50257-token vocabulary. A run that starts from one of them takes its shape, not the form's.
-PRETRAINED_SHAPES = {"gpt2": (12, 12, 768), "gpt2-medium": (24, 16, 1024),
-                     "gpt2-large": (36, 20, 1280), "gpt2-xl": (48, 25, 1600)}
+PRETRAINED_SHAPES = {
+    "gpt2": (12, 12, 768),
+    "gpt2-medium": (24, 16, 1024),
+    "gpt2-large": (36, 20, 1280),
+    "gpt2-xl": (48, 25, 1600),
+}
 GPT2_VOCAB = 50257
 GPT2_CONTEXT = 1024
 # nanoGPT's vocabulary when a dataset has no meta (GPT-2's, padded to a multiple of 64)
@@ -30,14 +35,21 @@ DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
 # ----- shape and size -----
 
+
 def effective_model_args(cfg, vocab_size: int) -> dict:
     """The model a run with these settings builds: the form's shape, or a pretrained GPT-2's."""
     args = cfg.model_args(vocab_size)
     if cfg.init_from in PRETRAINED:
         n_layer, n_head, n_embd = PRETRAINED_SHAPES[cfg.init_from]
         # nanoGPT crops the 1024 positions down to block_size when it is smaller
-        args.update(n_layer=n_layer, n_head=n_head, n_embd=n_embd, bias=True, vocab_size=GPT2_VOCAB,
-                    block_size=min(cfg.block_size, GPT2_CONTEXT))
+        args.update(
+            n_layer=n_layer,
+            n_head=n_head,
+            n_embd=n_embd,
+            bias=True,
+            vocab_size=GPT2_VOCAB,
+            block_size=min(cfg.block_size, GPT2_CONTEXT),
+        )
     return args
 
 
@@ -88,6 +100,7 @@ def evaluations(cfg) -> int:
 
 # ----- memory -----
 
+
 def activation_bytes(model_args: dict, batch_size: int, act_bytes: int) -> int:
     """Activations kept for the backward pass of one micro-batch.
 
@@ -120,11 +133,19 @@ def memory_estimate(cfg, vocab_size: int) -> dict:
     gradients = 4 * n
     optimizer = 8 * n  # AdamW: exp_avg and exp_avg_sq
     activations = activation_bytes(args, cfg.batch_size, act)
-    return dict(dtype=dtype, params=n, weights=weights, gradients=gradients, optimizer=optimizer,
-                activations=activations, total=weights + gradients + optimizer + activations)
+    return dict(
+        dtype=dtype,
+        params=n,
+        weights=weights,
+        gradients=gradients,
+        optimizer=optimizer,
+        activations=activations,
+        total=weights + gradients + optimizer + activations,
+    )
 
 
 # ----- learning-rate schedule -----
+
 
 def lr_schedule(cfg, points: int = 200) -> tuple[list[int], list[float]]:
     """(steps, learning rates) sampled over the run, for plotting; the trainer's own schedule."""
@@ -143,12 +164,14 @@ def _corners(cfg, last: int) -> set[int]:
 
 # ----- measured speed -----
 
+
 @dataclass(frozen=True)
 class Measurement:
     """One micro-benchmark of a model shape at `batch` sequences (what the cache holds)."""
-    train_step_s: float    # forward + backward of one micro-batch
-    optimizer_s: float     # gradient clipping + AdamW step + zero_grad
-    forward_s: float       # forward only, as in evaluation
+
+    train_step_s: float  # forward + backward of one micro-batch
+    optimizer_s: float  # gradient clipping + AdamW step + zero_grad
+    forward_s: float  # forward only, as in evaluation
     batch: int
     device: str
     dtype: str
@@ -157,14 +180,15 @@ class Measurement:
 @dataclass(frozen=True)
 class IterationTiming:
     """Estimated time of these settings, scaled from a Measurement."""
-    seconds_per_iter: float   # one optimizer step: gradient_accumulation_steps micro-batches + the step
-    eval_seconds: float       # one evaluation: eval_iters batches on train and on val
-    run_seconds: float        # max_iters steps plus every evaluation
+
+    seconds_per_iter: float  # one optimizer step: gradient_accumulation_steps micro-batches + the step
+    eval_seconds: float  # one evaluation: eval_iters batches on train and on val
+    run_seconds: float  # max_iters steps plus every evaluation
     measured_batch: int
     batch_size: int
     device: str
     dtype: str
-    note: str                 # how it was measured, in words
+    note: str  # how it was measured, in words
 
     @property
     def seconds(self) -> float:
@@ -210,8 +234,9 @@ def scale_timing(cfg, m: Measurement) -> IterationTiming:
     return IterationTiming(per_iter, eval_s, run_s, m.batch, cfg.batch_size, m.device, m.dtype, note)
 
 
-def measure_iteration_time(cfg, vocab_size: int, device: str | None = None, iters: int = 3, *,
-                           report=None, cancel=None) -> IterationTiming:
+def measure_iteration_time(
+    cfg, vocab_size: int, device: str | None = None, iters: int = 3, *, report=None, cancel=None
+) -> IterationTiming:
     """Time a few real training steps of this model shape on the device (cached per shape).
 
     The batch is capped (MEASURE_TOKENS) to keep this to a few seconds and the time scaled linearly;
@@ -237,7 +262,7 @@ def _measure(cfg, vocab_size, dev, iters, report, cancel) -> Measurement:
     dtype = resolve_dtype(cfg.dtype, dev)
     args = effective_model_args(cfg, vocab_size)
     kind = dev.split(":")[0]
-    autocast = (torch.autocast(kind, dtype=getattr(torch, dtype)) if dtype != "float32" else nullcontext())
+    autocast = torch.autocast(kind, dtype=getattr(torch, dtype)) if dtype != "float32" else nullcontext()
 
     def check_cancel():
         if cancel is not None and cancel.is_set():
@@ -285,8 +310,9 @@ def _measure(cfg, vocab_size, dev, iters, report, cancel) -> Measurement:
                 if i > 0 and sum(train) + sum(step) + sum(fwd) > MEASURE_BUDGET_S:
                     break
     except oom:
-        raise ConfigError(f"Out of memory on {dev} at batch {batch}: lower batch_size, block_size or the "
-                          "model size.") from None
+        raise ConfigError(
+            f"Out of memory on {dev} at batch {batch}: lower batch_size, block_size or the model size."
+        ) from None
     finally:
         if kind == "cuda":
             torch.cuda.empty_cache()  # give the memory back to the training that follows
@@ -301,14 +327,18 @@ def _median(xs: list[float]) -> float:
 def _check_fits(cfg, vocab_size, dev, batch) -> None:
     """Refuse to measure what would not fit: better a message than a machine swapping to death."""
     from dataclasses import replace
+
     need = memory_estimate(replace(cfg, batch_size=batch, device=dev), vocab_size)["total"]
     free = free_memory_bytes(dev)
     if free is not None and need > 0.6 * free:
-        raise ConfigError(f"Not measured: this model needs about {format_bytes(need)} even at batch {batch}, "
-                          f"but only {format_bytes(free)} is free on {dev}; make the model smaller.")
+        raise ConfigError(
+            f"Not measured: this model needs about {format_bytes(need)} even at batch {batch}, "
+            f"but only {format_bytes(free)} is free on {dev}; make the model smaller."
+        )
 
 
 # ----- human-readable numbers -----
+
 
 def format_bytes(n: float) -> str:
     for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):

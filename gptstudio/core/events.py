@@ -3,10 +3,12 @@
 The same events travel in-process (the GUI's QThread worker turns them into Qt signals) or as JSON
 lines from a torchrun child (`gptstudio train --jsonl`), so they convert to and from plain dicts.
 """
+
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable, ClassVar, Optional
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
 
 
 @dataclass
@@ -40,8 +42,8 @@ class Step(Event):
     lr: float
     tokens_per_sec: float
     ms_per_iter: float
-    mfu: float            # fraction of peak FLOP/s, -1 when unknown
-    elapsed: float        # seconds since the run (or resume) started
+    mfu: float  # fraction of peak FLOP/s, -1 when unknown
+    elapsed: float  # seconds since the run (or resume) started
 
 
 @dataclass
@@ -51,7 +53,7 @@ class Eval(Event):
     train_loss: float
     val_loss: float
     best_val_loss: float
-    sample: Optional[str] = None   # a short text from the model, when eval_sample_tokens > 0
+    sample: str | None = None  # a short text from the model, when eval_sample_tokens > 0
 
 
 @dataclass
@@ -60,23 +62,23 @@ class CheckpointSaved(Event):
     iter: int
     path: str
     best: bool = False
-    val_loss: Optional[float] = None
+    val_loss: float | None = None
 
 
 @dataclass
 class Message(Event):
     type: ClassVar[str] = "message"
     text: str
-    level: str = "info"   # info | warning | error
+    level: str = "info"  # info | warning | error
 
 
 @dataclass
 class Finished(Event):
     type: ClassVar[str] = "finished"
-    status: str           # completed | stopped | failed
+    status: str  # completed | stopped | failed
     iter: int
     reason: str = ""
-    best_val_loss: Optional[float] = None
+    best_val_loss: float | None = None
 
 
 EVENT_TYPES: dict[str, type] = {cls.type: cls for cls in (RunStarted, Step, Eval, CheckpointSaved, Message, Finished)}

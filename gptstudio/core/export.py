@@ -6,6 +6,7 @@
 - `safetensors`: the weights plus our JSON metadata (model_args, tokenizer, iteration) only.
 The folder is built beside the target and renamed into place, so a failure leaves nothing half-written.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,9 @@ def resolve_checkpoint(run: str, which: str = "latest", home=None) -> Path:
     return found[which]
 
 
-def export_run(run: str, fmt: str, out: str | os.PathLike, *, which: str = "latest", home=None,
-               force: bool = False) -> Path:
+def export_run(
+    run: str, fmt: str, out: str | os.PathLike, *, which: str = "latest", home=None, force: bool = False
+) -> Path:
     if fmt not in FORMATS:
         raise GPTStudioError(f"Unknown export format {fmt!r}: use {' or '.join(FORMATS)}.")
     out = Path(out).expanduser()
@@ -100,9 +102,17 @@ def _write_hf(model: GPT, tok: dict, folder: Path, name: str) -> None:
         shutil.copyfile(merges, folder / "merges.txt")
         special = {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}
         (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2))
-        (folder / "tokenizer_config.json").write_text(json.dumps(
-            {"tokenizer_class": "GPT2Tokenizer", "model_max_length": model.config.block_size,
-             "add_prefix_space": False, **special}, indent=2))
+        (folder / "tokenizer_config.json").write_text(
+            json.dumps(
+                {
+                    "tokenizer_class": "GPT2Tokenizer",
+                    "model_max_length": model.config.block_size,
+                    "add_prefix_space": False,
+                    **special,
+                },
+                indent=2,
+            )
+        )
     else:
         (folder / "char_vocab.json").write_text(json.dumps({"chars": tok.get("chars", [])}, ensure_ascii=False))
         (folder / "README.md").write_text(CHAR_README.format(name=name), encoding="utf-8")
@@ -112,8 +122,13 @@ def _write_safetensors(model: GPT, ckpt: dict, tok: dict, folder: Path) -> None:
     from safetensors.torch import save_file
 
     sd = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items() if k != "lm_head.weight"}
-    meta = {"model_args": ckpt["model_args"], "tokenizer": tok, "iter_num": ckpt.get("iter_num"),
-            "best_val_loss": _plain(ckpt.get("best_val_loss")), "dataset": ckpt.get("dataset")}
+    meta = {
+        "model_args": ckpt["model_args"],
+        "tokenizer": tok,
+        "iter_num": ckpt.get("iter_num"),
+        "best_val_loss": _plain(ckpt.get("best_val_loss")),
+        "dataset": ckpt.get("dataset"),
+    }
     save_file(sd, str(folder / "model.safetensors"), metadata={"gptstudio": json.dumps(meta)})
     (folder / "gptstudio.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
 
@@ -130,7 +145,7 @@ def load_safetensors_export(folder: str | os.PathLike) -> tuple[GPT, dict]:
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = json.loads(f.metadata()["gptstudio"])
-            sd = {k: f.get_tensor(k) for k in f.keys()}
+            sd = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
     except Exception as e:
         raise CheckpointError(f"{path} is not a GPT Studio safetensors export: {e}") from None
     model = GPT(GPTConfig.from_dict(meta["model_args"]))

@@ -4,6 +4,7 @@ A lock is a small JSON file `<folder>/.<name>.lock` created with O_EXCL (atomic 
 holder's pid, host and process start time. A second writer is refused with a message naming the
 holder. A lock whose process is gone (same host, pid dead or reused) is stale and taken over.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,7 +65,7 @@ class FileLock:
         self.name, self.what = name, what
         self.held = False
 
-    def acquire(self) -> "FileLock":
+    def acquire(self) -> FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _attempt in range(3):
             try:
@@ -85,10 +86,11 @@ class FileLock:
         raise LockedError(self._busy_message(read_holder(self.path)))
 
     def _busy_message(self, holder: dict | None) -> str:
-        who = (f"process {holder.get('pid')} on {holder.get('host')}" if isinstance(holder, dict)
-               else "another process")
-        return (f"The {self.what} '{self.name}' is in use by {who}. Wait for it to finish or stop it first "
-                f"(if that process is gone for good, delete {self.path}).")
+        who = f"process {holder.get('pid')} on {holder.get('host')}" if isinstance(holder, dict) else "another process"
+        return (
+            f"The {self.what} '{self.name}' is in use by {who}. Wait for it to finish or stop it first "
+            f"(if that process is gone for good, delete {self.path})."
+        )
 
     def release(self) -> None:
         if self.held:
@@ -100,7 +102,7 @@ class FileLock:
                     pass
             self.held = False
 
-    def __enter__(self) -> "FileLock":
+    def __enter__(self) -> FileLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:

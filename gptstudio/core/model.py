@@ -3,6 +3,7 @@
 Parameter names and shapes match nanoGPT's model.py, so its checkpoints load directly:
 transformer.wte / wpe / h.N.{ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj} / ln_f, lm_head.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,7 +26,7 @@ class GPTConfig:
     gelu_approximate: str = "none"  # "tanh" for weights trained with it (OpenAI's GPT-2: gelu_new)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "GPTConfig":
+    def from_dict(cls, d: dict) -> GPTConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -78,7 +79,6 @@ class KVCache:
 
 
 class CausalSelfAttention(nn.Module):
-
     def __init__(self, config: GPTConfig):
         super().__init__()
         assert config.n_embd % config.n_head == 0
@@ -102,14 +102,14 @@ class CausalSelfAttention(nn.Module):
                 causal = False
                 if T > 1:
                     mask = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal and T > 1,
-                                           dropout_p=self.attn_dropout if self.training else 0.0)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=causal and T > 1, dropout_p=self.attn_dropout if self.training else 0.0
+        )
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
 
 class MLP(nn.Module):
-
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
@@ -122,7 +122,6 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.ln_1 = LayerNorm(config.n_embd, bias=config.bias)
@@ -136,18 +135,19 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-
     def __init__(self, config: GPTConfig):
         super().__init__()
         assert config.vocab_size is not None and config.block_size is not None
         self.config = config
-        self.transformer = nn.ModuleDict(dict(
-            wte=nn.Embedding(config.vocab_size, config.n_embd),
-            wpe=nn.Embedding(config.block_size, config.n_embd),
-            drop=nn.Dropout(config.dropout),
-            h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
-            ln_f=LayerNorm(config.n_embd, bias=config.bias),
-        ))
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(config.vocab_size, config.n_embd),
+                wpe=nn.Embedding(config.block_size, config.n_embd),
+                drop=nn.Dropout(config.dropout),
+                h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+                ln_f=LayerNorm(config.n_embd, bias=config.bias),
+            )
+        )
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         # weight tying: the output projection is the token embedding (fewer parameters, better loss)
         self.transformer.wte.weight = self.lm_head.weight
@@ -174,7 +174,7 @@ class GPT(nn.Module):
 
     def forward(self, idx, targets=None, cache: KVCache | None = None):
         """Logits for every position (training) or the last one only (inference); loss if targets."""
-        B, T = idx.size()
+        _B, T = idx.size()
         start = cache.pos if cache is not None else 0
         if start + T > self.config.block_size:
             raise ValueError(f"Cannot forward {start + T} tokens: block_size is {self.config.block_size}.")
@@ -206,8 +206,9 @@ class GPT(nn.Module):
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
         ]
         # one fused kernel per step: on CUDA, and on CPU since torch 2.4 (fewer passes over the weights)
-        fused = device_type == "cuda" or (device_type == "cpu" and torch.torch_version.TorchVersion(
-            torch.__version__) >= "2.4")
+        fused = device_type == "cuda" or (
+            device_type == "cpu" and torch.torch_version.TorchVersion(torch.__version__) >= "2.4"
+        )
         extra = {"fused": True} if fused else {"foreach": True}
         return torch.optim.AdamW(groups, lr=learning_rate, betas=betas, **extra)
 

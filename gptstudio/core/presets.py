@@ -4,6 +4,7 @@ A preset holds settings, not a dataset: applying one starts from the defaults, a
 and keeps the dataset and run name the user already chose.
 User presets live in `<config dir>/presets/*.json` (the app's config folder, or $GPTSTUDIO_CONFIG_DIR).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,29 +23,98 @@ PERSONAL_KEYS = ("dataset", "run_name", "wandb_run_name")
 BUILTIN_PRESETS: dict[str, dict] = {
     # nanoGPT README, "I only have a MacBook": the Shakespeare baby GPT shrunk to train on a CPU
     "Tiny (CPU, minutes)": dict(
-        n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, gradient_accumulation_steps=1,
-        dropout=0.0, bias=False, max_iters=2000, lr_decay_iters=2000, warmup_iters=100, eval_interval=250,
-        eval_iters=20, log_interval=10, learning_rate=1e-3, min_lr=1e-4, beta2=0.99,
-        always_save_checkpoint=False, init_from="scratch", device="auto", compile=False),
+        n_layer=4,
+        n_head=4,
+        n_embd=128,
+        block_size=64,
+        batch_size=12,
+        gradient_accumulation_steps=1,
+        dropout=0.0,
+        bias=False,
+        max_iters=2000,
+        lr_decay_iters=2000,
+        warmup_iters=100,
+        eval_interval=250,
+        eval_iters=20,
+        log_interval=10,
+        learning_rate=1e-3,
+        min_lr=1e-4,
+        beta2=0.99,
+        always_save_checkpoint=False,
+        init_from="scratch",
+        device="auto",
+        compile=False,
+    ),
     # nanoGPT config/train_shakespeare_char.py
     "Shakespeare char (nanoGPT baby GPT)": dict(
-        n_layer=6, n_head=6, n_embd=384, block_size=256, batch_size=64, gradient_accumulation_steps=1,
-        dropout=0.2, bias=False, max_iters=5000, lr_decay_iters=5000, warmup_iters=100, eval_interval=250,
-        eval_iters=200, log_interval=10, learning_rate=1e-3, min_lr=1e-4, beta2=0.99,
-        always_save_checkpoint=False, init_from="scratch"),
+        n_layer=6,
+        n_head=6,
+        n_embd=384,
+        block_size=256,
+        batch_size=64,
+        gradient_accumulation_steps=1,
+        dropout=0.2,
+        bias=False,
+        max_iters=5000,
+        lr_decay_iters=5000,
+        warmup_iters=100,
+        eval_interval=250,
+        eval_iters=200,
+        log_interval=10,
+        learning_rate=1e-3,
+        min_lr=1e-4,
+        beta2=0.99,
+        always_save_checkpoint=False,
+        init_from="scratch",
+    ),
     # nanoGPT train.py defaults + config/train_gpt2.py (OpenWebText, 8 GPUs in nanoGPT)
     "GPT-2 small 124M": dict(
-        n_layer=12, n_head=12, n_embd=768, block_size=1024, batch_size=12, gradient_accumulation_steps=40,
-        dropout=0.0, bias=False, max_iters=600_000, lr_decay_iters=600_000, warmup_iters=2000,
-        eval_interval=1000, eval_iters=200, log_interval=10, learning_rate=6e-4, min_lr=6e-5,
-        weight_decay=0.1, beta1=0.9, beta2=0.95, grad_clip=1.0, decay_lr=True,
-        always_save_checkpoint=True, init_from="scratch"),
+        n_layer=12,
+        n_head=12,
+        n_embd=768,
+        block_size=1024,
+        batch_size=12,
+        gradient_accumulation_steps=40,
+        dropout=0.0,
+        bias=False,
+        max_iters=600_000,
+        lr_decay_iters=600_000,
+        warmup_iters=2000,
+        eval_interval=1000,
+        eval_iters=200,
+        log_interval=10,
+        learning_rate=6e-4,
+        min_lr=6e-5,
+        weight_decay=0.1,
+        beta1=0.9,
+        beta2=0.95,
+        grad_clip=1.0,
+        decay_lr=True,
+        always_save_checkpoint=True,
+        init_from="scratch",
+    ),
     # nanoGPT config/finetune_shakespeare.py, from the 124M GPT-2 (nanoGPT uses gpt2-xl) at constant LR
     "Fine-tune GPT-2 on my text": dict(
-        init_from="gpt2", n_layer=12, n_head=12, n_embd=768, bias=True, block_size=1024, dropout=0.1,
-        batch_size=1, gradient_accumulation_steps=32, max_iters=20, learning_rate=3e-5, min_lr=3e-6,
-        decay_lr=False, warmup_iters=0, lr_decay_iters=20, eval_interval=5, eval_iters=40, log_interval=1,
-        always_save_checkpoint=False),
+        init_from="gpt2",
+        n_layer=12,
+        n_head=12,
+        n_embd=768,
+        bias=True,
+        block_size=1024,
+        dropout=0.1,
+        batch_size=1,
+        gradient_accumulation_steps=32,
+        max_iters=20,
+        learning_rate=3e-5,
+        min_lr=3e-6,
+        decay_lr=False,
+        warmup_iters=0,
+        lr_decay_iters=20,
+        eval_interval=5,
+        eval_iters=40,
+        log_interval=1,
+        always_save_checkpoint=False,
+    ),
 }
 
 
@@ -68,6 +138,7 @@ def apply_preset(settings: dict, current: TrainConfig | None = None) -> TrainCon
 
 
 # ----- user presets -----
+
 
 def _file_for(name: str, folder: Path) -> Path:
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._-")[:60] or "preset"

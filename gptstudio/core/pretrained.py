@@ -11,6 +11,7 @@ Offline with no local copy raises a PretrainedError that says where to put the f
 OpenAI's checkpoints use Conv1D layers (weights stored as in x out): they are transposed into Linear
 (out x in). They also use the tanh approximation of GELU ("gelu_new"), which our model supports.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,12 @@ from gptstudio.core.errors import Cancelled, CheckpointError
 from gptstudio.core.model import GPT, GPTConfig
 
 PRETRAINED_NAMES = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
-HUB_REPOS = {"gpt2": "openai-community/gpt2", "gpt2-medium": "openai-community/gpt2-medium",
-             "gpt2-large": "openai-community/gpt2-large", "gpt2-xl": "openai-community/gpt2-xl"}
+HUB_REPOS = {
+    "gpt2": "openai-community/gpt2",
+    "gpt2-medium": "openai-community/gpt2-medium",
+    "gpt2-large": "openai-community/gpt2-large",
+    "gpt2-xl": "openai-community/gpt2-xl",
+}
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 TRANSPOSED = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
 # OpenAI/HF activation names -> torch GELU approximation
@@ -44,8 +49,10 @@ def hub_endpoint() -> str:
 
 def hf_cache_dirs(name: str) -> list[Path]:
     """Snapshot folders of the local Hugging Face cache that may hold this model."""
-    hub = Path(os.environ.get("HF_HUB_CACHE") or
-               Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub")
+    hub = Path(
+        os.environ.get("HF_HUB_CACHE")
+        or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
+    )
     out = []
     for repo in {name, HUB_REPOS.get(name, name)}:
         snaps = hub / f"models--{repo.replace('/', '--')}" / "snapshots"
@@ -66,11 +73,14 @@ def find_pretrained(init_from: str, home: Path | None = None) -> Path | None:
     if p.is_dir():
         if _has_weights(p):
             return p
-        raise PretrainedError(f"{p} has no Hugging Face GPT-2 weights: it needs config.json and "
-                              "model.safetensors (or pytorch_model.bin).")
+        raise PretrainedError(
+            f"{p} has no Hugging Face GPT-2 weights: it needs config.json and model.safetensors (or pytorch_model.bin)."
+        )
     if init_from not in PRETRAINED_NAMES:
-        raise PretrainedError(f"Unknown pretrained model {init_from!r}: use one of {', '.join(PRETRAINED_NAMES)} "
-                              "or a folder with config.json and model.safetensors.")
+        raise PretrainedError(
+            f"Unknown pretrained model {init_from!r}: use one of {', '.join(PRETRAINED_NAMES)} "
+            "or a folder with config.json and model.safetensors."
+        )
     candidates = ([Path(home) / "pretrained" / init_from] if home else []) + hf_cache_dirs(init_from)
     return next((c for c in candidates if _has_weights(c)), None)
 
@@ -104,7 +114,8 @@ def download_pretrained(name: str, dest: Path, report=None, cancel=None, timeout
         shutil.rmtree(tmp, ignore_errors=True)
         raise PretrainedError(
             f"Cannot download {name} ({getattr(e, 'reason', e)}). This machine seems offline: put the Hugging Face "
-            f"files (config.json and model.safetensors from {repo}) into {dest} and try again.") from None
+            f"files (config.json and model.safetensors from {repo}) into {dest} and try again."
+        ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -125,6 +136,7 @@ def read_hf_state_dict(folder: Path) -> dict:
     """The raw tensors of a Hugging Face checkpoint folder, without running code from it."""
     if (folder / "model.safetensors").is_file():
         from safetensors.torch import load_file
+
         try:
             return load_file(str(folder / "model.safetensors"))
         except Exception as e:  # SafetensorsError's import path differs between versions
@@ -133,8 +145,9 @@ def read_hf_state_dict(folder: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # any unpickling failure means: unreadable or unsafe
-        raise PretrainedError(f"{path} cannot be loaded safely (damaged, or it holds code): "
-                              f"{str(e).splitlines()[0][:160]}") from None
+        raise PretrainedError(
+            f"{path} cannot be loaded safely (damaged, or it holds code): {str(e).splitlines()[0][:160]}"
+        ) from None
 
 
 def hf_config_to_model_args(hf: dict) -> dict:
@@ -142,10 +155,16 @@ def hf_config_to_model_args(hf: dict) -> dict:
         act = hf.get("activation_function", "gelu_new")
         if act not in ACTIVATIONS:
             raise PretrainedError(f"Unsupported activation {act!r} in config.json.")
-        return dict(n_layer=int(hf["n_layer"]), n_head=int(hf["n_head"]), n_embd=int(hf["n_embd"]),
-                    block_size=int(hf.get("n_positions", hf.get("n_ctx", 1024))),
-                    vocab_size=int(hf["vocab_size"]), bias=True, dropout=0.0,
-                    gelu_approximate=ACTIVATIONS[act])
+        return dict(
+            n_layer=int(hf["n_layer"]),
+            n_head=int(hf["n_head"]),
+            n_embd=int(hf["n_embd"]),
+            block_size=int(hf.get("n_positions", hf.get("n_ctx", 1024))),
+            vocab_size=int(hf["vocab_size"]),
+            bias=True,
+            dropout=0.0,
+            gelu_approximate=ACTIVATIONS[act],
+        )
     except (KeyError, TypeError, ValueError) as e:
         raise PretrainedError(f"config.json is not a GPT-2 config ({e}).") from None
 
@@ -164,14 +183,18 @@ def load_hf_gpt2(folder: str | os.PathLike, block_size: int | None = None, dropo
         args["dropout"] = dropout
     config = GPTConfig(**args)
     if config.problems():
-        raise PretrainedError(f"{folder / 'config.json'} describes an impossible model: {'; '.join(config.problems())}.")
+        raise PretrainedError(
+            f"{folder / 'config.json'} describes an impossible model: {'; '.join(config.problems())}."
+        )
     if not any((folder / f).is_file() for f in WEIGHT_FILES):
         raise PretrainedError(f"{folder} has no weights: it needs model.safetensors or pytorch_model.bin.")
     model = GPT(config)
     sd = model.state_dict()
     # GPT2Model files have bare names ("h.0.attn..."), GPT2LMHeadModel ones "transformer.h.0.attn..."
-    src = {(k if k.startswith(("transformer.", "lm_head.")) else f"transformer.{k}"): v
-           for k, v in read_hf_state_dict(folder).items()}
+    src = {
+        (k if k.startswith(("transformer.", "lm_head.")) else f"transformer.{k}"): v
+        for k, v in read_hf_state_dict(folder).items()
+    }
     for k, value in src.items():
         if k.endswith((".attn.bias", ".attn.masked_bias")) or k not in sd:
             continue  # causal-mask buffers, not weights
@@ -190,6 +213,7 @@ def load_hf_gpt2(folder: str | os.PathLike, block_size: int | None = None, dropo
 
 
 # ---------- export ----------
+
 
 def to_hf_state_dict(model: GPT) -> dict:
     """Our weights under Hugging Face GPT2LMHeadModel names (Conv1D layout; zero biases if we have none)."""
@@ -214,11 +238,24 @@ def hf_config(model: GPT, eot_token: int | None) -> dict:
     cfg = model.config
     act = "gelu_new" if cfg.gelu_approximate == "tanh" else "gelu"
     return {
-        "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": cfg.vocab_size,
-        "n_positions": cfg.block_size, "n_ctx": cfg.block_size, "n_embd": cfg.n_embd, "n_layer": cfg.n_layer,
-        "n_head": cfg.n_head, "n_inner": None, "activation_function": act, "resid_pdrop": 0.0,
-        "embd_pdrop": 0.0, "attn_pdrop": 0.0, "layer_norm_epsilon": 1e-5, "initializer_range": 0.02,
-        "bos_token_id": eot_token, "eos_token_id": eot_token, "tie_word_embeddings": True,
+        "architectures": ["GPT2LMHeadModel"],
+        "model_type": "gpt2",
+        "vocab_size": cfg.vocab_size,
+        "n_positions": cfg.block_size,
+        "n_ctx": cfg.block_size,
+        "n_embd": cfg.n_embd,
+        "n_layer": cfg.n_layer,
+        "n_head": cfg.n_head,
+        "n_inner": None,
+        "activation_function": act,
+        "resid_pdrop": 0.0,
+        "embd_pdrop": 0.0,
+        "attn_pdrop": 0.0,
+        "layer_norm_epsilon": 1e-5,
+        "initializer_range": 0.02,
+        "bos_token_id": eot_token,
+        "eos_token_id": eot_token,
+        "tie_word_embeddings": True,
         "torch_dtype": "float32",
     }
 
@@ -226,5 +263,6 @@ def hf_config(model: GPT, eot_token: int | None) -> dict:
 def _gpt2_tokenizer_files() -> tuple[Path, Path]:
     """GPT-2's vocab.json (encoder.json) and merges.txt (vocab.bpe) from the installed package data."""
     from gptstudio.core.tokenizer import _gpt2_data_dir
+
     data = _gpt2_data_dir()
     return data / "encoder.json", data / "vocab.bpe"

@@ -12,6 +12,7 @@ Everything here tolerates damaged or missing files: a run folder made by hand, c
 left by a killed process still lists. Also here: the inputs of a run (its dataset's meta, the settings
 saved in a checkpoint) and nanoGPT interop (meta.pkl, importing a nanoGPT out_dir as a run).
 """
+
 from __future__ import annotations
 
 import json
@@ -47,6 +48,7 @@ def json_number(x):
 
 
 # ----- writing (used by the trainer, on rank 0 only) -----
+
 
 class MetricsLog:
     """Append-only metrics.jsonl: one event dict plus a "time" field per line, flushed at once.
@@ -103,6 +105,7 @@ def is_running_elsewhere(status: dict) -> bool:
 
 
 # ----- reading (used by the GUI and `gptstudio runs`) -----
+
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
     """All events of a run, oldest first, as dicts.
@@ -169,6 +172,7 @@ def _process_alive(pid) -> bool:
     if pid == os.getpid():
         return True
     import psutil
+
     try:
         # a killed rank whose parent has not reaped it yet is a zombie: it will never write again
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -185,13 +189,16 @@ def _mtime_iso(path: Path) -> str:
 
 # ----- a run's inputs: its dataset, the settings saved in its checkpoint -----
 
+
 def read_dataset_meta(dataset_dir: str | os.PathLike) -> dict:
     """A dataset's validated meta.json (train_tokens/val_tokens match the .bin files)."""
     from gptstudio.core.dataset import load_dataset_meta
+
     dataset_dir = Path(dataset_dir)
     if not dataset_dir.is_dir():
-        raise DatasetError(f"Dataset '{dataset_dir.name}' does not exist: prepare it first "
-                           "(Dataset tab or `gptstudio prepare`).")
+        raise DatasetError(
+            f"Dataset '{dataset_dir.name}' does not exist: prepare it first (Dataset tab or `gptstudio prepare`)."
+        )
     return load_dataset_meta(dataset_dir)
 
 
@@ -232,6 +239,7 @@ def config_from_checkpoint(ckpt: dict) -> TrainConfig:
 
 # ----- nanoGPT interop -----
 
+
 class _PlainUnpickler(pickle.Unpickler):
     """Only dicts, lists, strings and numbers: any class or function reference is refused."""
 
@@ -255,8 +263,14 @@ def read_meta_pkl(path: str | os.PathLike) -> dict:
     return {"tokenizer": "char", "vocab_size": len(chars), "chars": chars}
 
 
-def import_nanogpt_run(src_dir: str | os.PathLike, name: str, *, home=None, dataset: str | None = None,
-                       meta_pkl: str | os.PathLike | None = None) -> Path:
+def import_nanogpt_run(
+    src_dir: str | os.PathLike,
+    name: str,
+    *,
+    home=None,
+    dataset: str | None = None,
+    meta_pkl: str | os.PathLike | None = None,
+) -> Path:
     """Copy a nanoGPT out_dir's ckpt.pt into runs/NAME so it can be resumed, sampled and listed.
 
     The tokenizer comes from, in order: `dataset` (a prepared dataset of this workspace), `meta_pkl`
@@ -275,24 +289,45 @@ def import_nanogpt_run(src_dir: str | os.PathLike, name: str, *, home=None, data
     tok = _nanogpt_tokenizer(ws, ckpt, cfg, dataset, meta_pkl, src if src.is_dir() else src.parent)
     vocab = int(ckpt["model_args"].get("vocab_size") or 0)
     if tok["vocab_size"] > vocab:
-        raise CheckpointError(f"The tokenizer has {tok['vocab_size']} tokens but the model only {vocab}: "
-                              "pick the dataset the model was trained on.")
+        raise CheckpointError(
+            f"The tokenizer has {tok['vocab_size']} tokens but the model only {vocab}: "
+            "pick the dataset the model was trained on."
+        )
     cfg.run_name, cfg.init_from = name, "resume"
     best = ckpt.get("best_val_loss")
     best = float(best) if best is not None and float(best) < 1e9 else None
-    payload = {**ckpt, "model": clean_state_dict(ckpt["model"]), "config": cfg.to_dict(), "tokenizer": tok,
-               "dataset": cfg.dataset, "best_val_loss": best if best is not None else math.inf,
-               "iter_num": int(ckpt.get("iter_num", 0))}
+    payload = {
+        **ckpt,
+        "model": clean_state_dict(ckpt["model"]),
+        "config": cfg.to_dict(),
+        "tokenizer": tok,
+        "dataset": cfg.dataset,
+        "best_val_loss": best if best is not None else math.inf,
+        "iter_num": int(ckpt.get("iter_num", 0)),
+    }
     run_dir.mkdir(parents=True, exist_ok=True)
     save_checkpoint(payload, run_dir / LATEST)
     save_config(cfg, run_dir / CONFIG_FILE)
     log = MetricsLog(run_dir)
-    log.write({"type": "message", "level": "info",
-               "text": f"Imported from nanoGPT checkpoint {src} at iteration {payload['iter_num']}."})
+    log.write(
+        {
+            "type": "message",
+            "level": "info",
+            "text": f"Imported from nanoGPT checkpoint {src} at iteration {payload['iter_num']}.",
+        }
+    )
     log.close()
-    write_status(run_dir, status="stopped", iter=payload["iter_num"], max_iters=cfg.max_iters,
-                 best_val_loss=best, dataset=cfg.dataset, tokenizer=tok["tokenizer"],
-                 reason="Imported from nanoGPT.", imported_from=str(src))
+    write_status(
+        run_dir,
+        status="stopped",
+        iter=payload["iter_num"],
+        max_iters=cfg.max_iters,
+        best_val_loss=best,
+        dataset=cfg.dataset,
+        tokenizer=tok["tokenizer"],
+        reason="Imported from nanoGPT.",
+        imported_from=str(src),
+    )
     return run_dir
 
 
@@ -314,11 +349,29 @@ def _nanogpt_tokenizer(ws: Workspace, ckpt: dict, cfg: TrainConfig, dataset, met
             pass
     if vocab >= 50257:
         return {"tokenizer": "gpt2", "vocab_size": 50257, "eot_token": 50256}
-    raise CheckpointError(f"This nanoGPT model has a {vocab}-token character vocabulary: give the dataset it "
-                          "was trained on (--dataset NAME) or its meta.pkl.")
+    raise CheckpointError(
+        f"This nanoGPT model has a {vocab}-token character vocabulary: give the dataset it "
+        "was trained on (--dataset NAME) or its meta.pkl."
+    )
 
 
-__all__ = ["MetricsLog", "write_status", "read_status", "read_metrics", "list_runs", "read_dataset_meta",
-           "tokenizer_meta", "config_from_checkpoint", "apply_architecture", "read_meta_pkl",
-           "import_nanogpt_run", "is_running_elsewhere", "CONFIG_FILE", "METRICS_FILE", "STATUS_FILE",
-           "STOP_FILE", "LATEST", "BEST"]
+__all__ = [
+    "BEST",
+    "CONFIG_FILE",
+    "LATEST",
+    "METRICS_FILE",
+    "STATUS_FILE",
+    "STOP_FILE",
+    "MetricsLog",
+    "apply_architecture",
+    "config_from_checkpoint",
+    "import_nanogpt_run",
+    "is_running_elsewhere",
+    "list_runs",
+    "read_dataset_meta",
+    "read_meta_pkl",
+    "read_metrics",
+    "read_status",
+    "tokenizer_meta",
+    "write_status",
+]

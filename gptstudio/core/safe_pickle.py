@@ -4,6 +4,7 @@ A pickle runs code by naming a callable (`os.system`, a class...) that the unpic
 `find_class`. `RestrictedUnpickler` refuses every such lookup, so only what the pickle format builds
 by itself loads: dicts, lists, tuples, sets, str, bytes, int, float, bool and None.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,8 +29,10 @@ def safe_loads(data: bytes, source: str = "the pickle"):
     try:
         return RestrictedUnpickler(io.BytesIO(data)).load()
     except Exception as e:  # any malformed or hostile stream: one readable error, never its code
-        raise DatasetError(f"{source} was refused: {e}. Only plain dicts, lists, strings and numbers "
-                           "are accepted; re-create it with nanoGPT's prepare.py.") from None
+        raise DatasetError(
+            f"{source} was refused: {e}. Only plain dicts, lists, strings and numbers "
+            "are accepted; re-create it with nanoGPT's prepare.py."
+        ) from None
 
 
 def safe_load(path):
@@ -37,8 +40,9 @@ def safe_load(path):
     try:
         size = os.path.getsize(path)
         if size > MAX_PICKLE_BYTES:
-            raise DatasetError(f"{path} is {size:,} bytes, too large for a vocabulary file: "
-                               "it is not a nanoGPT meta.pkl.")
+            raise DatasetError(
+                f"{path} is {size:,} bytes, too large for a vocabulary file: it is not a nanoGPT meta.pkl."
+            )
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:

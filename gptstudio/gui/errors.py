@@ -1,4 +1,5 @@
 """Unexpected exceptions in the GUI: log them to a file and show a dialog; the app keeps running."""
+
 from __future__ import annotations
 
 import datetime
@@ -35,8 +36,12 @@ def install_excepthook(parent_widget_getter) -> None:
         log_exception(exc_type, exc, tb)
         try:
             from PySide6.QtWidgets import QMessageBox
-            QMessageBox.critical(parent_widget_getter(), "Unexpected error",
-                                 f"{exc_type.__name__}: {exc}\n\nDetails were written to {log_file()}.")
+
+            QMessageBox.critical(
+                parent_widget_getter(),
+                "Unexpected error",
+                f"{exc_type.__name__}: {exc}\n\nDetails were written to {log_file()}.",
+            )
         except Exception:
             pass
 

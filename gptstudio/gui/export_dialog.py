@@ -1,11 +1,23 @@
 """Export a run or a checkpoint file: a Hugging Face folder or safetensors (core.export does the work)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gptstudio.core.export import export_run
 from gptstudio.gui.workers import JobWorker, start_worker
@@ -70,8 +82,9 @@ class ExportDialog(QDialog):
             return
         self.export_button.setEnabled(False)
         self.status.setText("Exporting…")
-        self.worker = JobWorker(_export_job, self.source, self.format_combo.currentData(), out,
-                                self.which_combo.currentText(), self.home)
+        self.worker = JobWorker(
+            _export_job, self.source, self.format_combo.currentData(), out, self.which_combo.currentText(), self.home
+        )
         self.worker.succeeded.connect(lambda path: self.status.setText(f"Exported to {path}"))
         self.worker.failed.connect(lambda msg: self.status.setText(f"Export failed: {msg}"))
         self.worker.finished.connect(self._done)

@@ -4,6 +4,7 @@
 30 times a second however fast the tokens come: the chat view then redraws at a steady rate and the
 event loop stays free. Stop sets the cancel event, which the sampler checks before every token.
 """
+
 from __future__ import annotations
 
 import time
@@ -19,6 +20,7 @@ UPDATE_INTERVAL_S = 1 / 30
 def load_sampler(info, home=None, *, report, cancel):
     """Load the model a CheckpointInfo describes (a run's checkpoint, or a file from elsewhere)."""
     from gptstudio.core.sampler import Sampler
+
     if cancel.is_set():
         raise Cancelled()
     if info.run:
@@ -31,7 +33,7 @@ def stream_job(sampler, prompt, settings, interval=UPDATE_INTERVAL_S, *, report,
     batch, count = [], 0
     start = time.perf_counter()
     first_token_s = None
-    last_report = float("-inf")   # the first piece goes out at once: the reply visibly starts
+    last_report = float("-inf")  # the first piece goes out at once: the reply visibly starts
     try:
         for piece in sampler.stream(prompt, settings, cancel=cancel):
             now = time.perf_counter()
@@ -47,8 +49,13 @@ def stream_job(sampler, prompt, settings, interval=UPDATE_INTERVAL_S, *, report,
     if batch:
         report(batch)
     seconds = time.perf_counter() - start
-    return {"tokens": count, "seconds": seconds, "first_token_s": first_token_s,
-            "tokens_per_sec": count / seconds if seconds > 0 else 0.0, "stopped": cancel.is_set()}
+    return {
+        "tokens": count,
+        "seconds": seconds,
+        "first_token_s": first_token_s,
+        "tokens_per_sec": count / seconds if seconds > 0 else 0.0,
+        "stopped": cancel.is_set(),
+    }
 
 
 class GenerationWorker(JobWorker):
@@ -56,10 +63,10 @@ class GenerationWorker(JobWorker):
     can connect them to its own methods: those calls are then queued to the GUI thread (a lambda
     would run in the worker's thread)."""
 
-    sig_pieces = Signal(int, object)    # tag, list of TokenPiece
-    sig_done = Signal(int, object)      # tag, stats dict (also after Stop)
-    sig_failed = Signal(int, str)       # tag, readable message
-    sig_finished = Signal(int)          # tag; always, last
+    sig_pieces = Signal(int, object)  # tag, list of TokenPiece
+    sig_done = Signal(int, object)  # tag, stats dict (also after Stop)
+    sig_failed = Signal(int, str)  # tag, readable message
+    sig_finished = Signal(int)  # tag; always, last
 
     def __init__(self, sampler, prompt, settings, tag: int = 0, interval=UPDATE_INTERVAL_S):
         super().__init__(stream_job, sampler, prompt, settings, interval)
@@ -86,9 +93,9 @@ class GenerationWorker(JobWorker):
 class LoadWorker(JobWorker):
     """Loads one checkpoint's model; its signals carry the CheckpointInfo it was asked for."""
 
-    sig_loaded = Signal(object, object)   # info, Sampler
-    sig_failed = Signal(object, str)      # info, readable message
-    sig_finished = Signal(object)         # info; always, last
+    sig_loaded = Signal(object, object)  # info, Sampler
+    sig_failed = Signal(object, str)  # info, readable message
+    sig_finished = Signal(object)  # info; always, last
 
     def __init__(self, info, home=None):
         super().__init__(load_sampler, info, home)

@@ -3,6 +3,7 @@
 The tabs know nothing of each other; this module wires their documented signals to each other's
 public methods (checked with hasattr, so a tab can grow its API without touching the window).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -43,6 +44,7 @@ def app_icon() -> QIcon:
 def _default_device() -> str:
     try:
         from gptstudio.core.devices import describe_default_device
+
         return describe_default_device()
     except Exception as e:  # a broken GPU driver must not stop the window from opening
         return f"unknown ({type(e).__name__})"
@@ -52,11 +54,14 @@ def versions_text() -> str:
     """Versions for the About box and bug reports."""
     import PySide6
     import torch
-    return (f"GPT Studio {gptstudio.__version__}\n"
-            f"PyTorch {torch.__version__}\n"
-            f"Qt {qVersion()} (PySide6 {PySide6.__version__})\n"
-            f"Python {platform.python_version()} on {platform.system()} {platform.machine()}\n"
-            f"Device: {_default_device()}")
+
+    return (
+        f"GPT Studio {gptstudio.__version__}\n"
+        f"PyTorch {torch.__version__}\n"
+        f"Qt {qVersion()} (PySide6 {PySide6.__version__})\n"
+        f"Python {platform.python_version()} on {platform.system()} {platform.machine()}\n"
+        f"Device: {_default_device()}"
+    )
 
 
 class MainWindow(QMainWindow):
@@ -94,9 +99,11 @@ class MainWindow(QMainWindow):
                 return self._message_page(f"The {title} tab is coming in a later version.")
             # one broken tab must not take the whole app down: log it and say so in the tab
             from gptstudio.gui.errors import log_exception, log_file
+
             log_exception(type(e), e, e.__traceback__)
-            return self._message_page(f"The {title} tab could not be loaded: {type(e).__name__}: {e}\n"
-                                      f"Details were written to {log_file()}.")
+            return self._message_page(
+                f"The {title} tab could not be loaded: {type(e).__name__}: {e}\nDetails were written to {log_file()}."
+            )
 
     @staticmethod
     def _message_page(text: str) -> QWidget:
@@ -155,15 +162,29 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         data = self.tab("Dataset")
         file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(self._action("&Import text…", lambda: self._on_dataset_tab("open_file_dialog"),
-                                         QKeySequence.StandardKey.Open, "actionImportText"))
-        file_menu.addAction(self._action("Import &folder…", lambda: self._on_dataset_tab("open_folder_dialog"),
-                                         "Ctrl+Shift+O", "actionImportFolder"))
-        file_menu.addAction(self._action("Use &demo text", lambda: self._on_dataset_tab("use_demo_text"),
-                                         None, "actionDemoText"))
+        file_menu.addAction(
+            self._action(
+                "&Import text…",
+                lambda: self._on_dataset_tab("open_file_dialog"),
+                QKeySequence.StandardKey.Open,
+                "actionImportText",
+            )
+        )
+        file_menu.addAction(
+            self._action(
+                "Import &folder…",
+                lambda: self._on_dataset_tab("open_folder_dialog"),
+                "Ctrl+Shift+O",
+                "actionImportFolder",
+            )
+        )
+        file_menu.addAction(
+            self._action("Use &demo text", lambda: self._on_dataset_tab("use_demo_text"), None, "actionDemoText")
+        )
         file_menu.addSeparator()
-        file_menu.addAction(self._action("Open &workspace folder", self.open_workspace_folder,
-                                         None, "actionOpenWorkspace"))
+        file_menu.addAction(
+            self._action("Open &workspace folder", self.open_workspace_folder, None, "actionOpenWorkspace")
+        )
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, "Ctrl+Q", "actionQuit"))
         for action in file_menu.actions()[:3]:
@@ -171,8 +192,11 @@ class MainWindow(QMainWindow):
 
         view_menu = self.menuBar().addMenu("&View")
         for i, (title, _m, _c) in enumerate(TAB_SPECS):
-            view_menu.addAction(self._action(f"&{title}", lambda _=False, t=title: self.show_tab(t),
-                                             f"Ctrl+{i + 1}", f"actionShow{title}"))
+            view_menu.addAction(
+                self._action(
+                    f"&{title}", lambda _=False, t=title: self.show_tab(t), f"Ctrl+{i + 1}", f"actionShow{title}"
+                )
+            )
 
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&About GPT Studio", self.show_about, None, "actionAbout"))
@@ -198,8 +222,9 @@ class MainWindow(QMainWindow):
             box.setIconPixmap(app_icon().pixmap(64, 64))
             box.setText("<b>GPT Studio</b><br>Train a small GPT on your own text, then talk to it.")
             self._about_box = box
-        self._about_box.setInformativeText(versions_text().replace("\n", "<br>")
-                                           + f"<br>Workspace: {self.workspace.home}")
+        self._about_box.setInformativeText(
+            versions_text().replace("\n", "<br>") + f"<br>Workspace: {self.workspace.home}"
+        )
         self._about_box.open()
 
     # ---- remembered layout ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ Modes. Chat: the conversation so far becomes a "User: … / Model:" transcript t
 turn. Complete: the prompt is continued as is, several samples side by side.
 Compare: a second checkpoint answers the same prompt with the same seed and settings, side by side.
 """
+
 from __future__ import annotations
 
 import html
@@ -18,14 +19,25 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCursor
-from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
-                               QPlainTextEdit, QPushButton, QSizePolicy, QSplitter, QToolTip, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gptstudio.core.catalog import CheckpointInfo, describe_checkpoint, list_checkpoints
 from gptstudio.core.chat import chat_prompt, chat_stops, cut_reply
-from gptstudio.core.conversation import (Conversation, load_conversation, parse_stop_sequences,
-                                         save_conversation)
+from gptstudio.core.conversation import Conversation, load_conversation, parse_stop_sequences, save_conversation
 from gptstudio.core.errors import GPTStudioError
 from gptstudio.core.sampler import SampleSettings
 from gptstudio.gui.chat_widgets import ChatView, ReplyRow, UserBubble
@@ -47,8 +59,11 @@ class _EnterSends(QObject):
         self._send = send
 
     def eventFilter(self, obj, event):
-        if (event.type() == QEvent.KeyPress and event.key() in (Qt.Key_Return, Qt.Key_Enter)
-                and not event.modifiers() & Qt.ShiftModifier):
+        if (
+            event.type() == QEvent.KeyPress
+            and event.key() in (Qt.Key_Return, Qt.Key_Enter)
+            and not event.modifiers() & Qt.ShiftModifier
+        ):
             self._send()
             return True
         return False
@@ -60,23 +75,23 @@ def _chars_list(chars: list[str], limit: int = 12) -> str:
 
 
 class PlaygroundTab(QWidget):
-    sig_status = Signal(str)        # one-line messages for the main window's status bar
-    sig_reply_finished = Signal()   # every answer of the last prompt is complete (or stopped/failed)
+    sig_status = Signal(str)  # one-line messages for the main window's status bar
+    sig_reply_finished = Signal()  # every answer of the last prompt is complete (or stopped/failed)
 
     def __init__(self, workspace, settings, parent=None):
         super().__init__(parent)
         self.setObjectName("playgroundTab")
         self.workspace, self.settings = workspace, settings
         self.conversation = Conversation()
-        self._checkpoints: list[CheckpointInfo] = []   # the runs' checkpoints, then files opened by hand
+        self._checkpoints: list[CheckpointInfo] = []  # the runs' checkpoints, then files opened by hand
         self._external: list[CheckpointInfo] = []
-        self._samplers: dict[str, object] = {}         # CheckpointInfo.key -> loaded Sampler
-        self._loads: dict[str, LoadWorker] = {}        # CheckpointInfo.key -> loading now
-        self._load_errors: dict[str, str] = {}         # CheckpointInfo.key -> why it could not load
-        self._pending_send = False                     # send once the models have loaded
-        self._workers: dict[int, GenerationWorker] = {}   # tag -> generation running now
-        self._reply: dict | None = None                # the reply being generated (row, sources, stats...)
-        self.update_count = 0                          # streamed UI updates so far (diagnostics, tests)
+        self._samplers: dict[str, object] = {}  # CheckpointInfo.key -> loaded Sampler
+        self._loads: dict[str, LoadWorker] = {}  # CheckpointInfo.key -> loading now
+        self._load_errors: dict[str, str] = {}  # CheckpointInfo.key -> why it could not load
+        self._pending_send = False  # send once the models have loaded
+        self._workers: dict[int, GenerationWorker] = {}  # tag -> generation running now
+        self._reply: dict | None = None  # the reply being generated (row, sources, stats...)
+        self.update_count = 0  # streamed UI updates so far (diagnostics, tests)
         self._build()
         self._restore_settings()
         self.refresh_checkpoints()
@@ -87,20 +102,28 @@ class PlaygroundTab(QWidget):
         self.checkpoint_combo = QComboBox(objectName="checkpointCombo")
         self.checkpoint_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.checkpoint_combo.setMinimumContentsLength(30)
-        self.open_checkpoint_button = QPushButton("Open checkpoint file…", objectName="openCheckpointButton",
-                                                  toolTip="Use a nanoGPT ckpt.pt or a GPT Studio checkpoint "
-                                                          "from anywhere on disk.")
-        self.export_checkpoint_button = QPushButton("Export…", objectName="exportCheckpointButton",
-                                                    toolTip="Export the selected checkpoint as a Hugging Face "
-                                                            "folder or safetensors.")
+        self.open_checkpoint_button = QPushButton(
+            "Open checkpoint file…",
+            objectName="openCheckpointButton",
+            toolTip="Use a nanoGPT ckpt.pt or a GPT Studio checkpoint from anywhere on disk.",
+        )
+        self.export_checkpoint_button = QPushButton(
+            "Export…",
+            objectName="exportCheckpointButton",
+            toolTip="Export the selected checkpoint as a Hugging Face folder or safetensors.",
+        )
         self.mode_combo = QComboBox(objectName="modeCombo")
         for text, mode in MODES:
             self.mode_combo.addItem(text, mode)
-        self.mode_combo.setToolTip("Chat: the model continues a User/Model transcript (it is a base model, "
-                                   "not an assistant). Complete: it continues your text as is.")
-        self.compare_check = QCheckBox("Compare with", objectName="compareCheck",
-                                       toolTip="A second checkpoint answers the same prompt with the same "
-                                               "seed and settings, side by side.")
+        self.mode_combo.setToolTip(
+            "Chat: the model continues a User/Model transcript (it is a base model, "
+            "not an assistant). Complete: it continues your text as is."
+        )
+        self.compare_check = QCheckBox(
+            "Compare with",
+            objectName="compareCheck",
+            toolTip="A second checkpoint answers the same prompt with the same seed and settings, side by side.",
+        )
         self.compare_combo = QComboBox(objectName="compareCheckpointCombo")
         self.compare_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.compare_combo.setMinimumContentsLength(20)
@@ -136,9 +159,11 @@ class PlaygroundTab(QWidget):
         self.chat_view.setObjectName("chatView")
         self.prompt_warning = QLabel("", objectName="promptWarning", wordWrap=True)
         self.prompt_warning.setStyleSheet(WARNING_STYLE)
-        self.drop_unknown_check = QCheckBox("Drop unknown characters", objectName="dropUnknownCheck",
-                                            toolTip="Send the prompt without the characters this model "
-                                                    "cannot read.")
+        self.drop_unknown_check = QCheckBox(
+            "Drop unknown characters",
+            objectName="dropUnknownCheck",
+            toolTip="Send the prompt without the characters this model cannot read.",
+        )
         warn_row = QHBoxLayout()
         warn_row.addWidget(self.prompt_warning, 1)
         warn_row.addWidget(self.drop_unknown_check)
@@ -148,8 +173,9 @@ class PlaygroundTab(QWidget):
         self.prompt_input.installEventFilter(_EnterSends(self.send, self.prompt_input))
         self.send_button = QPushButton("Send", objectName="sendButton", toolTip="Send (Enter)")
         self.send_button.setDefault(True)
-        self.stop_button = QPushButton("Stop", objectName="stopGenerationButton",
-                                       toolTip="Stop generating; what came so far is kept.")
+        self.stop_button = QPushButton(
+            "Stop", objectName="stopGenerationButton", toolTip="Stop generating; what came so far is kept."
+        )
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
@@ -158,18 +184,25 @@ class PlaygroundTab(QWidget):
         input_row.addWidget(self.prompt_input, 1)
         input_row.addLayout(buttons)
 
-        self.regenerate_button = QPushButton("Regenerate", objectName="regenerateButton",
-                                             toolTip="Answer the last message again (a new seed if the seed "
-                                                     "is random).")
+        self.regenerate_button = QPushButton(
+            "Regenerate",
+            objectName="regenerateButton",
+            toolTip="Answer the last message again (a new seed if the seed is random).",
+        )
         self.clear_button = QPushButton("Clear", objectName="clearButton", toolTip="Start a new conversation.")
-        self.save_button = QPushButton("Save…", objectName="saveConversationButton",
-                                       toolTip="Save the conversation as JSON or Markdown.")
-        self.open_button = QPushButton("Open…", objectName="openConversationButton",
-                                       toolTip="Open a conversation saved as JSON or Markdown.")
-        self.token_view_check = QCheckBox("Token view", objectName="tokenViewCheck",
-                                          toolTip="Show replies token by token, shaded by probability "
-                                                  "(red = the model found it unlikely, green = near certain). Hover or click "
-                                                  "a token to see the alternatives.")
+        self.save_button = QPushButton(
+            "Save…", objectName="saveConversationButton", toolTip="Save the conversation as JSON or Markdown."
+        )
+        self.open_button = QPushButton(
+            "Open…", objectName="openConversationButton", toolTip="Open a conversation saved as JSON or Markdown."
+        )
+        self.token_view_check = QCheckBox(
+            "Token view",
+            objectName="tokenViewCheck",
+            toolTip="Show replies token by token, shaded by probability "
+            "(red = the model found it unlikely, green = near certain). Hover or click "
+            "a token to see the alternatives.",
+        )
         self.generation_stats = QLabel("", objectName="generationStats", wordWrap=True)
         self.message = QLabel("", objectName="playgroundMessage", wordWrap=True)
         self.message.hide()
@@ -195,9 +228,12 @@ class PlaygroundTab(QWidget):
 
     def _build_side_panel(self) -> QWidget:
         self.sampling = SamplingPanel()
-        self.token_details = QLabel("Turn on Token view, then hover over or click a token of a reply to see "
-                                    "the five tokens the model found most likely there.",
-                                    objectName="tokenDetails", wordWrap=True)
+        self.token_details = QLabel(
+            "Turn on Token view, then hover over or click a token of a reply to see "
+            "the five tokens the model found most likely there.",
+            objectName="tokenDetails",
+            wordWrap=True,
+        )
         self.token_details.setTextFormat(Qt.RichText)
         self.token_details.setAlignment(Qt.AlignTop | Qt.AlignLeft)
         self.token_details.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Expanding)
@@ -263,7 +299,7 @@ class PlaygroundTab(QWidget):
         if select_path in paths:
             combo.setCurrentIndex(paths.index(select_path))
         elif combo is self.compare_combo and len(paths) > 1:
-            combo.setCurrentIndex(1)   # compare with something other than the first by default
+            combo.setCurrentIndex(1)  # compare with something other than the first by default
         combo.blockSignals(False)
 
     def _info_at(self, combo: QComboBox) -> CheckpointInfo | None:
@@ -280,6 +316,7 @@ class PlaygroundTab(QWidget):
     def export_checkpoint(self):
         """Open the export dialog for the chosen checkpoint file (non-modal; returned for tests)."""
         from gptstudio.gui.export_dialog import ExportDialog
+
         info = self._info_at(self.checkpoint_combo)
         if info is None:
             return None
@@ -289,8 +326,9 @@ class PlaygroundTab(QWidget):
         return dialog
 
     def open_checkpoint_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a checkpoint", str(self.workspace.home),
-                                              "Checkpoints (*.pt *.pth *.ckpt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a checkpoint", str(self.workspace.home), "Checkpoints (*.pt *.pth *.ckpt);;All files (*)"
+        )
         if path:
             self.add_checkpoint_file(path)
 
@@ -366,8 +404,10 @@ class PlaygroundTab(QWidget):
                 parts.append(f"Loading {info.short_name}…")
             else:
                 n = sum(p.numel() for p in sampler.model.parameters()) / 1e6
-                parts.append(f"{info.short_name}: {n:.2f}M parameters, {sampler.tokenizer.kind} tokenizer, "
-                             f"context {sampler.block_size}, on {sampler.device}")
+                parts.append(
+                    f"{info.short_name}: {n:.2f}M parameters, {sampler.tokenizer.kind} tokenizer, "
+                    f"context {sampler.block_size}, on {sampler.device}"
+                )
         self.model_status.setStyleSheet(ERROR_STYLE if failed else "")
         self.model_status.setText("  |  ".join(parts))
 
@@ -403,11 +443,14 @@ class PlaygroundTab(QWidget):
         if not unknown:
             self.prompt_warning.clear()
         elif self.drop_unknown_check.isChecked():
-            self.prompt_warning.setText(f"These characters will be left out (the model never saw them): "
-                                        f"{_chars_list(unknown)}.")
+            self.prompt_warning.setText(
+                f"These characters will be left out (the model never saw them): {_chars_list(unknown)}."
+            )
         else:
-            self.prompt_warning.setText(f"The model never saw these characters: {_chars_list(unknown)}. "
-                                        "Edit them out, or tick “Drop unknown characters” to send without them.")
+            self.prompt_warning.setText(
+                f"The model never saw these characters: {_chars_list(unknown)}. "
+                "Edit them out, or tick “Drop unknown characters” to send without them."
+            )
         visible = bool(unknown)
         self.prompt_warning.setVisible(visible)
         self.drop_unknown_check.setVisible(visible or self.drop_unknown_check.isChecked())
@@ -424,11 +467,18 @@ class PlaygroundTab(QWidget):
         stops = parse_stop_sequences(v["stop_text"])
         if self.mode() == "chat":
             stops = tuple(dict.fromkeys(stops + chat_stops()))
-        return SampleSettings(max_new_tokens=v["max_new_tokens"], temperature=v["temperature"],
-                              top_k=v["top_k"] or None, top_p=v["top_p"],
-                              repetition_penalty=v["repetition_penalty"], seed=seed, stop=stops,
-                              num_samples=v["num_samples"] if self.mode() == "complete" else 1,
-                              drop_unknown=drop_unknown, slide="fast")
+        return SampleSettings(
+            max_new_tokens=v["max_new_tokens"],
+            temperature=v["temperature"],
+            top_k=v["top_k"] or None,
+            top_p=v["top_p"],
+            repetition_penalty=v["repetition_penalty"],
+            seed=seed,
+            stop=stops,
+            num_samples=v["num_samples"] if self.mode() == "complete" else 1,
+            drop_unknown=drop_unknown,
+            slide="fast",
+        )
 
     def send(self) -> bool:
         """Send the prompt box's text; True if a reply started (False: nothing to send, a model is
@@ -440,8 +490,9 @@ class PlaygroundTab(QWidget):
             self._say("Type a message first.")
             return False
         if not self.selected_checkpoints():
-            self._say("Choose a checkpoint first: train a model in the Training tab, or open a checkpoint file.",
-                      error=True)
+            self._say(
+                "Choose a checkpoint first: train a model in the Training tab, or open a checkpoint file.", error=True
+            )
             return False
         if not self._ensure_loaded():
             self._pending_send = True
@@ -473,9 +524,17 @@ class PlaygroundTab(QWidget):
             pane.tokenHovered.connect(self._on_token_hovered)
             pane.tokenClicked.connect(self._on_token_clicked)
             pane.token_view = self.token_view_check.isChecked()
-        self._reply = {"row": row, "sources": sources, "group": group, "settings": settings,
-                       "mode": self.mode(), "stats": {}, "errors": {}, "start": time.perf_counter(),
-                       "received": 0}
+        self._reply = {
+            "row": row,
+            "sources": sources,
+            "group": group,
+            "settings": settings,
+            "mode": self.mode(),
+            "stats": {},
+            "errors": {},
+            "start": time.perf_counter(),
+            "received": 0,
+        }
         for tag, info in enumerate(sources):
             worker = GenerationWorker(self._samplers[info.key], prompt, settings, tag)
             worker.sig_pieces.connect(self._on_pieces)
@@ -547,22 +606,32 @@ class PlaygroundTab(QWidget):
             pane.show_error(f"Generation failed: {error}")
             return
         stopped = " · stopped" if stats.get("stopped") else ""
-        pane.set_footer(f"{len(pane.pieces)} tokens · {stats.get('tokens_per_sec', 0):.0f} tokens/s · "
-                        f"seed {reply['settings'].seed}{stopped}")
+        pane.set_footer(
+            f"{len(pane.pieces)} tokens · {stats.get('tokens_per_sec', 0):.0f} tokens/s · "
+            f"seed {reply['settings'].seed}{stopped}"
+        )
         if reply["mode"] == "chat":
             pane.set_final_text(cut_reply(pane.text))
         elif not pane.pieces:
-            pane.render()   # nothing came: clear the "…"
-        self.conversation.add("model", pane.reply_text, label=pane.title or info.short_name,
-                              group=reply["group"],
-                              meta={"checkpoint": info.short_name, "seed": reply["settings"].seed,
-                                    "tokens": len(pane.pieces), "stopped": bool(stats.get("stopped")),
-                                    "tokens_per_sec": round(stats.get("tokens_per_sec", 0.0), 1)})
+            pane.render()  # nothing came: clear the "…"
+        self.conversation.add(
+            "model",
+            pane.reply_text,
+            label=pane.title or info.short_name,
+            group=reply["group"],
+            meta={
+                "checkpoint": info.short_name,
+                "seed": reply["settings"].seed,
+                "tokens": len(pane.pieces),
+                "stopped": bool(stats.get("stopped")),
+                "tokens_per_sec": round(stats.get("tokens_per_sec", 0.0), 1),
+            },
+        )
 
     @staticmethod
     def _stats_text(stats: dict, name) -> str:
         text = f"{stats['tokens']} tokens · {stats['tokens_per_sec']:.0f} tokens/s"
-        if name:   # side by side: keep it to one line
+        if name:  # side by side: keep it to one line
             return f"{name}: {text}"
         first = stats.get("first_token_s")
         return text + f" · {stats['seconds']:.2f} s" + (f" · first token {first * 1000:.0f} ms" if first else "")
@@ -594,7 +663,7 @@ class PlaygroundTab(QWidget):
 
     def clear(self) -> None:
         if self.generating():
-            return   # the reply being written belongs to this conversation: stop it first
+            return  # the reply being written belongs to this conversation: stop it first
         self.conversation = Conversation(mode=self.mode())
         self.chat_view.clear()
         self.generation_stats.clear()
@@ -602,8 +671,9 @@ class PlaygroundTab(QWidget):
         self._update_controls()
 
     def save_conversation_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the conversation", str(self.workspace.home),
-                                              "JSON (*.json);;Markdown (*.md)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save the conversation", str(self.workspace.home), "JSON (*.json);;Markdown (*.md)"
+        )
         if path:
             self.save_conversation_to(path)
 
@@ -622,8 +692,12 @@ class PlaygroundTab(QWidget):
         return True
 
     def open_conversation_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a conversation", str(self.workspace.home),
-                                              "Conversations (*.json *.md *.markdown);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open a conversation",
+            str(self.workspace.home),
+            "Conversations (*.json *.md *.markdown);;All files (*)",
+        )
         if path:
             self.open_conversation_from(path)
 
@@ -653,15 +727,17 @@ class PlaygroundTab(QWidget):
                 self.chat_view.add_user(m.text)
                 i += 1
                 continue
-            side = [m]   # model messages of one group answered side by side
-            while i + len(side) < len(messages) and messages[i + len(side)].role == "model" \
-                    and messages[i + len(side)].group == m.group:
+            side = [m]  # model messages of one group answered side by side
+            while (
+                i + len(side) < len(messages)
+                and messages[i + len(side)].role == "model"
+                and messages[i + len(side)].group == m.group
+            ):
                 side.append(messages[i + len(side)])
             row = self.chat_view.add_reply([s.label for s in side], m.group)
             for pane, msg in zip(row.panes, side):
                 meta = msg.meta
-                pane.set_footer(f"{meta['tokens']} tokens · seed {meta.get('seed', '?')}"
-                                if "tokens" in meta else " ")
+                pane.set_footer(f"{meta['tokens']} tokens · seed {meta.get('seed', '?')}" if "tokens" in meta else " ")
                 pane.set_final_text(msg.text)
             i += len(side)
 
@@ -692,17 +768,24 @@ class PlaygroundTab(QWidget):
         for token, prob in piece.top:
             mark = "<b>" if token == piece.token else ""
             end = "</b>" if mark else ""
-            rows.append(f"<tr><td><code>{mark}{html.escape(repr(token))}{end}</code></td>"
-                        f"<td align='right'>{mark}{prob * 100:.1f}%{end}</td></tr>")
-        return (f"Token {index + 1}: <code>{html.escape(repr(piece.token or piece.text))}</code> "
-                f"— probability {piece.prob * 100:.1f}%<br><br>Most likely at this point:"
-                f"<table cellspacing='6'>{''.join(rows)}</table>")
+            rows.append(
+                f"<tr><td><code>{mark}{html.escape(repr(token))}{end}</code></td>"
+                f"<td align='right'>{mark}{prob * 100:.1f}%{end}</td></tr>"
+            )
+        return (
+            f"Token {index + 1}: <code>{html.escape(repr(piece.token or piece.text))}</code> "
+            f"— probability {piece.prob * 100:.1f}%<br><br>Most likely at this point:"
+            f"<table cellspacing='6'>{''.join(rows)}</table>"
+        )
 
     # ============================================================================== state & settings
     def _on_mode_changed(self) -> None:
         self.sampling.num_samples.setEnabled(self.mode() == "complete")
-        placeholder = ("Type a message. Enter sends, Shift+Enter starts a new line." if self.mode() == "chat"
-                       else "Type the start of a text for the model to continue (Enter sends).")
+        placeholder = (
+            "Type a message. Enter sends, Shift+Enter starts a new line."
+            if self.mode() == "chat"
+            else "Type the start of a text for the model to continue (Enter sends)."
+        )
         self.prompt_input.setPlaceholderText(placeholder)
         self._check_prompt()
         self._save_settings_soon()
@@ -718,9 +801,12 @@ class PlaygroundTab(QWidget):
         self.export_checkpoint_button.setEnabled(self._info_at(self.checkpoint_combo) is not None)
         self.compare_combo.setEnabled(self.compare_check.isChecked())
         has_runs = bool(self._checkpoints)
-        self.chat_view.set_placeholder("" if has_runs else
-                                       "No checkpoints yet. Train a model in the Training tab, or open a "
-                                       "checkpoint file, then talk to it here.")
+        self.chat_view.set_placeholder(
+            ""
+            if has_runs
+            else "No checkpoints yet. Train a model in the Training tab, or open a "
+            "checkpoint file, then talk to it here."
+        )
 
     def _load_failed(self) -> bool:
         return any(c.key in self._load_errors for c in self.selected_checkpoints())
@@ -739,7 +825,9 @@ class PlaygroundTab(QWidget):
         self.mode_combo.setCurrentIndex(max(0, self.mode_combo.findData(saved.get("mode", "chat"))))
         self.token_view_check.setChecked(bool(saved.get("token_view", False)))
         self.drop_unknown_check.setChecked(bool(saved.get("drop_unknown", False)))
-        for path in saved.get("external_checkpoints", []) if isinstance(saved.get("external_checkpoints"), list) else []:
+        for path in (
+            saved.get("external_checkpoints", []) if isinstance(saved.get("external_checkpoints"), list) else []
+        ):
             try:
                 self._external.append(describe_checkpoint(path))
             except (GPTStudioError, TypeError):
@@ -751,13 +839,18 @@ class PlaygroundTab(QWidget):
 
     def _save_settings(self) -> None:
         primary, compare = self._info_at(self.checkpoint_combo), self._info_at(self.compare_combo)
-        self.settings.set(SETTINGS_KEY, {
-            "sampling": self.sampling.values(), "mode": self.mode(),
-            "token_view": self.token_view_check.isChecked(),
-            "drop_unknown": self.drop_unknown_check.isChecked(),
-            "checkpoint": str(primary.path) if primary else None,
-            "compare_checkpoint": str(compare.path) if compare else None,
-            "external_checkpoints": [str(c.path) for c in self._external]})
+        self.settings.set(
+            SETTINGS_KEY,
+            {
+                "sampling": self.sampling.values(),
+                "mode": self.mode(),
+                "token_view": self.token_view_check.isChecked(),
+                "drop_unknown": self.drop_unknown_check.isChecked(),
+                "checkpoint": str(primary.path) if primary else None,
+                "compare_checkpoint": str(compare.path) if compare else None,
+                "external_checkpoints": [str(c.path) for c in self._external],
+            },
+        )
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

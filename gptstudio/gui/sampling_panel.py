@@ -1,19 +1,28 @@
 """The Playground's sampling controls: one form, its values as a plain dict, remembered between sessions."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QDoubleSpinBox, QFormLayout, QGroupBox, QLineEdit, QPushButton, QSpinBox)
+from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QGroupBox, QLineEdit, QPushButton, QSpinBox
 
 RANDOM_SEED = -1
 # the engine's defaults (nanoGPT's sample.py) plus a random seed; stop_text is the field's raw text
-DEFAULTS = {"max_new_tokens": 500, "temperature": 0.8, "top_k": 200, "top_p": 1.0,
-            "repetition_penalty": 1.0, "seed": RANDOM_SEED, "num_samples": 1, "stop_text": ""}
+DEFAULTS = {
+    "max_new_tokens": 500,
+    "temperature": 0.8,
+    "top_k": 200,
+    "top_p": 1.0,
+    "repetition_penalty": 1.0,
+    "seed": RANDOM_SEED,
+    "num_samples": 1,
+    "stop_text": "",
+}
 
 
 def _spin(name, lo, hi, tip, step=1, special=None) -> QSpinBox:
     box = QSpinBox(objectName=name, minimum=lo, maximum=hi, singleStep=step, toolTip=tip)
     if special:
-        box.setSpecialValueText(special)   # shown instead of the minimum
+        box.setSpecialValueText(special)  # shown instead of the minimum
     return box
 
 
@@ -28,33 +37,60 @@ class SamplingPanel(QGroupBox):
         super().__init__("Sampling", parent)
         self.setObjectName("samplingPanel")
         self.max_tokens = _spin("maxTokensSpin", 1, 100_000, "Longest reply, in tokens.", 50)
-        self.temperature = _dspin("temperatureSpin", 0.0, 10.0, 0.05, 2,
-                                  "Randomness: 0 always picks the most likely token (greedy); "
-                                  "higher values give more surprising text.")
-        self.top_k = _spin("topKSpin", 0, 1_000_000, "Only the k most likely tokens can be chosen (0 = off).",
-                           10, "off")
-        self.top_p = _dspin("topPSpin", 0.01, 1.0, 0.05, 2,
-                            "Nucleus sampling: only the most likely tokens whose probabilities add up "
-                            "to p can be chosen (1 = off).")
-        self.repetition_penalty = _dspin("repetitionPenaltySpin", 0.1, 10.0, 0.05, 2,
-                                         "Above 1 discourages tokens already in the text (1 = off).")
-        self.seed = _spin("seedSpin", RANDOM_SEED, 2**31 - 1,
-                          "The same seed and settings give the same reply; 'random' draws a new seed "
-                          "each time (shown under the reply).", 1, "random")
+        self.temperature = _dspin(
+            "temperatureSpin",
+            0.0,
+            10.0,
+            0.05,
+            2,
+            "Randomness: 0 always picks the most likely token (greedy); higher values give more surprising text.",
+        )
+        self.top_k = _spin(
+            "topKSpin", 0, 1_000_000, "Only the k most likely tokens can be chosen (0 = off).", 10, "off"
+        )
+        self.top_p = _dspin(
+            "topPSpin",
+            0.01,
+            1.0,
+            0.05,
+            2,
+            "Nucleus sampling: only the most likely tokens whose probabilities add up to p can be chosen (1 = off).",
+        )
+        self.repetition_penalty = _dspin(
+            "repetitionPenaltySpin", 0.1, 10.0, 0.05, 2, "Above 1 discourages tokens already in the text (1 = off)."
+        )
+        self.seed = _spin(
+            "seedSpin",
+            RANDOM_SEED,
+            2**31 - 1,
+            "The same seed and settings give the same reply; 'random' draws a new seed "
+            "each time (shown under the reply).",
+            1,
+            "random",
+        )
         self.num_samples = _spin("numSamplesSpin", 1, 8, "Complete mode: this many continuations side by side.")
         self.stop_edit = QLineEdit(objectName="stopSequencesEdit")
         self.stop_edit.setPlaceholderText(r"e.g. \n\n, THE END")
-        self.stop_edit.setToolTip("The reply ends when it produces one of these texts. Separate them with "
-                                  r"commas; write \n for a new line, \t for a tab, \, for a comma.")
-        reset = QPushButton("Defaults", objectName="resetSamplingButton",
-                            toolTip="Back to the engine's defaults (nanoGPT's sample.py).")
+        self.stop_edit.setToolTip(
+            "The reply ends when it produces one of these texts. Separate them with "
+            r"commas; write \n for a new line, \t for a tab, \, for a comma."
+        )
+        reset = QPushButton(
+            "Defaults", objectName="resetSamplingButton", toolTip="Back to the engine's defaults (nanoGPT's sample.py)."
+        )
         reset.clicked.connect(lambda: self.set_values(DEFAULTS))
 
         form = QFormLayout(self)
-        for label, widget in (("Max tokens", self.max_tokens), ("Temperature", self.temperature),
-                              ("Top-k", self.top_k), ("Top-p", self.top_p),
-                              ("Repetition penalty", self.repetition_penalty), ("Seed", self.seed),
-                              ("Samples", self.num_samples), ("Stop at", self.stop_edit)):
+        for label, widget in (
+            ("Max tokens", self.max_tokens),
+            ("Temperature", self.temperature),
+            ("Top-k", self.top_k),
+            ("Top-p", self.top_p),
+            ("Repetition penalty", self.repetition_penalty),
+            ("Seed", self.seed),
+            ("Samples", self.num_samples),
+            ("Stop at", self.stop_edit),
+        ):
             form.addRow(label, widget)
         form.addRow("", reset)
         self.set_values(DEFAULTS)
@@ -63,9 +99,15 @@ class SamplingPanel(QGroupBox):
         self.stop_edit.textChanged.connect(self.changed)
 
     def _boxes(self) -> dict:
-        return {"max_new_tokens": self.max_tokens, "temperature": self.temperature, "top_k": self.top_k,
-                "top_p": self.top_p, "repetition_penalty": self.repetition_penalty, "seed": self.seed,
-                "num_samples": self.num_samples}
+        return {
+            "max_new_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_k": self.top_k,
+            "top_p": self.top_p,
+            "repetition_penalty": self.repetition_penalty,
+            "seed": self.seed,
+            "num_samples": self.num_samples,
+        }
 
     def values(self) -> dict:
         out = {key: box.value() for key, box in self._boxes().items()}

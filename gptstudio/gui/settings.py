@@ -3,6 +3,7 @@
 Stored in the platformdirs user config folder, or `$GPTSTUDIO_CONFIG_DIR` (tests point it at a temp
 folder). Written atomically, so a crash never leaves a half-written settings file.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,43 +4,77 @@ Thin on purpose: the engine (gptstudio.core.trainer) trains, writes the run fold
 events; `training_worker` carries them here; this module only draws them. The one computation it
 does is the EMA that smooths the loss curve for display.
 """
+
 from __future__ import annotations
 
 import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, QUrl, Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QDialogButtonBox, QFileDialog,
-                               QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QInputDialog, QLabel,
-                               QLineEdit, QMessageBox, QPlainTextEdit, QProgressBar, QPushButton, QSpinBox,
-                               QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gptstudio.core import devices, trainer
 from gptstudio.core.config import TrainConfig, save_config
 from gptstudio.core.errors import GPTStudioError
-from gptstudio.core.events import (CheckpointSaved, Eval, Finished, RunStarted, Step, event_from_dict)
+from gptstudio.core.events import CheckpointSaved, Eval, Finished, RunStarted, Step, event_from_dict
 from gptstudio.core.workspace import Workspace
-from gptstudio.gui.training_worker import (EventPump, TorchrunWorker, TrainingWorker, multinode_commands)
+from gptstudio.gui.training_worker import EventPump, TorchrunWorker, TrainingWorker, multinode_commands
 
 EMA_BETA = 0.9
-REDRAW_MIN_S = 0.1        # at most 10 redraws a second...
-REDRAW_SHARE = 0.25       # ...and plotting may take at most a quarter of the GUI thread's time
-GIL_SWITCH_S = 0.001      # see _launch
+REDRAW_MIN_S = 0.1  # at most 10 redraws a second...
+REDRAW_SHARE = 0.25  # ...and plotting may take at most a quarter of the GUI thread's time
+GIL_SWITCH_S = 0.001  # see _launch
 # tab10 colours: the live run is blue/orange/red, overlays take the rest in turn
 BLUE, ORANGE, RED = (31, 119, 180), (255, 127, 14), (214, 39, 40)
-OVERLAY_COLORS = [(44, 160, 44), (148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127),
-                  (188, 189, 34), (23, 190, 207)]
-RESUMABLE = {"stopped", "failed"}   # list_runs reports a run whose process died as "stopped"
+OVERLAY_COLORS = [
+    (44, 160, 44),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+]
+RESUMABLE = {"stopped", "failed"}  # list_runs reports a run whose process died as "stopped"
 
 
 # ----- small display helpers -----
+
+
+if TYPE_CHECKING:
+    from gptstudio.gui.export_dialog import ExportDialog
+
 
 class Series:
     """x/y points in numpy arrays that double when full (pyqtgraph's scrollingPlots pattern)."""
@@ -56,8 +90,8 @@ class Series:
             size = max(need, 2 * len(self._x))
             self._x = np.resize(self._x, size)
             self._y = np.resize(self._y, size)
-        self._x[self.n:need] = xs
-        self._y[self.n:need] = ys
+        self._x[self.n : need] = xs
+        self._y[self.n : need] = ys
         self.n = need
 
     def truncate_after(self, x_max: float) -> None:
@@ -69,11 +103,11 @@ class Series:
 
     @property
     def x(self) -> np.ndarray:
-        return self._x[:self.n]
+        return self._x[: self.n]
 
     @property
     def y(self) -> np.ndarray:
-        return self._y[:self.n]
+        return self._y[: self.n]
 
 
 def ema(values, beta: float = EMA_BETA) -> np.ndarray:
@@ -118,7 +152,7 @@ class RunCurves:
     def __init__(self):
         self.loss, self.smooth, self.lr = Series(), Series(), Series()
         self.train_eval, self.val_eval = Series(64), Series(64)
-        self.best: Optional[tuple[float, float]] = None
+        self.best: tuple[float, float] | None = None
         self._acc, self._count = 0.0, 0
 
     def add_steps(self, steps: list[Step]) -> None:
@@ -128,7 +162,7 @@ class RunCurves:
         for v in losses:
             self._acc = EMA_BETA * self._acc + (1 - EMA_BETA) * v
             self._count += 1
-            smooth.append(self._acc / (1 - EMA_BETA ** self._count))
+            smooth.append(self._acc / (1 - EMA_BETA**self._count))
         self.loss.extend(iters, losses)
         self.smooth.extend(iters, smooth)
         self.lr.extend(iters, [s.lr for s in steps])
@@ -149,7 +183,7 @@ class RunCurves:
         self.smooth.clear()
         self.smooth.extend(self.loss.x, ema(self.loss.y))
         self._count = self.loss.n
-        self._acc = self.smooth.y[-1] * (1 - EMA_BETA ** self._count) if self._count else 0.0
+        self._acc = self.smooth.y[-1] * (1 - EMA_BETA**self._count) if self._count else 0.0
         if self.val_eval.n:
             i = int(np.argmin(self.val_eval.y))
             self.best = (self.val_eval.x[i], self.val_eval.y[i])
@@ -157,7 +191,7 @@ class RunCurves:
             self.best = None
 
     @classmethod
-    def from_events(cls, events: list) -> "RunCurves":
+    def from_events(cls, events: list) -> RunCurves:
         """Curves of a finished or past run (events as trainer.read_metrics gives them, in order)."""
         curves = cls()
         steps = [e for e in events if isinstance(e, Step)]
@@ -177,6 +211,7 @@ class TimedPlotWidget(pg.PlotWidget):
     One redraw usually costs two paints: pyqtgraph repaints once more after the axes follow
     the new data range, so the time is summed rather than taken from the last paint.
     """
+
     paint_s = 0.0
 
     def paintEvent(self, event):
@@ -191,34 +226,35 @@ class TimedPlotWidget(pg.PlotWidget):
 
 # ----- the tab -----
 
+
 class TrainingTab(QWidget):
-    sig_run_finished = Signal(str)       # run name, when a run ends (completed, stopped or failed)
-    sig_checkpoint_saved = Signal(str)   # run name, after each checkpoint the engine saves
+    sig_run_finished = Signal(str)  # run name, when a run ends (completed, stopped or failed)
+    sig_checkpoint_saved = Signal(str)  # run name, after each checkpoint the engine saves
 
     def __init__(self, workspace, settings, parent=None):
         super().__init__(parent)
         self.workspace = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
         self.settings = settings
-        self._config_source: Optional[Callable[[], TrainConfig]] = None
+        self._config_source: Callable[[], TrainConfig] | None = None
         self._config_valid = True
         self._worker = None
-        self._active_run: Optional[str] = None
-        self._primary_run: Optional[str] = None
+        self._active_run: str | None = None
+        self._primary_run: str | None = None
         self._curves = RunCurves()
         self._overlay_items: list = []
         self._dirty = False
-        self._started: Optional[RunStarted] = None
-        self._last_step: Optional[Step] = None
-        self._iter: Optional[int] = None
-        self._best_val: Optional[float] = None
+        self._started: RunStarted | None = None
+        self._last_step: Step | None = None
+        self._iter: int | None = None
+        self._best_val: float | None = None
         self._outcome = ""
         self._runs: list[dict] = []
-        self.redraw_count = 0            # tests check the GUI redraws at a bounded rate
+        self.redraw_count = 0  # tests check the GUI redraws at a bounded rate
         self._next_redraw = 0.0
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.timeout.connect(self._redraw)
-        self._switch_interval: Optional[float] = None
+        self._switch_interval: float | None = None
 
         self.pump = EventPump(self)
         self.pump.sig_started.connect(self._on_started)
@@ -276,15 +312,18 @@ class TrainingTab(QWidget):
         return ended
 
     # patchable dialogs (tests replace these)
-    def ask_run_name(self, suggestion: str) -> Optional[str]:
-        name, ok = QInputDialog.getText(self, "New training run", "Name of the run (its folder under runs/):",
-                                        QLineEdit.Normal, suggestion)
+    def ask_run_name(self, suggestion: str) -> str | None:
+        name, ok = QInputDialog.getText(
+            self, "New training run", "Name of the run (its folder under runs/):", QLineEdit.Normal, suggestion
+        )
         return name.strip() if ok and name.strip() else None
 
     def ask_stop_for_close(self) -> bool:
-        answer = QMessageBox.question(self, "Training in progress",
-                                      f"Run '{self._active_run}' is training. Stop it (a checkpoint is saved, "
-                                      "Resume continues later) and quit?")
+        answer = QMessageBox.question(
+            self,
+            "Training in progress",
+            f"Run '{self._active_run}' is training. Stop it (a checkpoint is saved, Resume continues later) and quit?",
+        )
         return answer == QMessageBox.Yes
 
     def confirm(self, title: str, text: str) -> bool:
@@ -312,32 +351,48 @@ class TrainingTab(QWidget):
 
     def _build_run_box(self) -> QGroupBox:
         """Start/Stop/Resume, the process layout, progress and status."""
-        self.startButton = self._button("startButton", "Start", "Start a new run with the Config tab's settings.",
-                                        self.start)
-        self.stopButton = self._button("stopButton", "Stop", "Stop after the current iteration and save a "
-                                       "checkpoint.", self.stop)
-        self.resumeButton = self._button("resumeButton", "Resume", "Continue the selected (or the last) "
-                                         "stopped run from its checkpoint.", self.resume)
+        self.startButton = self._button(
+            "startButton", "Start", "Start a new run with the Config tab's settings.", self.start
+        )
+        self.stopButton = self._button(
+            "stopButton", "Stop", "Stop after the current iteration and save a checkpoint.", self.stop
+        )
+        self.resumeButton = self._button(
+            "resumeButton",
+            "Resume",
+            "Continue the selected (or the last) stopped run from its checkpoint.",
+            self.resume,
+        )
         gpus = sum(1 for d in devices.available_devices() if d.type == "cuda")
         self.useTorchrunCheck = QCheckBox("Several processes (torchrun)")
         self.useTorchrunCheck.setObjectName("useTorchrunCheck")
-        self.useTorchrunCheck.setToolTip("Train with torch.distributed (DDP) in a child process: one process per "
-                                         "GPU, or several CPU processes with the gloo backend.")
+        self.useTorchrunCheck.setToolTip(
+            "Train with torch.distributed (DDP) in a child process: one process per "
+            "GPU, or several CPU processes with the gloo backend."
+        )
         self.nprocSpin = QSpinBox()
         self.nprocSpin.setObjectName("nprocSpin")
         self.nprocSpin.setRange(1, max(gpus, os.cpu_count() or 1, 2))
-        self.nprocSpin.setValue(int(self.settings.get("training.nproc", gpus if gpus > 1 else 2))
-                                if self.settings else (gpus if gpus > 1 else 2))
-        self.nprocSpin.setToolTip(f"Processes per machine ({gpus} GPU{'s' if gpus != 1 else ''} found; "
-                                  "CPU processes use the gloo backend).")
-        self.useTorchrunCheck.setChecked(bool(self.settings.get("training.torchrun", False))
-                                         if self.settings else False)
+        self.nprocSpin.setValue(
+            int(self.settings.get("training.nproc", gpus if gpus > 1 else 2))
+            if self.settings
+            else (gpus if gpus > 1 else 2)
+        )
+        self.nprocSpin.setToolTip(
+            f"Processes per machine ({gpus} GPU{'s' if gpus != 1 else ''} found; CPU processes use the gloo backend)."
+        )
+        self.useTorchrunCheck.setChecked(
+            bool(self.settings.get("training.torchrun", False)) if self.settings else False
+        )
         self.useTorchrunCheck.toggled.connect(self._on_torchrun_toggled)
         self.useTorchrunCheck.toggled.connect(lambda on: self._save_setting("training.torchrun", bool(on)))
         self.nprocSpin.valueChanged.connect(lambda v: self._save_setting("training.nproc", v))
-        self.multiNodeButton = self._button("multiNodeButton", "Several machines…",
-                                            "Show the torchrun commands that run this job on several machines.",
-                                            self.show_multinode_dialog)
+        self.multiNodeButton = self._button(
+            "multiNodeButton",
+            "Several machines…",
+            "Show the torchrun commands that run this job on several machines.",
+            self.show_multinode_dialog,
+        )
 
         self.trainProgress = QProgressBar()
         self.trainProgress.setObjectName("trainProgress")
@@ -375,17 +430,26 @@ class TrainingTab(QWidget):
         self.runsList.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.runsList.setSortingEnabled(False)
         self.runsList.header().setSectionResizeMode(0, QHeaderView.Stretch)
-        self.runsList.setToolTip("Every run in this workspace (also those started from the command line). "
-                                 "Select several to compare their loss curves.")
+        self.runsList.setToolTip(
+            "Every run in this workspace (also those started from the command line). "
+            "Select several to compare their loss curves."
+        )
         self.runsList.itemSelectionChanged.connect(self._on_selection_changed)
-        self.refreshRunsButton = self._button("refreshRunsButton", "Refresh", "Read the runs folder again.",
-                                              self.refresh_runs)
-        self.revealRunButton = self._button("revealRunButton", "Reveal folder", "Open the run's folder.",
-                                            self.reveal_selected)
-        self.deleteRunButton = self._button("deleteRunButton", "Delete…", "Delete the selected runs and their "
-                                            "checkpoints.", self.delete_selected)
-        self.exportRunButton = self._button("exportRunButton", "Export…", "Export the selected run's model as a "
-                                            "Hugging Face folder or safetensors.", self.export_selected)
+        self.refreshRunsButton = self._button(
+            "refreshRunsButton", "Refresh", "Read the runs folder again.", self.refresh_runs
+        )
+        self.revealRunButton = self._button(
+            "revealRunButton", "Reveal folder", "Open the run's folder.", self.reveal_selected
+        )
+        self.deleteRunButton = self._button(
+            "deleteRunButton", "Delete…", "Delete the selected runs and their checkpoints.", self.delete_selected
+        )
+        self.exportRunButton = self._button(
+            "exportRunButton",
+            "Export…",
+            "Export the selected run's model as a Hugging Face folder or safetensors.",
+            self.export_selected,
+        )
         runs_box = QGroupBox("Runs")
         rl = QVBoxLayout(runs_box)
         rl.addWidget(self.runsList)
@@ -469,8 +533,8 @@ class TrainingTab(QWidget):
             item.getAxis(axis).setPen(pg.mkPen(fg))
             item.getAxis(axis).setTextPen(pg.mkPen(fg))
         item.setLabel("left", ylabel)
-        item.getAxis("left").enableAutoSIPrefix(False)   # "lr (x0.001)" reads worse than 1e-03 ticks
-        item.getAxis("left").setWidth(64)   # same width on both plots, so their iteration axes line up
+        item.getAxis("left").enableAutoSIPrefix(False)  # "lr (x0.001)" reads worse than 1e-03 ticks
+        item.getAxis("left").setWidth(64)  # same width on both plots, so their iteration axes line up
         item.setLabel("bottom", "iteration")
         # 100k+ points stay fast: draw only what is in view, min/max-downsampled to the pixel width
         item.setClipToView(True)
@@ -483,17 +547,35 @@ class TrainingTab(QWidget):
         self._legend.setBrush(pg.mkBrush(self.palette().color(QPalette.Base)))
         self.rawCurve = loss.plot(name="train loss", pen=pg.mkPen((*BLUE, 70), width=1))
         self.emaCurve = loss.plot(name="train loss (smoothed)", pen=pg.mkPen(BLUE, width=2))
-        self.trainEvalCurve = loss.plot(name="eval: train", pen=None, symbol="o", symbolSize=7,
-                                        symbolBrush=ORANGE, symbolPen=pg.mkPen("k", width=0.5))
-        self.valEvalCurve = loss.plot(name="eval: val", pen=pg.mkPen((*RED, 150), width=1, style=Qt.DashLine),
-                                      symbol="d", symbolSize=9, symbolBrush=RED, symbolPen=pg.mkPen("k", width=0.5))
-        self.bestMarker = loss.plot(name="best checkpoint", pen=None, symbol="star", symbolSize=18,
-                                    symbolBrush=(255, 200, 0), symbolPen=pg.mkPen("k", width=1))
+        self.trainEvalCurve = loss.plot(
+            name="eval: train",
+            pen=None,
+            symbol="o",
+            symbolSize=7,
+            symbolBrush=ORANGE,
+            symbolPen=pg.mkPen("k", width=0.5),
+        )
+        self.valEvalCurve = loss.plot(
+            name="eval: val",
+            pen=pg.mkPen((*RED, 150), width=1, style=Qt.DashLine),
+            symbol="d",
+            symbolSize=9,
+            symbolBrush=RED,
+            symbolPen=pg.mkPen("k", width=0.5),
+        )
+        self.bestMarker = loss.plot(
+            name="best checkpoint",
+            pen=None,
+            symbol="star",
+            symbolSize=18,
+            symbolBrush=(255, 200, 0),
+            symbolPen=pg.mkPen("k", width=1),
+        )
         self.lrCurve = self.lrPlot.getPlotItem().plot(pen=pg.mkPen(BLUE, width=2))
 
     # ----- start / stop / resume -----
 
-    def _current_config(self) -> Optional[TrainConfig]:
+    def _current_config(self) -> TrainConfig | None:
         if self._config_source is None:
             self._log("There are no settings to train with yet (the Config tab is missing).", "error")
             return None
@@ -514,8 +596,10 @@ class TrainingTab(QWidget):
         problems = cfg.validate()
         nproc = self.nprocSpin.value() if self.useTorchrunCheck.isChecked() else 1
         if cfg.gradient_accumulation_steps % nproc:
-            problems.append(f"gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be a multiple "
-                            f"of the number of processes ({nproc}): change one of them.")
+            problems.append(
+                f"gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be a multiple "
+                f"of the number of processes ({nproc}): change one of them."
+            )
         if problems:
             self._log("Cannot start: " + " ".join(problems), "error")
             return
@@ -529,12 +613,14 @@ class TrainingTab(QWidget):
             self._log(str(e), "error")
             return
         if run_dir.exists():
-            self._log(f"A run named '{name}' already exists: choose another name, or select it in the list "
-                      "and press Resume.", "error")
+            self._log(
+                f"A run named '{name}' already exists: choose another name, or select it in the list and press Resume.",
+                "error",
+            )
             return
         cfg.run_name = name
         if cfg.init_from == "resume":
-            cfg.init_from = "scratch"   # Start always begins a new run; continuing one is Resume's job
+            cfg.init_from = "scratch"  # Start always begins a new run; continuing one is Resume's job
         self._launch(cfg, resumed=False)
 
     @Slot()
@@ -553,10 +639,9 @@ class TrainingTab(QWidget):
         if name is None:
             self._log("There is no stopped run with a checkpoint to resume.", "error")
             return
-        self._launch(TrainConfig(init_from="resume", run_name=name), resumed=True,
-                     overrides=self.resume_overrides())
+        self._launch(TrainConfig(init_from="resume", run_name=name), resumed=True, overrides=self.resume_overrides())
 
-    def resume_candidate(self) -> Optional[str]:
+    def resume_candidate(self) -> str | None:
         """The selected stopped run; with nothing selected, the most recently stopped one."""
         selected = set(self._selected_runs())
         # list_runs gives the newest first
@@ -577,7 +662,7 @@ class TrainingTab(QWidget):
             return {}
         return {"device": cfg.device, "dtype": cfg.dtype, "compile": cfg.compile}
 
-    def _launch(self, cfg: TrainConfig, resumed: bool, overrides: Optional[dict] = None) -> None:
+    def _launch(self, cfg: TrainConfig, resumed: bool, overrides: dict | None = None) -> None:
         name = cfg.run_name
         self._active_run = name
         self._started, self._last_step, self._iter, self._best_val, self._outcome = None, None, None, None, ""
@@ -586,8 +671,9 @@ class TrainingTab(QWidget):
         self.lossPlot.getPlotItem().setTitle(f"Loss: {name}")
         self.pump.start()
         if self.useTorchrunCheck.isChecked():
-            worker = TorchrunWorker(cfg, self.workspace.home, self.nprocSpin.value(), self.pump,
-                                    resume_overrides=overrides)
+            worker = TorchrunWorker(
+                cfg, self.workspace.home, self.nprocSpin.value(), self.pump, resume_overrides=overrides
+            )
         else:
             worker = TrainingWorker(cfg, self.workspace.home, self.pump, resume_overrides=overrides)
             # The training thread runs Python between torch ops. With the default 5 ms GIL switch
@@ -597,8 +683,10 @@ class TrainingTab(QWidget):
             sys.setswitchinterval(min(self._switch_interval, GIL_SWITCH_S))
         worker.sig_done.connect(self._on_worker_done)
         self._worker = worker
-        self._log(f"{'Resuming' if resumed else 'Starting'} run '{name}'"
-                  f"{f' with {self.nprocSpin.value()} processes' if isinstance(worker, TorchrunWorker) else ''}…")
+        self._log(
+            f"{'Resuming' if resumed else 'Starting'} run '{name}'"
+            f"{f' with {self.nprocSpin.value()} processes' if isinstance(worker, TorchrunWorker) else ''}…"
+        )
         self.trainStatus.setText(f"Run {name}: starting…")
         worker.start(self)
         self._update_buttons()
@@ -608,7 +696,7 @@ class TrainingTab(QWidget):
         worker = self._worker
         if worker is None:
             return
-        worker.wait(5000)   # the thread is quitting right now; join it so none is left behind
+        worker.wait(5000)  # the thread is quitting right now; join it so none is left behind
         self.pump.stop()
         self._worker = None
         self._active_run = None
@@ -627,8 +715,10 @@ class TrainingTab(QWidget):
         self.trainProgress.setRange(0, max(1, ev.max_iters))
         self.trainProgress.setValue(ev.start_iter)
         procs = f", {ev.world_size} processes" if ev.world_size > 1 else ""
-        self._log(f"Run '{ev.run}' on {ev.device} ({ev.dtype}{procs}): {ev.n_params / 1e6:.2f}M parameters, "
-                  f"iterations {ev.start_iter}→{ev.max_iters}, {ev.tokens_per_iter:,} tokens per iteration.")
+        self._log(
+            f"Run '{ev.run}' on {ev.device} ({ev.dtype}{procs}): {ev.n_params / 1e6:.2f}M parameters, "
+            f"iterations {ev.start_iter}→{ev.max_iters}, {ev.tokens_per_iter:,} tokens per iteration."
+        )
         self.refresh_runs()
         self._dirty = True
 
@@ -642,7 +732,7 @@ class TrainingTab(QWidget):
     @Slot(object)
     def _on_eval(self, ev: Eval) -> None:
         self._curves.add_eval(ev)
-        if ev.best_val_loss is not None and math.isfinite(ev.best_val_loss):   # JSON turns inf into None
+        if ev.best_val_loss is not None and math.isfinite(ev.best_val_loss):  # JSON turns inf into None
             self._best_val = ev.best_val_loss
         if ev.sample:
             self.samplePreview.setPlainText(f"iteration {ev.iter}, val loss {ev.val_loss:.4f}\n\n{ev.sample}")
@@ -690,7 +780,7 @@ class TrainingTab(QWidget):
                 self._redraw_timer.start(int(1000 * (self._next_redraw - now)) + 1)
             return
         t0 = time.perf_counter()
-        painted = self.lossPlot.take_paint_time() + self.lrPlot.take_paint_time()   # of the previous redraw
+        painted = self.lossPlot.take_paint_time() + self.lrPlot.take_paint_time()  # of the previous redraw
         self._dirty = False
         self.redraw_count += 1
         c = self._curves
@@ -716,12 +806,17 @@ class TrainingTab(QWidget):
             self.trainProgress.setValue(min(it, st.max_iters))
             if step is not None:
                 done = max(1, step.iter - st.start_iter)
-                eta = "" if self._outcome else \
-                    f" · ETA {format_duration((st.max_iters - step.iter) * step.elapsed / done)}"
+                eta = (
+                    ""
+                    if self._outcome
+                    else f" · ETA {format_duration((st.max_iters - step.iter) * step.elapsed / done)}"
+                )
                 mfu = f"MFU {100 * step.mfu:.1f}%" if step.mfu >= 0 else "MFU n/a"
                 lines.append(f"loss {step.loss:.4f} (smoothed {self._curves.smooth.y[-1]:.4f}) · lr {step.lr:.2e}")
-                lines.append(f"elapsed {format_duration(step.elapsed)}{eta} · "
-                             f"{format_rate(step.tokens_per_sec)} · {mfu} · {step.ms_per_iter:.1f} ms/iter")
+                lines.append(
+                    f"elapsed {format_duration(step.elapsed)}{eta} · "
+                    f"{format_rate(step.tokens_per_sec)} · {mfu} · {step.ms_per_iter:.1f} ms/iter"
+                )
             self._update_active_row(it, st.max_iters)
             procs = f" × {st.world_size} processes" if st.world_size > 1 else ""
             lines.append(f"device {st.device} ({st.dtype}){procs} · {st.n_params / 1e6:.2f}M parameters")
@@ -741,7 +836,7 @@ class TrainingTab(QWidget):
                 item.setText(3, f"{self._best_val:.4f}")
             self.runsList.resizeColumnToContents(2)
 
-    def _show_primary(self, name: Optional[str]) -> None:
+    def _show_primary(self, name: str | None) -> None:
         """Show a run's full history in the main curves (None: start empty for a new run)."""
         self._primary_run = name
         self._curves = RunCurves()
@@ -771,8 +866,15 @@ class TrainingTab(QWidget):
             color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
             curves = RunCurves.from_events(self._read_events(name))
             line = item.plot(curves.smooth.x, curves.smooth.y, name=f"{name} (smoothed)", pen=pg.mkPen(color, width=2))
-            vals = item.plot(curves.val_eval.x, curves.val_eval.y, name=f"{name} val", pen=None, symbol="d",
-                             symbolSize=8, symbolBrush=color)
+            vals = item.plot(
+                curves.val_eval.x,
+                curves.val_eval.y,
+                name=f"{name} val",
+                pen=None,
+                symbol="d",
+                symbolSize=8,
+                symbolBrush=color,
+            )
             self._overlay_items += [line, vals]
 
     # ----- runs list -----
@@ -789,11 +891,15 @@ class TrainingTab(QWidget):
         self.runsList.clear()
         for run in self._runs:
             best, iters, max_iters = run.get("best_val_loss"), run.get("iter"), run.get("max_iters")
-            item = QTreeWidgetItem([
-                run["name"], str(run.get("status", "?")),
-                "" if iters is None else (f"{iters} / {max_iters}" if max_iters else str(iters)),
-                "" if best is None else f"{best:.4f}",
-                str(run.get("dataset") or "")])
+            item = QTreeWidgetItem(
+                [
+                    run["name"],
+                    str(run.get("status", "?")),
+                    "" if iters is None else (f"{iters} / {max_iters}" if max_iters else str(iters)),
+                    "" if best is None else f"{best:.4f}",
+                    str(run.get("dataset") or ""),
+                ]
+            )
             item.setData(0, Qt.UserRole, run["name"])
             item.setToolTip(0, f"{run['name']}\n{run.get('path', '')}")
             self.runsList.addTopLevelItem(item)
@@ -833,14 +939,15 @@ class TrainingTab(QWidget):
         it, max_iters = run.get("iter"), run.get("max_iters")
         where = f" at iteration {it}" + (f" / {max_iters}" if max_iters else "") if it is not None else ""
         self._outcome = f"Run {name}: {run.get('status', 'unknown')}{where}." + (
-            f" {run['reason']}" if run.get("reason") else "")
+            f" {run['reason']}" if run.get("reason") else ""
+        )
         if run.get("best_val_loss") is not None:
             self._best_val = run["best_val_loss"]
         self._update_status()
 
     @Slot()
     def delete_selected(self) -> None:
-        names = [n for n in self._selected_runs() if n != self._active_run]   # never the one training
+        names = [n for n in self._selected_runs() if n != self._active_run]  # never the one training
         if not names:
             return
         if not self.confirm("Delete runs", f"Delete {', '.join(names)} with all checkpoints? This cannot be undone."):
@@ -857,9 +964,10 @@ class TrainingTab(QWidget):
         self._set_overlays([])
 
     @Slot()
-    def export_selected(self) -> "ExportDialog | None":
+    def export_selected(self) -> ExportDialog | None:
         """Open the export dialog for the one selected run (non-modal; returned for tests)."""
         from gptstudio.gui.export_dialog import ExportDialog
+
         names = self._selected_runs()
         if len(names) != 1:
             return None
@@ -885,7 +993,8 @@ class TrainingTab(QWidget):
             except GPTStudioError:
                 cfg = None
         run_name = (cfg.run_name if cfg and cfg.run_name else None) or self.workspace.unique_run_name(
-            f"{(cfg.dataset if cfg else '') or 'run'}-multinode")
+            f"{(cfg.dataset if cfg else '') or 'run'}-multinode"
+        )
         dlg = MultiNodeDialog(cfg, run_name, self.nprocSpin.value(), self)
         dlg.show()
         return dlg
@@ -904,14 +1013,21 @@ class TrainingTab(QWidget):
         running = self.is_running()
         can_start = not running and self._config_valid and self._config_source is not None
         self.startButton.setEnabled(can_start)
-        self.startButton.setToolTip("Start a new run with the Config tab's settings." if can_start else
-                                    "A run is in progress." if running else
-                                    "Fix the settings on the Config tab first.")
+        self.startButton.setToolTip(
+            "Start a new run with the Config tab's settings."
+            if can_start
+            else "A run is in progress."
+            if running
+            else "Fix the settings on the Config tab first."
+        )
         self.stopButton.setEnabled(running)
         candidate = None if running else self.resume_candidate()
         self.resumeButton.setEnabled(candidate is not None)
-        self.resumeButton.setToolTip(f"Continue run '{candidate}' from its last checkpoint." if candidate else
-                                     "Select a stopped run to continue it from its last checkpoint.")
+        self.resumeButton.setToolTip(
+            f"Continue run '{candidate}' from its last checkpoint."
+            if candidate
+            else "Select a stopped run to continue it from its last checkpoint."
+        )
         self.useTorchrunCheck.setEnabled(not running)
         self.exportRunButton.setEnabled(len(self._selected_runs()) == 1)
         self.nprocSpin.setEnabled(not running and self.useTorchrunCheck.isChecked())
@@ -927,7 +1043,7 @@ class TrainingTab(QWidget):
 class MultiNodeDialog(QDialog):
     """Shows the torchrun lines that run the same job on several machines; the text can be copied."""
 
-    def __init__(self, cfg: Optional[TrainConfig], run_name: str, nproc: int, parent=None):
+    def __init__(self, cfg: TrainConfig | None, run_name: str, nproc: int, parent=None):
         super().__init__(parent)
         self.setObjectName("multiNodeDialog")
         self.setWindowTitle("Train on several machines")
@@ -972,14 +1088,23 @@ class MultiNodeDialog(QDialog):
 
     def update_text(self) -> None:
         nodes = self.nodesSpin.value()
-        lines = [f"# Run '{self.run_name}' on {nodes} machines x {self.nprocSpin.value()} processes.",
-                 "# 1. Save the settings (button below) as train.json and copy it to every machine.",
-                 f"# 2. Every machine needs GPT Studio and the dataset "
-                 f"'{self.cfg.dataset if self.cfg else 'NAME'}' (copy its folder under datasets/).",
-                 "# 3. Machine 0's address and port must be reachable from the others.",
-                 "# 4. Run one line per machine; machine 0 (rank 0) writes the checkpoints.", ""]
-        cmds = multinode_commands(nodes, self.nprocSpin.value(), self.addrEdit.text().strip() or "ADDRESS",
-                                  self.portSpin.value(), "train.json", self.run_name)
+        lines = [
+            f"# Run '{self.run_name}' on {nodes} machines x {self.nprocSpin.value()} processes.",
+            "# 1. Save the settings (button below) as train.json and copy it to every machine.",
+            f"# 2. Every machine needs GPT Studio and the dataset "
+            f"'{self.cfg.dataset if self.cfg else 'NAME'}' (copy its folder under datasets/).",
+            "# 3. Machine 0's address and port must be reachable from the others.",
+            "# 4. Run one line per machine; machine 0 (rank 0) writes the checkpoints.",
+            "",
+        ]
+        cmds = multinode_commands(
+            nodes,
+            self.nprocSpin.value(),
+            self.addrEdit.text().strip() or "ADDRESS",
+            self.portSpin.value(),
+            "train.json",
+            self.run_name,
+        )
         for rank, cmd in enumerate(cmds):
             lines += [f"# machine {rank}", cmd, ""]
         self.text.setPlainText("\n".join(lines))
@@ -989,4 +1114,3 @@ class MultiNodeDialog(QDialog):
         if path and self.cfg is not None:
             cfg = TrainConfig.from_dict({**self.cfg.to_dict(), "run_name": self.run_name})
             save_config(cfg, path)
-

@@ -5,6 +5,7 @@ lives in the GUI thread and drains its buffer on a 100 ms timer, so the GUI hand
 ~10 times a second however fast the steps come, and the training thread never waits on the GUI
 (pushing is a lock and a deque append, so a GUI thread blocked in `wait()` cannot deadlock it).
 """
+
 from __future__ import annotations
 
 import collections
@@ -19,17 +20,16 @@ import threading
 from pathlib import Path
 
 import psutil
-from PySide6.QtCore import QObject, QThread, QTimer, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 import gptstudio
 from gptstudio.core import trainer
 from gptstudio.core.config import TrainConfig, save_config
 from gptstudio.core.errors import Cancelled, GPTStudioError
-from gptstudio.core.events import (CheckpointSaved, Eval, Event, Finished, Message, RunStarted, Step,
-                                   event_from_dict)
+from gptstudio.core.events import CheckpointSaved, Eval, Event, Finished, Message, RunStarted, Step, event_from_dict
 
-DRAIN_INTERVAL_MS = 100      # <= 10 GUI updates per second
-STOP_GRACE_S = 30.0          # how long a torchrun child may take to save and exit after STOP
+DRAIN_INTERVAL_MS = 100  # <= 10 GUI updates per second
+STOP_GRACE_S = 30.0  # how long a torchrun child may take to save and exit after STOP
 
 
 class EventPump(QObject):
@@ -38,12 +38,13 @@ class EventPump(QObject):
     Consecutive Step events of one drain arrive together in `sig_steps(list)`; `sig_drained` follows
     every drain that delivered something, so the GUI redraws once per drain.
     """
-    sig_started = Signal(object)       # RunStarted
-    sig_steps = Signal(object)         # list[Step]
-    sig_eval = Signal(object)          # Eval
-    sig_checkpoint = Signal(object)    # CheckpointSaved
-    sig_message = Signal(str, str)     # level (info|warning|error), text
-    sig_finished = Signal(object)      # Finished: exactly once per run, always last
+
+    sig_started = Signal(object)  # RunStarted
+    sig_steps = Signal(object)  # list[Step]
+    sig_eval = Signal(object)  # Eval
+    sig_checkpoint = Signal(object)  # CheckpointSaved
+    sig_message = Signal(str, str)  # level (info|warning|error), text
+    sig_finished = Signal(object)  # Finished: exactly once per run, always last
     sig_drained = Signal()
 
     def __init__(self, parent=None):
@@ -129,12 +130,13 @@ def readable_failure(exc: BaseException) -> str:
     return f"Training stopped by an unexpected error ({name}: {text}); the last checkpoint is kept."
 
 
-_LIVE: set = set()   # in-process workers whose thread has not finished yet
+_LIVE: set = set()  # in-process workers whose thread has not finished yet
 
 
 class TrainingWorker(QObject):
     """Runs `trainer.train` in a QThread of its own. `stop()` asks it to save and stop."""
-    sig_done = Signal()   # emitted in the worker thread when train() has returned
+
+    sig_done = Signal()  # emitted in the worker thread when train() has returned
 
     def __init__(self, config: TrainConfig, home: Path, pump: EventPump, resume_overrides: dict | None = None):
         super().__init__()
@@ -192,12 +194,16 @@ class TrainingWorker(QObject):
         except BaseException as e:  # the app must live on whatever the engine raises
             if not isinstance(e, (GPTStudioError, MemoryError)):
                 from gptstudio.gui.errors import log_exception
+
                 log_exception(type(e), e, e.__traceback__)
             final = Finished(status="failed", iter=-1, reason=readable_failure(e))
         finally:
             if not self._saw_finished:
-                self.pump.push(final if isinstance(final, Finished)
-                               else Finished(status="failed", iter=-1, reason="The trainer returned no result."))
+                self.pump.push(
+                    final
+                    if isinstance(final, Finished)
+                    else Finished(status="failed", iter=-1, reason="The trainer returned no result.")
+                )
             self.sig_done.emit()
 
 
@@ -211,9 +217,20 @@ def child_env(home: Path) -> dict:
     return env
 
 
-def torchrun_command(config_path: str, run_name: str, nproc: int, home: Path | None = None, *,
-                     nnodes: int = 1, node_rank: int = 0, master_addr: str = "", master_port: int = 29500,
-                     python: str | None = None, jsonl: bool = True, resume: bool = False) -> list[str]:
+def torchrun_command(
+    config_path: str,
+    run_name: str,
+    nproc: int,
+    home: Path | None = None,
+    *,
+    nnodes: int = 1,
+    node_rank: int = 0,
+    master_addr: str = "",
+    master_port: int = 29500,
+    python: str | None = None,
+    jsonl: bool = True,
+    resume: bool = False,
+) -> list[str]:
     """The torchrun command line for a training job (one node: --standalone; several: rendezvous).
 
     A new run takes its settings from config_path; a resumed one (`--resume`) its saved settings,
@@ -222,8 +239,12 @@ def torchrun_command(config_path: str, run_name: str, nproc: int, home: Path | N
     if nnodes <= 1:
         cmd.append("--standalone")
     else:
-        cmd += [f"--nnodes={nnodes}", f"--node_rank={node_rank}", f"--master_addr={master_addr}",
-                f"--master_port={master_port}"]
+        cmd += [
+            f"--nnodes={nnodes}",
+            f"--node_rank={node_rank}",
+            f"--master_addr={master_addr}",
+            f"--master_port={master_port}",
+        ]
     cmd += [f"--nproc_per_node={nproc}", "-m", "gptstudio"]
     if home is not None:
         cmd += ["--home", str(home)]
@@ -233,13 +254,26 @@ def torchrun_command(config_path: str, run_name: str, nproc: int, home: Path | N
     return cmd
 
 
-def multinode_commands(nnodes: int, nproc: int, master_addr: str, master_port: int, config_file: str,
-                       run_name: str) -> list[str]:
+def multinode_commands(
+    nnodes: int, nproc: int, master_addr: str, master_port: int, config_file: str, run_name: str
+) -> list[str]:
     """Copyable shell lines, one per machine, to run the same job on several machines."""
-    return [shlex.join(["torchrun"] + torchrun_command(config_file, run_name, nproc, nnodes=nnodes,
-                                                       node_rank=rank, master_addr=master_addr,
-                                                       master_port=master_port, jsonl=False)[3:])
-            for rank in range(nnodes)]
+    return [
+        shlex.join(
+            ["torchrun"]
+            + torchrun_command(
+                config_file,
+                run_name,
+                nproc,
+                nnodes=nnodes,
+                node_rank=rank,
+                master_addr=master_addr,
+                master_port=master_port,
+                jsonl=False,
+            )[3:]
+        )
+        for rank in range(nnodes)
+    ]
 
 
 def signal_tree(pid: int, kill: bool = False) -> list[psutil.Process]:
@@ -264,10 +298,18 @@ class TorchrunWorker(QObject):
     ranks exit); if the child is still alive after `grace_s`, its whole process tree is terminated.
     A child that exits without a Finished event is reported as failed.
     """
-    sig_done = Signal()   # emitted from a helper thread when the child has exited and its output is read
 
-    def __init__(self, config: TrainConfig, home: Path, nproc: int, pump: EventPump,
-                 resume_overrides: dict | None = None, grace_s: float = STOP_GRACE_S):
+    sig_done = Signal()  # emitted from a helper thread when the child has exited and its output is read
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        home: Path,
+        nproc: int,
+        pump: EventPump,
+        resume_overrides: dict | None = None,
+        grace_s: float = STOP_GRACE_S,
+    ):
         super().__init__()
         self.config, self.home, self.nproc, self.pump = config, Path(home), int(nproc), pump
         self.run_name = config.run_name
@@ -295,19 +337,31 @@ class TorchrunWorker(QObject):
         cmd = torchrun_command(str(config_path), self.run_name, self.nproc, self.home, resume=self.resume)
         self.pump.log("Starting: " + shlex.join(cmd))
         # Own process group/session: Stop and close can end torchrun and every rank together.
-        extra = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt"
-                 else {"start_new_session": True})
+        extra = (
+            {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" else {"start_new_session": True}
+        )
         try:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                         env=child_env(self.home), text=True, encoding="utf-8",
-                                         errors="replace", bufsize=1, **extra)
+            self.proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                env=child_env(self.home),
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                bufsize=1,
+                **extra,
+            )
         except OSError as e:
             self.pump.push(Finished(status="failed", iter=-1, reason=f"Could not start torchrun: {e}."))
             self._done.set()
             self.sig_done.emit()
             return
-        readers = [threading.Thread(target=self._read_stdout, daemon=True, name="torchrun-stdout"),
-                   threading.Thread(target=self._read_stderr, daemon=True, name="torchrun-stderr")]
+        readers = [
+            threading.Thread(target=self._read_stdout, daemon=True, name="torchrun-stdout"),
+            threading.Thread(target=self._read_stderr, daemon=True, name="torchrun-stderr"),
+        ]
         for t in readers:
             t.start()
         threading.Thread(target=self._wait_exit, args=(readers,), daemon=True, name="torchrun-wait").start()
@@ -320,7 +374,7 @@ class TorchrunWorker(QObject):
             try:
                 event = event_from_dict(json.loads(line))
             except (ValueError, TypeError):
-                self.pump.log(line)   # plain output from a library: show it, do not fail
+                self.pump.log(line)  # plain output from a library: show it, do not fail
                 continue
             if isinstance(event, Finished):
                 self._saw_finished = True
@@ -331,7 +385,7 @@ class TorchrunWorker(QObject):
             if line.strip():
                 self.pump.log(line.rstrip(), "warning")
                 if line.startswith(("gptstudio: error", "  - ")) and len(self._errors) < 10:
-                    self._errors.append(line.strip())   # the CLI's own plain-words reason
+                    self._errors.append(line.strip())  # the CLI's own plain-words reason
 
     def _wait_exit(self, readers: list[threading.Thread]) -> None:
         code = self.proc.wait()
@@ -342,11 +396,13 @@ class TorchrunWorker(QObject):
                 reason = "Stopped: the training processes were ended; the last saved checkpoint is kept."
                 status = "stopped"
             elif self._errors:
-                reason = " ".join(dict.fromkeys(self._errors))   # every rank prints the same problems
+                reason = " ".join(dict.fromkeys(self._errors))  # every rank prints the same problems
                 status = "failed"
             else:
-                reason = (f"The training processes exited with code {code} before finishing (crashed or killed); "
-                          "see the log above. The last saved checkpoint is kept: Resume continues from it.")
+                reason = (
+                    f"The training processes exited with code {code} before finishing (crashed or killed); "
+                    "see the log above. The last saved checkpoint is kept: Resume continues from it."
+                )
                 status = "failed"
             self.pump.log(reason, "error" if status == "failed" else "info")
             self.pump.push(Finished(status=status, iter=-1, reason=reason))
@@ -371,8 +427,7 @@ class TorchrunWorker(QObject):
 
     def _escalate(self) -> None:
         if not self._done.wait(self.grace_s):
-            self.pump.log(f"The training processes did not stop within {self.grace_s:.0f} s; ending them.",
-                          "warning")
+            self.pump.log(f"The training processes did not stop within {self.grace_s:.0f} s; ending them.", "warning")
             self.kill()
 
     def kill(self, timeout: float = 5.0) -> None:

@@ -4,10 +4,10 @@ The job is a plain function (no Qt) called as `fn(*args, report=..., cancel=...,
 `report(obj)` is its progress/event callback, `cancel` a threading.Event it polls. Signals are
 emitted from the worker thread and delivered queued to the GUI thread.
 """
+
 from __future__ import annotations
 
 import threading
-import traceback
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -15,11 +15,11 @@ from gptstudio.core.errors import GPTStudioError
 
 
 class JobWorker(QObject):
-    progressed = Signal(object)   # whatever the job reports (events, (done, total) tuples, ...)
-    succeeded = Signal(object)    # the job's return value
-    failed = Signal(str)          # a readable message
+    progressed = Signal(object)  # whatever the job reports (events, (done, total) tuples, ...)
+    succeeded = Signal(object)  # the job's return value
+    failed = Signal(str)  # a readable message
     cancelled = Signal()
-    finished = Signal()           # always, last
+    finished = Signal()  # always, last
 
     def __init__(self, fn, *args, **kwargs):
         super().__init__()
@@ -32,6 +32,7 @@ class JobWorker(QObject):
     @Slot()
     def run(self) -> None:
         from gptstudio.core.errors import Cancelled
+
         try:
             result = self._fn(*self._args, report=self.progressed.emit, cancel=self.cancel_event, **self._kwargs)
         except Cancelled:
@@ -42,6 +43,7 @@ class JobWorker(QObject):
             self.failed.emit("Out of memory: lower batch_size or block_size, or close other programs.")
         except Exception as e:  # unexpected: show it readably, keep the app alive, log the trace
             from gptstudio.gui.errors import log_exception
+
             log_exception(type(e), e, e.__traceback__)
             self.failed.emit(f"Unexpected error: {type(e).__name__}: {e}")
         else:

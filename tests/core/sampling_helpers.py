@@ -1,4 +1,5 @@
 """Tiny models and checkpoints for the sampler and `gptstudio sample` tests."""
+
 from __future__ import annotations
 
 import functools
@@ -36,8 +37,8 @@ def train_tiny_char_model(text: str, steps: int = 80, seed: int = 0, **overrides
     bs = args["block_size"]
     for _ in range(steps):
         ix = torch.randint(len(data) - bs - 1, (32,))
-        x = torch.stack([data[i:i + bs] for i in ix])
-        y = torch.stack([data[i + 1:i + bs + 1] for i in ix])
+        x = torch.stack([data[i : i + bs] for i in ix])
+        y = torch.stack([data[i + 1 : i + bs + 1] for i in ix])
         _, loss = model(x, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -57,10 +58,17 @@ def sharp_random_model(vocab_size: int, seed: int = 0, scale: float = 10.0, **ov
     return model.eval()
 
 
-def checkpoint_dict(model, args: dict, tokenizer=None, iter_num: int = 80, best_val_loss=2.5,
-                    dataset="shakespeare_char") -> dict:
-    ckpt = {"model": model.state_dict(), "model_args": dict(args), "iter_num": iter_num,
-            "best_val_loss": best_val_loss, "config": {"dataset": dataset}, "optimizer": {}}
+def checkpoint_dict(
+    model, args: dict, tokenizer=None, iter_num: int = 80, best_val_loss=2.5, dataset="shakespeare_char"
+) -> dict:
+    ckpt = {
+        "model": model.state_dict(),
+        "model_args": dict(args),
+        "iter_num": iter_num,
+        "best_val_loss": best_val_loss,
+        "config": {"dataset": dataset},
+        "optimizer": {},
+    }
     if tokenizer is not None:
         ckpt["tokenizer"] = tokenizer.to_meta()
         ckpt["dataset"] = dataset
@@ -121,8 +129,9 @@ def fixed(logits: torch.Tensor, block_size: int = 1024) -> ScriptedModel:
     return ScriptedModel(logits.numel(), lambda call, idx: logits.expand(idx.size(0), -1).clone(), block_size)
 
 
-def nanogpt_generate(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k=None,
-                     slide: str = "exact"):
+def nanogpt_generate(
+    model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k=None, slide: str = "exact"
+):
     """nanoGPT's GPT.generate, verbatim in spirit: recompute the cropped context for every token.
     temperature 0 takes the argmax (nanoGPT itself would divide by zero).
     slide="fast": the context the sampler's fast slide gives instead (the window restarts from the

@@ -21,10 +21,12 @@ def payload(**extra):
 def test_lists_latest_and_best_of_every_run(home):
     ws = Workspace.open(home)
     meta = {"tokenizer": "char", "vocab_size": 5, "chars": list("abcde")}
-    save_checkpoint(payload(iter_num=200, best_val_loss=1.25, tokenizer=meta, dataset="poems"),
-                    ws.runs_dir / "alpha" / "ckpt.pt")
-    save_checkpoint(payload(iter_num=150, best_val_loss=1.2, tokenizer=meta, dataset="poems"),
-                    ws.runs_dir / "alpha" / "best.pt")
+    save_checkpoint(
+        payload(iter_num=200, best_val_loss=1.25, tokenizer=meta, dataset="poems"), ws.runs_dir / "alpha" / "ckpt.pt"
+    )
+    save_checkpoint(
+        payload(iter_num=150, best_val_loss=1.2, tokenizer=meta, dataset="poems"), ws.runs_dir / "alpha" / "best.pt"
+    )
     (ws.runs_dir / "empty").mkdir()
     (ws.runs_dir / "broken").mkdir()
     (ws.runs_dir / "broken" / "ckpt.pt").write_bytes(b"PK\x03\x04 truncated")
@@ -39,8 +41,13 @@ def test_plain_nanogpt_checkpoint(tmp_path):
     path = tmp_path / "ckpt.pt"
     torch.save(payload(iter_num=0, best_val_loss=torch.tensor(1e9), config={"dataset": "shakespeare_char"}), path)
     info = describe_checkpoint(path)
-    assert (info.run, info.dataset, info.tokenizer, info.iter_num, info.best_val_loss) == \
-        ("", "shakespeare_char", "", 0, None)
+    assert (info.run, info.dataset, info.tokenizer, info.iter_num, info.best_val_loss) == (
+        "",
+        "shakespeare_char",
+        "",
+        0,
+        None,
+    )
     assert info.describe() == "ckpt.pt · shakespeare_char · 1L·2H·8 · iter 0"
     torch.save(payload(best_val_loss=torch.tensor(2.5)), path)
     assert describe_checkpoint(path).best_val_loss == 2.5

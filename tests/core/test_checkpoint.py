@@ -1,4 +1,5 @@
 """Checkpoints: atomic writes, weights_only loading that refuses code, nanoGPT key compatibility."""
+
 import builtins
 import os
 
@@ -17,8 +18,15 @@ def payload(seed=0, iter_num=5) -> dict:
     torch.manual_seed(seed)
     model = GPT(GPTConfig(**ARGS))
     opt = model.configure_optimizers(0.1, 1e-3, (0.9, 0.99), "cpu")
-    return {"model": model.state_dict(), "optimizer": opt.state_dict(), "model_args": dict(ARGS),
-            "iter_num": iter_num, "best_val_loss": 2.5, "config": {"n_layer": 1}, "tokenizer": {"tokenizer": "char"}}
+    return {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "model_args": dict(ARGS),
+        "iter_num": iter_num,
+        "best_val_loss": 2.5,
+        "config": {"n_layer": 1},
+        "tokenizer": {"tokenizer": "char"},
+    }
 
 
 class CreatesFileWhenUnpickled:
@@ -86,9 +94,14 @@ def test_truncated_and_foreign_files_are_refused(tmp_path):
 
 def test_nanogpt_checkpoint_with_compile_prefix_loads(tmp_path):
     p = payload()
-    nano = {"model": {f"_orig_mod.{k}": v for k, v in p["model"].items()}, "optimizer": p["optimizer"],
-            "model_args": p["model_args"], "iter_num": 250, "best_val_loss": torch.tensor(1.5),
-            "config": {"out_dir": "out", "dataset": "shakespeare_char"}}
+    nano = {
+        "model": {f"_orig_mod.{k}": v for k, v in p["model"].items()},
+        "optimizer": p["optimizer"],
+        "model_args": p["model_args"],
+        "iter_num": 250,
+        "best_val_loss": torch.tensor(1.5),
+        "config": {"out_dir": "out", "dataset": "shakespeare_char"},
+    }
     torch.save(nano, tmp_path / "ckpt.pt")  # exactly as nanoGPT's train.py writes it
     model = model_from_checkpoint(load_checkpoint(tmp_path / "ckpt.pt"))
     for k, v in p["model"].items():

@@ -100,8 +100,14 @@ def test_datasets_empty_workspace(home, capsys):
 
 def test_module_run_prints_no_traceback(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "GPTSTUDIO_HOME": str(tmp_path / "home")}
-    proc = subprocess.run([sys.executable, "-m", "gptstudio", "prepare", str(tmp_path / "nope.txt"), "--name", "x"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gptstudio", "prepare", str(tmp_path / "nope.txt"), "--name", "x"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "nope.txt" in one_error_line(proc.stderr)
     assert proc.stdout == ""

@@ -1,4 +1,5 @@
 """`gptstudio sample`: streaming output, nanoGPT-style separators, RUN forms, errors as one line + exit 2."""
+
 from __future__ import annotations
 
 import io
@@ -57,7 +58,7 @@ def test_streams_prompt_and_continuation_with_nanogpt_separator(run, monkeypatch
     text = out.getvalue()
     assert code == 0
     assert text.startswith("ROMEO:") and text.endswith("\n" + SEPARATOR + "\n")
-    assert len(text) == len("ROMEO:") + 30 + len(SEPARATOR) + 2   # char model: one character per token
+    assert len(text) == len("ROMEO:") + 30 + len(SEPARATOR) + 2  # char model: one character per token
     # streamed: the text grew flush after flush, not written at the end in one go
     growing = [s for s in out.flushed if s.startswith("ROMEO:") and SEPARATOR not in s]
     assert len(set(growing)) >= 20
@@ -73,21 +74,25 @@ def test_same_seed_same_output_and_stats_on_stderr(run, capsys):
 
 
 def test_several_samples_each_with_prompt_and_separator(run, capsys):
-    code, out, _ = sample(["tiny", "--prompt", "A", "--num-samples", "3", "--max-new-tokens", "10",
-                           "--seed", "2", "--quiet"], capsys)
+    code, out, _ = sample(
+        ["tiny", "--prompt", "A", "--num-samples", "3", "--max-new-tokens", "10", "--seed", "2", "--quiet"], capsys
+    )
     blocks = out.split("\n" + SEPARATOR + "\n")
     assert code == 0 and blocks[-1] == "" and len(blocks) == 4
     assert all(b.startswith("A") and len(b) == 11 for b in blocks[:3])
 
 
 def test_stop_sequence_and_greedy(run, capsys):
-    _, full, _ = sample(["tiny", "--prompt", "ROMEO:", "--max-new-tokens", "40", "--temperature", "0",
-                         "--quiet"], capsys)
-    continuation = full[len("ROMEO:"):-len(SEPARATOR) - 2]
+    _, full, _ = sample(
+        ["tiny", "--prompt", "ROMEO:", "--max-new-tokens", "40", "--temperature", "0", "--quiet"], capsys
+    )
+    continuation = full[len("ROMEO:") : -len(SEPARATOR) - 2]
     stop = continuation[10:13]
-    cut = continuation[:continuation.find(stop)]
-    _, out, _ = sample(["tiny", "--prompt", "ROMEO:", "--max-new-tokens", "40", "--temperature", "0",
-                        "--stop", stop, "--quiet"], capsys)
+    cut = continuation[: continuation.find(stop)]
+    _, out, _ = sample(
+        ["tiny", "--prompt", "ROMEO:", "--max-new-tokens", "40", "--temperature", "0", "--stop", stop, "--quiet"],
+        capsys,
+    )
     assert out == "ROMEO:" + cut + "\n" + SEPARATOR + "\n"
 
 
@@ -103,14 +108,17 @@ def test_run_may_be_a_folder_or_a_checkpoint_file_and_prompt_a_file(run, tmp_pat
     assert outs[0].startswith("JULIET:") and len(set(outs)) == 1
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["nope", "--prompt", "a"], ["nope"]),
-    (["tiny", "--prompt", "héllo ♥"], ["'♥'", "'é'"]),
-    (["tiny", "--temperature", "-1"], ["temperature"]),
-    (["tiny", "--top-p", "2"], ["top_p"]),
-    (["tiny", "--prompt-file", "/no/such/prompt.txt"], ["prompt file"]),
-    (["tiny", "--device", "cuda:9"], ["not available"]),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["nope", "--prompt", "a"], ["nope"]),
+        (["tiny", "--prompt", "héllo ♥"], ["'♥'", "'é'"]),
+        (["tiny", "--temperature", "-1"], ["temperature"]),
+        (["tiny", "--top-p", "2"], ["top_p"]),
+        (["tiny", "--prompt-file", "/no/such/prompt.txt"], ["prompt file"]),
+        (["tiny", "--device", "cuda:9"], ["not available"]),
+    ],
+)
 def test_mistakes_are_one_line_and_exit_2(run, capsys, argv, words):
     code, out, err = sample(argv, capsys)
     assert code == 2 and out == ""
@@ -143,10 +151,16 @@ def piece(sample, text, done=False):
 def test_printer_keeps_samples_in_order_whatever_order_they_finish():
     out = io.StringIO()
     printer = SamplePrinter(out, 3, "P")
-    for p in [piece(0, "a"), piece(1, "x"), piece(2, "m"), piece(2, "n", done=True), piece(1, "y"),
-              piece(0, "b", done=True)]:
+    for p in [
+        piece(0, "a"),
+        piece(1, "x"),
+        piece(2, "m"),
+        piece(2, "n", done=True),
+        piece(1, "y"),
+        piece(0, "b", done=True),
+    ]:
         printer.add(p)
-    assert out.getvalue() == f"Pab\n{SEPARATOR}\nPxy"    # sample 1 now streams live
+    assert out.getvalue() == f"Pab\n{SEPARATOR}\nPxy"  # sample 1 now streams live
     printer.add(piece(1, "z", done=True))
     assert out.getvalue() == f"Pab\n{SEPARATOR}\nPxyz\n{SEPARATOR}\nPmn\n{SEPARATOR}\n"
 

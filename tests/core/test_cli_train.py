@@ -1,4 +1,5 @@
 """`gptstudio train`, `gptstudio runs` and `gptstudio import-nanogpt-run` from the command line."""
+
 import json
 import os
 import signal
@@ -21,14 +22,29 @@ def dataset(home):
 
 
 def test_invalid_settings_exit_2_listing_every_problem(home, dataset, capsys):
-    rc = main(["train", *tiny_cli_args(), "--n_embd=100", "--n_head=3", "--min_lr=1", "--n_layers=2",
-               "--dropout=lots", "stray"])
+    rc = main(
+        [
+            "train",
+            *tiny_cli_args(),
+            "--n_embd=100",
+            "--n_head=3",
+            "--min_lr=1",
+            "--n_layers=2",
+            "--dropout=lots",
+            "stray",
+        ]
+    )
     out, err = capsys.readouterr()
     assert rc == 2 and out == ""
     lines = [line for line in err.splitlines() if line.startswith("  - ")]
     assert len(lines) == 5, err
-    for text in ("stray does not exist", "Unknown setting 'n_layers'. Did you mean 'n_layer'?",
-                 "dropout must be a number, not 'lots'", "must be divisible by n_head (3)", "min_lr (1) is larger"):
+    for text in (
+        "stray does not exist",
+        "Unknown setting 'n_layers'. Did you mean 'n_layer'?",
+        "dropout must be a number, not 'lots'",
+        "must be divisible by n_head (3)",
+        "min_lr (1) is larger",
+    ):
         assert text in err
     assert "Traceback" not in err
     assert os.listdir(home / "runs") == []
@@ -67,11 +83,23 @@ def test_jsonl_prints_only_events(home, dataset, capsys):
 
 def test_nanogpt_style_config_file_and_overrides(home, dataset, tmp_path, capsys):
     config = tmp_path / "train_tiny_char.py"
-    config.write_text("out_dir = 'out-tiny'\ndataset = 'tiny'\nn_layer = 1\nn_head = 2\nn_embd = 16\n"
-                      "block_size = 16\nbatch_size = 4\nmax_iters = 100\nlr_decay_iters = max_iters\n"
-                      "eval_iters = 2\neval_interval = 250\nlog_interval = 1\nwandb_log = False\n")
-    rc = main(["train", str(config), "--device=cpu", "--compile=False", "--max_iters=3", "--lr_decay_iters=3",
-               "--eval_sample_tokens=0", "--dropout=0.0"])
+    config.write_text(
+        "out_dir = 'out-tiny'\ndataset = 'tiny'\nn_layer = 1\nn_head = 2\nn_embd = 16\n"
+        "block_size = 16\nbatch_size = 4\nmax_iters = 100\nlr_decay_iters = max_iters\n"
+        "eval_iters = 2\neval_interval = 250\nlog_interval = 1\nwandb_log = False\n"
+    )
+    rc = main(
+        [
+            "train",
+            str(config),
+            "--device=cpu",
+            "--compile=False",
+            "--max_iters=3",
+            "--lr_decay_iters=3",
+            "--eval_sample_tokens=0",
+            "--dropout=0.0",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     ckpt = load_checkpoint(home / "runs" / "out-tiny" / "ckpt.pt")
     assert ckpt["iter_num"] == 3 and ckpt["config"]["max_iters"] == 3 and ckpt["config"]["n_embd"] == 16
@@ -97,8 +125,10 @@ def test_resume_of_a_missing_run(home, capsys):
 
 
 def test_import_nanogpt_run_command(home, dataset, tmp_path, capsys):
-    from .test_trainer import nanogpt_checkpoint
     import torch
+
+    from .test_trainer import nanogpt_checkpoint
+
     torch.save(nanogpt_checkpoint(), tmp_path / "ckpt.pt")
     assert main(["import-nanogpt-run", str(tmp_path), "--name", "nano", "--dataset", "tiny"]) == 0
     assert "gptstudio train --resume nano" in capsys.readouterr().out
@@ -111,9 +141,20 @@ def test_import_nanogpt_run_command(home, dataset, tmp_path, capsys):
 @pytest.mark.parametrize("sig", [signal.SIGINT, pytest.param(signal.SIGTERM, marks=pytest.mark.slow)])
 def test_signal_stops_cleanly_with_a_checkpoint(home, dataset, sig):
     env = {**os.environ, "PYTHONPATH": REPO, "GPTSTUDIO_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "gptstudio", "train",
-                             *tiny_cli_args(max_iters=100_000, lr_decay_iters=100_000, eval_interval=100_000),
-                             "--jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gptstudio",
+            "train",
+            *tiny_cli_args(max_iters=100_000, lr_decay_iters=100_000, eval_interval=100_000),
+            "--jsonl",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         for line in proc.stdout:
             if json.loads(line)["type"] == "step" and json.loads(line)["iter"] >= 2:
@@ -132,6 +173,7 @@ def test_signal_stops_cleanly_with_a_checkpoint(home, dataset, sig):
 
 def test_settings_lists_every_setting(capsys):
     from gptstudio.core.config import FIELDS
+
     assert main(["train", "--settings"]) == 0
     out = capsys.readouterr().out
     for name in FIELDS:
@@ -141,8 +183,10 @@ def test_settings_lists_every_setting(capsys):
 
 def test_progress_loss_smoothing_does_not_lag_with_a_large_log_interval():
     import io
+
     from gptstudio.commands.train import ProgressPrinter
     from gptstudio.core.events import RunStarted, Step
+
     out = io.StringIO()
     printer = ProgressPrinter(out)
     printer(RunStarted("r", {"dataset": "d"}, 1000, "cpu", "float32", 0, 2000, 768, 1e9))

@@ -1,12 +1,12 @@
 """TrainConfig: validation messages, value coercion, JSON/TOML files, nanoGPT config/*.py import."""
+
 import pytest
 import torch
 
-from gptstudio.core.config import (TrainConfig, coerce, load_config, parse_nanogpt_config, read_config_file,
-                                   save_config)
+from gptstudio.core.config import TrainConfig, coerce, load_config, parse_nanogpt_config, read_config_file, save_config
 from gptstudio.core.errors import ConfigError
 
-NANOGPT_SHAKESPEARE_CHAR = '''# train a miniature character-level shakespeare model
+NANOGPT_SHAKESPEARE_CHAR = """# train a miniature character-level shakespeare model
 # good for debugging and playing on macbooks and such
 
 out_dir = 'out-shakespeare-char'
@@ -43,7 +43,7 @@ warmup_iters = 100 # not super necessary potentially
 # on macbook also add
 # device = 'cpu'  # run on cpu only
 # compile = False # do not torch compile the model
-'''
+"""
 
 
 def cpu_config(**kw) -> TrainConfig:
@@ -71,8 +71,9 @@ def test_ranges_are_checked_with_the_limit_named():
 def test_block_size_must_fit_the_dataset_splits():
     info = {"train_tokens": 10_000, "val_tokens": 200}
     problems = cpu_config(block_size=256).validate(info)
-    assert problems == ["block_size (256) must be smaller than the val split (200 tokens): lower block_size or "
-                        "add more text."]
+    assert problems == [
+        "block_size (256) must be smaller than the val split (200 tokens): lower block_size or add more text."
+    ]
     assert cpu_config(block_size=128).validate(info) == []
 
 
@@ -94,20 +95,31 @@ def test_combinations_nanogpt_accepts_are_accepted():
     assert cfg.validate() == []
 
 
-@pytest.mark.parametrize("key,text,value", [
-    ("compile", "False", False), ("compile", "true", True), ("bias", "1", True), ("max_iters", "2000", 2000),
-    ("max_iters", "2e3", 2000), ("learning_rate", "6e-4", 6e-4), ("dataset", "shakespeare_char", "shakespeare_char"),
-])
+@pytest.mark.parametrize(
+    "key,text,value",
+    [
+        ("compile", "False", False),
+        ("compile", "true", True),
+        ("bias", "1", True),
+        ("max_iters", "2000", 2000),
+        ("max_iters", "2e3", 2000),
+        ("learning_rate", "6e-4", 6e-4),
+        ("dataset", "shakespeare_char", "shakespeare_char"),
+    ],
+)
 def test_values_from_the_command_line_are_coerced(key, text, value):
     assert coerce(key, text) == value
 
 
-@pytest.mark.parametrize("key,text,message", [
-    ("max_iters", "many", "max_iters must be a whole number, not 'many'."),
-    ("max_iters", "2.5", "max_iters must be a whole number, not '2.5'."),
-    ("compile", "maybe", "compile must be True or False, not 'maybe'."),
-    ("learning_rate", "nan", "learning_rate must be a finite number, not 'nan'."),
-])
+@pytest.mark.parametrize(
+    "key,text,message",
+    [
+        ("max_iters", "many", "max_iters must be a whole number, not 'many'."),
+        ("max_iters", "2.5", "max_iters must be a whole number, not '2.5'."),
+        ("compile", "maybe", "compile must be True or False, not 'maybe'."),
+        ("learning_rate", "nan", "learning_rate must be a finite number, not 'nan'."),
+    ],
+)
 def test_bad_values_say_what_is_expected(key, text, message):
     with pytest.raises(ValueError) as e:
         coerce(key, text)
@@ -117,8 +129,10 @@ def test_bad_values_say_what_is_expected(key, text, message):
 def test_unknown_keys_are_refused_with_a_suggestion():
     with pytest.raises(ConfigError) as e:
         TrainConfig().update({"n_layers": 4, "learning_rat": 1e-3})
-    assert e.value.problems == ["Unknown setting 'n_layers'. Did you mean 'n_layer'?",
-                                "Unknown setting 'learning_rat'. Did you mean 'learning_rate'?"]
+    assert e.value.problems == [
+        "Unknown setting 'n_layers'. Did you mean 'n_layer'?",
+        "Unknown setting 'learning_rat'. Did you mean 'learning_rate'?",
+    ]
 
 
 def test_nanogpt_names_are_aliases():
@@ -145,19 +159,30 @@ def test_nanogpt_config_file_imports_without_running(tmp_path):
 
 
 def test_nanogpt_config_arithmetic_and_names():
-    got = parse_nanogpt_config("batch_size = 12\ngradient_accumulation_steps = 5 * 8\nmax_iters = 600000\n"
-                               "lr_decay_iters = max_iters\nmin_lr = 6e-4 / 10\nweight_decay = 1e-1\n")
-    assert got == {"batch_size": 12, "gradient_accumulation_steps": 40, "max_iters": 600000,
-                   "lr_decay_iters": 600000, "min_lr": pytest.approx(6e-5), "weight_decay": 0.1}
+    got = parse_nanogpt_config(
+        "batch_size = 12\ngradient_accumulation_steps = 5 * 8\nmax_iters = 600000\n"
+        "lr_decay_iters = max_iters\nmin_lr = 6e-4 / 10\nweight_decay = 1e-1\n"
+    )
+    assert got == {
+        "batch_size": 12,
+        "gradient_accumulation_steps": 40,
+        "max_iters": 600000,
+        "lr_decay_iters": 600000,
+        "min_lr": pytest.approx(6e-5),
+        "weight_decay": 0.1,
+    }
 
 
-@pytest.mark.parametrize("line", [
-    "import os",
-    "x = __import__('os').system('touch {marker}')",
-    "open('{marker}', 'w')",
-    "for i in range(3): pass",
-    "n_layer = [1, 2]",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "import os",
+        "x = __import__('os').system('touch {marker}')",
+        "open('{marker}', 'w')",
+        "for i in range(3): pass",
+        "n_layer = [1, 2]",
+    ],
+)
 def test_nanogpt_config_with_code_is_refused_and_not_run(tmp_path, line):
     marker = tmp_path / "ran"
     path = tmp_path / "evil.py"

@@ -1,20 +1,35 @@
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gptstudio.core.conversation import (Conversation, ConversationError, Message, format_stop_sequences,
-                                         from_markdown, load_conversation, parse_stop_sequences,
-                                         save_conversation, to_markdown)
+from gptstudio.core.conversation import (
+    Conversation,
+    ConversationError,
+    Message,
+    format_stop_sequences,
+    from_markdown,
+    load_conversation,
+    parse_stop_sequences,
+    save_conversation,
+    to_markdown,
+)
 from gptstudio.core.errors import GPTStudioError
 
 
 def sample_conversation() -> Conversation:
-    conv = Conversation(mode="chat", checkpoint="shakespeare/best",
-                        settings={"temperature": 0.8, "top_k": 200, "stop": ["\nUser:"]})
+    conv = Conversation(
+        mode="chat", checkpoint="shakespeare/best", settings={"temperature": 0.8, "top_k": 200, "stop": ["\nUser:"]}
+    )
     conv.add("user", "Hello there,\nwho are you?")
-    conv.add("model", "I am a humble servant.", label="shakespeare/best", group=1,
-             meta={"seed": 1337, "tokens": 22, "tokens_per_sec": 410.5})
+    conv.add(
+        "model",
+        "I am a humble servant.",
+        label="shakespeare/best",
+        group=1,
+        meta={"seed": 1337, "tokens": 22, "tokens_per_sec": 410.5},
+    )
     conv.add("model", "Nay, I am a king!", label="other/latest", group=1, meta={"seed": 1337})
     conv.add("user", "<!-- gptstudio-message {} -->\nTricky --> text ## User")
     conv.add("model", "", label="shakespeare/best", group=2)
@@ -39,9 +54,12 @@ def test_markdown_is_readable():
 
 def test_turns_keep_only_the_first_of_side_by_side_replies():
     assert sample_conversation().turns() == [
-        ("user", "Hello there,\nwho are you?"), ("model", "I am a humble servant."),
-        ("user", "<!-- gptstudio-message {} -->\nTricky --> text ## User"), ("model", ""),
-        ("user", "windows\r\nline\n\n")]
+        ("user", "Hello there,\nwho are you?"),
+        ("model", "I am a humble servant."),
+        ("user", "<!-- gptstudio-message {} -->\nTricky --> text ## User"),
+        ("model", ""),
+        ("user", "windows\r\nline\n\n"),
+    ]
 
 
 def test_next_group():
@@ -96,7 +114,14 @@ def test_parse_stop_sequences():
     assert parse_stop_sequences("x, x") == ("x",)
 
 
-@given(st.lists(st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=10)
-                .filter(lambda s: s.strip(" ") == s), max_size=5, unique=True))
+@given(
+    st.lists(
+        st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=10).filter(
+            lambda s: s.strip(" ") == s
+        ),
+        max_size=5,
+        unique=True,
+    )
+)
 def test_stop_sequences_format_round_trip(stops):
     assert parse_stop_sequences(format_stop_sequences(stops)) == tuple(stops)

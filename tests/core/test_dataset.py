@@ -19,8 +19,10 @@ from gptstudio.core.safe_pickle import safe_load, safe_loads
 from gptstudio.core.textfiles import iter_text_chunks
 from gptstudio.core.tokenizer import GPT2_EOT, CharTokenizer, gpt2_encoding
 
-MIXED = ("Crème brûlée, naïve façade — Ångström.\r\n中文字符和日本語のテキスト、한국어\n"
-         "emoji 😀🎉👍🏽 🇫🇷 𝄞 and plain words   with  runs of spaces\n\n\tTabs\r\n") * 20
+MIXED = (
+    "Crème brûlée, naïve façade — Ångström.\r\n中文字符和日本語のテキスト、한국어\n"
+    "emoji 😀🎉👍🏽 🇫🇷 𝄞 and plain words   with  runs of spaces\n\n\tTabs\r\n"
+) * 20
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -31,8 +33,9 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 def all_ids(meta: dict) -> np.ndarray:
     folder = Path(meta["path"])
-    return np.concatenate([np.fromfile(folder / "train.bin", dtype=meta["dtype"]),
-                           np.fromfile(folder / "val.bin", dtype=meta["dtype"])])
+    return np.concatenate(
+        [np.fromfile(folder / "train.bin", dtype=meta["dtype"]), np.fromfile(folder / "val.bin", dtype=meta["dtype"])]
+    )
 
 
 def leftovers(home: Path) -> list[str]:
@@ -45,6 +48,7 @@ def snapshot(folder: Path) -> dict:
 
 # --------------------------------------------------------------------------------------------- char
 
+
 def test_char_prepare_round_trip_and_meta(home, tmp_path):
     src = write(tmp_path / "mixed.txt", MIXED)
     meta = ds.prepare_dataset([src], "mixed", home=home)
@@ -54,8 +58,14 @@ def test_char_prepare_round_trip_and_meta(home, tmp_path):
     assert CharTokenizer(meta["chars"]).decode(all_ids(meta)) == MIXED  # CRLF, emoji, CJK kept exactly
     assert meta["total_chars"] == len(MIXED)
     assert meta["total_bytes"] == src.stat().st_size
-    assert meta["sources"] == [{"path": str(src), "size": src.stat().st_size,
-                                "sha256": hashlib.sha256(src.read_bytes()).hexdigest(), "encoding": "utf-8"}]
+    assert meta["sources"] == [
+        {
+            "path": str(src),
+            "size": src.stat().st_size,
+            "sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
+            "encoding": "utf-8",
+        }
+    ]
     assert datetime.fromisoformat(meta["created"]).tzinfo is not None
     on_disk = json.loads((home / "datasets" / "mixed" / "meta.json").read_text(encoding="utf-8"))
     assert on_disk == {k: v for k, v in meta.items() if k not in ("name", "path")}
@@ -83,8 +93,10 @@ def test_char_streaming_with_tiny_chunks_equals_whole(home, tmp_path, chunk):
     assert np.array_equal(all_ids(meta), CharTokenizer(sorted(set(MIXED))).encode_array(MIXED))
 
 
-@pytest.mark.parametrize("encoding,label", [("utf-8-sig", "utf-8-sig"), ("utf-16", "utf-16-le"),
-                                            ("utf-16-be", "utf-16-be"), ("utf-32", "utf-32-le")])
+@pytest.mark.parametrize(
+    "encoding,label",
+    [("utf-8-sig", "utf-8-sig"), ("utf-16", "utf-16-le"), ("utf-16-be", "utf-16-be"), ("utf-32", "utf-32-le")],
+)
 def test_bom_encodings_are_read_incrementally(home, tmp_path, encoding, label):
     raw = MIXED.encode(encoding)
     if encoding == "utf-16-be":
@@ -151,9 +163,11 @@ def test_char_memory_stays_flat(home, tmp_path, shakespeare_text):
 
 # --------------------------------------------------------------------------------------------- gpt2
 
-TRICKY = ("Hello world!  Two  spaces,\tthen tabs\t\tand   runs   \n\n\nBlank lines\r\nCRLF\r\n\r\n"
-          "it's we'll they've I'm   'quoted'  1234 5678 +-*/ café naïve 中文 😀 \n  indented\n"
-          "trailing spaces   \n\u00a0nbsp\u3000ideographic space\x1c\x1dseparators\x0b\x0cend") * 8
+TRICKY = (
+    "Hello world!  Two  spaces,\tthen tabs\t\tand   runs   \n\n\nBlank lines\r\nCRLF\r\n\r\n"
+    "it's we'll they've I'm   'quoted'  1234 5678 +-*/ café naïve 中文 😀 \n  indented\n"
+    "trailing spaces   \n\u00a0nbsp\u3000ideographic space\x1c\x1dseparators\x0b\x0cend"
+) * 8
 
 
 @pytest.mark.parametrize("chunk", [16, 23, 64, 1000])
@@ -176,12 +190,15 @@ def test_gpt2_end_of_text_between_files(home, tmp_path):
     meta = ds.prepare_dataset([a, b], "docs", "gpt2", home=home)
     enc = gpt2_encoding()
     assert all_ids(meta).tolist() == enc.encode_ordinary("First document.\n") + [GPT2_EOT] + enc.encode_ordinary(
-        "Second one")
+        "Second one"
+    )
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list(" \t\n\r\x0b\x0c\u00a0\u2028aZ9'.é中😀-")), max_size=300),
-       st.integers(min_value=1, max_value=40))
+@given(
+    st.text(alphabet=st.sampled_from(list(" \t\n\r\x0b\x0c\u00a0\u2028aZ9'.é中😀-")), max_size=300),
+    st.integers(min_value=1, max_value=40),
+)
 def test_bpe_pieces_cut_only_where_gpt2_splits(text, piece_chars):
     enc = gpt2_encoding()
     pieces, rest = ds.bpe_pieces(text, piece_chars)
@@ -192,6 +209,7 @@ def test_bpe_pieces_cut_only_where_gpt2_splits(text, piece_chars):
 
 
 # ---------------------------------------------------------------------------------------- bad input
+
 
 def test_missing_file(home, tmp_path):
     with pytest.raises(DatasetError, match=r"not found: .*nope\.txt"):
@@ -307,8 +325,10 @@ def test_disk_full_is_one_clear_error_and_leaves_nothing(home, tmp_path, monkeyp
 
 # --------------------------------------------------------------------------------- cancel / atomicity
 
-@pytest.mark.parametrize("tokenizer,phase", [("char", "vocabulary"), ("char", "encoding"), ("gpt2", "encoding"),
-                                             ("char", "finishing")])
+
+@pytest.mark.parametrize(
+    "tokenizer,phase", [("char", "vocabulary"), ("char", "encoding"), ("gpt2", "encoding"), ("char", "finishing")]
+)
 def test_cancel_from_the_report_callback(home, tmp_path, tokenizer, phase):
     ds.prepare_dataset([write(tmp_path / "a.txt", "old text")], "same", home=home)
     before = snapshot(home / "datasets" / "same")
@@ -320,8 +340,16 @@ def test_cancel_from_the_report_callback(home, tmp_path, tokenizer, phase):
             cancel.set()
 
     with pytest.raises(Cancelled):
-        ds.prepare_dataset([write(tmp_path / "b.txt", MIXED * 5)], "same", tokenizer, home=home, force=True,
-                           report=report, cancel=cancel, chunk_bytes=1024)
+        ds.prepare_dataset(
+            [write(tmp_path / "b.txt", MIXED * 5)],
+            "same",
+            tokenizer,
+            home=home,
+            force=True,
+            report=report,
+            cancel=cancel,
+            chunk_bytes=1024,
+        )
     assert seen[-1].phase == phase
     assert snapshot(home / "datasets" / "same") == before
     assert leftovers(home) == []
@@ -367,6 +395,7 @@ def test_file_changing_between_passes_is_detected(home, tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------------ reading datasets
 
+
 def test_load_list_tokens_delete(home, tmp_path):
     meta = ds.prepare_dataset([write(tmp_path / "a.txt", "hello there, general")], "hello", home=home)
     assert ds.load_dataset_meta(meta["path"])["chars"] == meta["chars"]
@@ -392,13 +421,16 @@ def test_load_list_tokens_delete(home, tmp_path):
         ds.delete_dataset("hello", home=home)
 
 
-@pytest.mark.parametrize("damage,message", [
-    (lambda f: (f / "meta.json").write_text("{not json"), "cannot be read"),
-    (lambda f: (f / "val.bin").unlink(), "val.bin is missing"),
-    (lambda f: (f / "train.bin").write_bytes(b"\x00\x00"), "train.bin has 2 bytes"),
-    (lambda f: (f / "meta.json").write_text('{"format": 1}'), "no valid 'vocab_size'"),
-    (lambda f: (f / "meta.json").unlink(), "no meta.json"),
-])
+@pytest.mark.parametrize(
+    "damage,message",
+    [
+        (lambda f: (f / "meta.json").write_text("{not json"), "cannot be read"),
+        (lambda f: (f / "val.bin").unlink(), "val.bin is missing"),
+        (lambda f: (f / "train.bin").write_bytes(b"\x00\x00"), "train.bin has 2 bytes"),
+        (lambda f: (f / "meta.json").write_text('{"format": 1}'), "no valid 'vocab_size'"),
+        (lambda f: (f / "meta.json").unlink(), "no meta.json"),
+    ],
+)
 def test_damaged_datasets_are_reported_not_crashing(home, tmp_path, damage, message):
     meta = ds.prepare_dataset([write(tmp_path / "a.txt", "some text here")], "d", home=home)
     damage(Path(meta["path"]))
@@ -415,6 +447,7 @@ def test_nanogpt_folder_without_meta_json_gets_a_hint(tmp_path):
 
 
 # --------------------------------------------------------------------------------- file inspection
+
 
 def test_inspect_text_file(tmp_path):
     info = ds.inspect_text_file(write(tmp_path / "a.txt", "first line\nsecond ligne é\n"))
@@ -450,6 +483,7 @@ def test_demo_text_is_bundled():
 
 
 # ---------------------------------------------------------------------------- safe unpickler / import
+
 
 class _Evil:
     def __init__(self, marker):

@@ -1,4 +1,5 @@
 """A full disk during prepare, checkpoint and export: a clear error, and the previous files intact."""
+
 import errno
 
 import pytest
@@ -60,6 +61,7 @@ def test_export_on_full_disk_leaves_nothing(home, tmp_path, monkeypatch):
     write_char_dataset(home)
     train(tiny_config(max_iters=4, eval_interval=2), home=home)
     import safetensors.torch
+
     monkeypatch.setattr(safetensors.torch, "save_file", enospc)
     with pytest.raises(GPTStudioError, match="No space left"):
         export_run("r", "hf", tmp_path / "out", home=home)

@@ -1,4 +1,5 @@
 """torchrun on CPU (gloo): 2-process runs, 2 "nodes" on loopback, stop propagation, a dying rank, resume."""
+
 from __future__ import annotations
 
 import json
@@ -33,14 +34,24 @@ def torchrun_env(home):
 def launch(home, launcher_args, **overrides):
     # nanoGPT's rule: the accumulation steps are shared out between the processes
     overrides.setdefault("gradient_accumulation_steps", 2)
-    cmd = [sys.executable, "-m", "torch.distributed.run", *launcher_args, "-m", "gptstudio", "train",
-           *tiny_cli_args(**overrides), "--jsonl"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        *launcher_args,
+        "-m",
+        "gptstudio",
+        "train",
+        *tiny_cli_args(**overrides),
+        "--jsonl",
+    ]
     return subprocess.Popen(cmd, env=torchrun_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def communicate_all(procs, timeout):
     """Wait for every process, reading all their pipes at once; past the timeout kill them all."""
     import concurrent.futures
+
     with concurrent.futures.ThreadPoolExecutor(len(procs)) as pool:
         futures = [pool.submit(p.communicate) for p in procs]
         _done, pending = concurrent.futures.wait(futures, timeout=timeout)
@@ -63,8 +74,9 @@ def dataset(home):
 
 
 def test_two_processes_train_checkpoint_and_resume_with_one(home, dataset):
-    proc = launch(home, ["--standalone", "--nproc_per_node=2"], max_iters=40, lr_decay_iters=40,
-                  eval_interval=20, batch_size=4)
+    proc = launch(
+        home, ["--standalone", "--nproc_per_node=2"], max_iters=40, lr_decay_iters=40, eval_interval=20, batch_size=4
+    )
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err[-2000:]
     events = events_of(out)
@@ -79,9 +91,23 @@ def test_two_processes_train_checkpoint_and_resume_with_one(home, dataset):
     ckpt = load_checkpoint(home / "runs" / "r" / "ckpt.pt")
     assert ckpt["iter_num"] == 40
     # resume the 2-process run with a single process: it continues, it does not restart
-    res = subprocess.run([sys.executable, "-m", "gptstudio", "train", "--resume", "r", "--max_iters=50",
-                          "--lr_decay_iters=50", "--jsonl"], env=torchrun_env(home), capture_output=True,
-                         text=True, timeout=240)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gptstudio",
+            "train",
+            "--resume",
+            "r",
+            "--max_iters=50",
+            "--lr_decay_iters=50",
+            "--jsonl",
+        ],
+        env=torchrun_env(home),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert res.returncode == 0, res.stderr[-2000:]
     resumed = events_of(res.stdout)
     assert resumed[0]["type"] == "run_started" and resumed[0]["start_iter"] == 40
@@ -90,11 +116,24 @@ def test_two_processes_train_checkpoint_and_resume_with_one(home, dataset):
 
 def test_two_nodes_on_loopback(home, dataset):
     port = free_port()
-    nodes = [launch(home, ["--nnodes=2", f"--node_rank={rank}", "--nproc_per_node=1", "--rdzv-backend=static",
-                           f"--rdzv-endpoint=127.0.0.1:{port}"], max_iters=20, lr_decay_iters=20, eval_interval=10)
-             for rank in (0, 1)]
+    nodes = [
+        launch(
+            home,
+            [
+                "--nnodes=2",
+                f"--node_rank={rank}",
+                "--nproc_per_node=1",
+                "--rdzv-backend=static",
+                f"--rdzv-endpoint=127.0.0.1:{port}",
+            ],
+            max_iters=20,
+            lr_decay_iters=20,
+            eval_interval=10,
+        )
+        for rank in (0, 1)
+    ]
     results = communicate_all(nodes, timeout=180)
-    for node, (_out, err) in zip(nodes, results):
+    for node, (_out, _err) in zip(nodes, results):
         assert node.returncode == 0, "\n".join(f"node {i}: {e[-1500:]}" for i, (_o, e) in enumerate(results))
     master, worker = events_of(results[0][0]), events_of(results[1][0])
     assert master[0]["world_size"] == 2 and master[-1]["status"] == "completed"
@@ -117,8 +156,9 @@ def wait_for_step(proc, timeout=120) -> list[str]:
 
 @pytest.mark.parametrize("how", ["sigterm", "stop_file"])
 def test_stop_request_reaches_every_rank(home, dataset, how):
-    proc = launch(home, ["--standalone", "--nproc_per_node=2"], max_iters=100000, lr_decay_iters=100000,
-                  eval_interval=100000)
+    proc = launch(
+        home, ["--standalone", "--nproc_per_node=2"], max_iters=100000, lr_decay_iters=100000, eval_interval=100000
+    )
     head = wait_for_step(proc)
     if how == "sigterm":
         proc.send_signal(signal.SIGTERM)
@@ -139,8 +179,9 @@ def test_stop_request_reaches_every_rank(home, dataset, how):
 
 
 def test_a_dying_rank_takes_the_job_down_and_keeps_the_checkpoint(home, dataset):
-    proc = launch(home, ["--standalone", "--nproc_per_node=2"], max_iters=100000, lr_decay_iters=100000,
-                  eval_interval=20)
+    proc = launch(
+        home, ["--standalone", "--nproc_per_node=2"], max_iters=100000, lr_decay_iters=100000, eval_interval=20
+    )
     wait_for_step(proc)
     ckpt_path = home / "runs" / "r" / "ckpt.pt"
     deadline = time.time() + 120

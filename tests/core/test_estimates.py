@@ -46,8 +46,9 @@ def test_pretrained_init_uses_gpt2_shape():
 
 
 def test_tokens_flops_epochs():
-    cfg = TrainConfig(batch_size=12, block_size=64, gradient_accumulation_steps=5, max_iters=100,
-                      n_layer=2, n_head=2, n_embd=32)
+    cfg = TrainConfig(
+        batch_size=12, block_size=64, gradient_accumulation_steps=5, max_iters=100, n_layer=2, n_head=2, n_embd=32
+    )
     assert E.tokens_per_iter(cfg) == 12 * 64 * 5 == cfg.tokens_per_iter()
     model = GPT(GPTConfig(**cfg.model_args(65)))
     assert E.flops_per_iter(cfg, 65) == model.flops_per_token() * 3840
@@ -111,8 +112,19 @@ def test_get_lr_matches_nanogpt():
 
 
 def tiny_cfg(**kw):
-    base = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, device="cpu", dtype="float32",
-                max_iters=100, eval_interval=50, eval_iters=5, gradient_accumulation_steps=2)
+    base = dict(
+        n_layer=1,
+        n_head=2,
+        n_embd=16,
+        block_size=16,
+        batch_size=4,
+        device="cpu",
+        dtype="float32",
+        max_iters=100,
+        eval_interval=50,
+        eval_iters=5,
+        gradient_accumulation_steps=2,
+    )
     return TrainConfig(**{**base, **kw})
 
 

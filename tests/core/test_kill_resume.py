@@ -3,6 +3,7 @@
 After each kill the last complete checkpoint loads, metrics.jsonl stays parseable (a torn last line is
 ignored and repaired on the next append), the dead trainer's lock is taken over, and the run resumes.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,13 @@ def env_for(home):
 
 
 def start_run(home, args):
-    return subprocess.Popen([sys.executable, "-m", "gptstudio", "train", *args, "--jsonl"], env=env_for(home),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gptstudio", "train", *args, "--jsonl"],
+        env=env_for(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_checkpoint(proc, timeout=120):
@@ -44,11 +50,10 @@ def kill_and_resume(home, kills: int, seed: int):
     write_char_dataset(home)
     run = home / "runs" / "r"
     # a checkpoint every 2 iterations: many kills land in the middle of a checkpoint write
-    settings = dict(max_iters=100000, lr_decay_iters=100000, eval_interval=2, eval_iters=1,
-                    always_save_checkpoint=True)
+    settings = dict(max_iters=100000, lr_decay_iters=100000, eval_interval=2, eval_iters=1, always_save_checkpoint=True)
     proc = start_run(home, tiny_cli_args(**settings))
     last_iter = -1
-    for i in range(kills):
+    for _i in range(kills):
         wait_for_checkpoint(proc)
         time.sleep(rnd.uniform(0.0, 1.5))
         proc.kill()  # SIGKILL: no handler, no cleanup
@@ -65,9 +70,21 @@ def kill_and_resume(home, kills: int, seed: int):
     proc.kill()
     proc.communicate(timeout=60)
     # after the final kill: a clean resume runs to completion, and every metrics line parses again
-    done = subprocess.run([sys.executable, "-m", "gptstudio", "train", "--resume", "r",
-                           f"--max_iters={load_checkpoint(run / 'ckpt.pt')['iter_num'] + 4}"],
-                          env=env_for(home), capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gptstudio",
+            "train",
+            "--resume",
+            "r",
+            f"--max_iters={load_checkpoint(run / 'ckpt.pt')['iter_num'] + 4}",
+        ],
+        env=env_for(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = (run / "metrics.jsonl").read_text().splitlines()
     torn = [ln for ln in lines if ln.strip() and not _parses(ln)]

@@ -1,4 +1,5 @@
 """Workspace locks: a second writer is refused with the holder named; stale locks are taken over."""
+
 import json
 import os
 import socket
@@ -11,13 +12,22 @@ from gptstudio.core.locks import FileLock, LockedError, dataset_lock, run_lock
 
 
 def test_second_writer_refused_naming_holder(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"""
 import sys, time
 from gptstudio.core.locks import run_lock
 with run_lock({str(tmp_path)!r}, "r1"):
     print("locked", flush=True)
     sys.stdin.readline()
-"""], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+""",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(LockedError) as e:
@@ -47,18 +57,20 @@ def test_lock_from_other_host_is_respected(tmp_path):
 
 
 def test_same_process_cannot_take_it_twice(tmp_path):
-    with run_lock(tmp_path, "x"):
-        with pytest.raises(LockedError):
-            run_lock(tmp_path, "x").acquire()
+    with run_lock(tmp_path, "x"), pytest.raises(LockedError):
+        run_lock(tmp_path, "x").acquire()
 
 
 def test_zombie_process_counts_as_dead():
     """A killed trainer that its parent has not reaped yet must not keep its run 'running'."""
     import time
+
     from gptstudio.core.runs import is_running_elsewhere
+
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     deadline = time.time() + 30
     import psutil
+
     while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE and time.time() < deadline:
         time.sleep(0.05)
     assert not is_running_elsewhere({"status": "running", "pid": child.pid})

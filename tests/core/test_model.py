@@ -1,4 +1,5 @@
 """The GPT model: shapes, nanoGPT-compatible names, tied weights, causal masking, KV cache."""
+
 import pytest
 import torch
 
@@ -29,11 +30,27 @@ def test_initial_loss_is_about_uniform():
 
 def test_state_dict_names_match_nanogpt():
     names = set(model(n_layer=1).state_dict())
-    layer = ["ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight",
-             "attn.c_proj.bias", "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias",
-             "mlp.c_proj.weight", "mlp.c_proj.bias"]
-    expected = {"transformer.wte.weight", "transformer.wpe.weight", "transformer.ln_f.weight",
-                "transformer.ln_f.bias", "lm_head.weight"} | {f"transformer.h.0.{n}" for n in layer}
+    layer = [
+        "ln_1.weight",
+        "ln_1.bias",
+        "attn.c_attn.weight",
+        "attn.c_attn.bias",
+        "attn.c_proj.weight",
+        "attn.c_proj.bias",
+        "ln_2.weight",
+        "ln_2.bias",
+        "mlp.c_fc.weight",
+        "mlp.c_fc.bias",
+        "mlp.c_proj.weight",
+        "mlp.c_proj.bias",
+    ]
+    expected = {
+        "transformer.wte.weight",
+        "transformer.wpe.weight",
+        "transformer.ln_f.weight",
+        "transformer.ln_f.bias",
+        "lm_head.weight",
+    } | {f"transformer.h.0.{n}" for n in layer}
     assert names == expected
     assert not any(n.endswith("bias") for n in model(n_layer=1, bias=False).state_dict())
 
@@ -72,9 +89,9 @@ def test_kv_cache_logits_equal_full_forward():
     idx = torch.randint(0, 11, (2, 12))
     full, _ = m(idx, idx)  # logits at every position
     cache = KVCache(m.config, 2, 16, "cpu", torch.float32)
-    got = [m(idx[:, :5], cache=cache)[0][:, -1]]           # prefill 5 tokens
-    got += [m(idx[:, t:t + 1], cache=cache)[0][:, -1] for t in range(5, 9)]  # one at a time
-    got.append(m(idx[:, 9:12], cache=cache)[0][:, -1])     # several after a prefix (masked path)
+    got = [m(idx[:, :5], cache=cache)[0][:, -1]]  # prefill 5 tokens
+    got += [m(idx[:, t : t + 1], cache=cache)[0][:, -1] for t in range(5, 9)]  # one at a time
+    got.append(m(idx[:, 9:12], cache=cache)[0][:, -1])  # several after a prefix (masked path)
     want = [full[:, 4], full[:, 5], full[:, 6], full[:, 7], full[:, 8], full[:, 11]]
     for g, w in zip(got, want):
         assert torch.allclose(g, w, atol=1e-5)

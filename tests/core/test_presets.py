@@ -6,8 +6,12 @@ from gptstudio.core import presets as P
 from gptstudio.core.config import FIELDS, TrainConfig
 from gptstudio.core.errors import ConfigError
 
-REQUIRED = ["Tiny (CPU, minutes)", "Shakespeare char (nanoGPT baby GPT)", "GPT-2 small 124M",
-            "Fine-tune GPT-2 on my text"]
+REQUIRED = [
+    "Tiny (CPU, minutes)",
+    "Shakespeare char (nanoGPT baby GPT)",
+    "GPT-2 small 124M",
+    "Fine-tune GPT-2 on my text",
+]
 
 
 def test_builtin_presets_exist_and_are_valid_settings():

@@ -1,4 +1,5 @@
 """Hugging Face interop: GPT-2 weights load with the same logits; exports load back in transformers."""
+
 import http.server
 import json
 import threading
@@ -11,15 +12,24 @@ from gptstudio.core.checkpoint import load_checkpoint, save_checkpoint
 from gptstudio.core.errors import GPTStudioError
 from gptstudio.core.export import export_run, load_safetensors_export
 from gptstudio.core.model import GPT, GPTConfig
-from gptstudio.core.pretrained import PretrainedError, download_pretrained, load_hf_gpt2, resolve_pretrained
+from gptstudio.core.pretrained import PretrainedError, load_hf_gpt2, resolve_pretrained
 
 transformers = pytest.importorskip("transformers")
 
 
 def tiny_hf_model(tmp_path, activation="gelu_new"):
     torch.manual_seed(0)
-    cfg = transformers.GPT2Config(vocab_size=101, n_positions=32, n_embd=32, n_layer=2, n_head=4,
-                                  activation_function=activation, resid_pdrop=0, embd_pdrop=0, attn_pdrop=0)
+    cfg = transformers.GPT2Config(
+        vocab_size=101,
+        n_positions=32,
+        n_embd=32,
+        n_layer=2,
+        n_head=4,
+        activation_function=activation,
+        resid_pdrop=0,
+        embd_pdrop=0,
+        attn_pdrop=0,
+    )
     ref = transformers.GPT2LMHeadModel(cfg).eval()
     folder = tmp_path / "hf_tiny"
     ref.save_pretrained(folder)
@@ -37,7 +47,7 @@ def test_hf_gpt2_loads_with_same_logits(tmp_path):
 
 
 def test_pytorch_model_bin_and_crop_and_dropout(tmp_path):
-    ref, folder = tiny_hf_model(tmp_path)
+    ref, _folder = tiny_hf_model(tmp_path)
     ref.save_pretrained(tmp_path / "bin", safe_serialization=False)
     model = load_hf_gpt2(tmp_path / "bin", block_size=16, dropout=0.1)
     assert model.config.block_size == 16 and model.config.dropout == 0.1
@@ -88,16 +98,27 @@ def _save_run(home, name, tokenizer_meta, vocab_size, bias=False):
     args = dict(n_layer=2, n_head=2, n_embd=16, block_size=16, vocab_size=vocab_size, bias=bias, dropout=0.0)
     model = GPT(GPTConfig(**args))
     run = home / "runs" / name
-    save_checkpoint({"model": model.state_dict(), "model_args": args, "iter_num": 7, "best_val_loss": 1.5,
-                     "config": {}, "tokenizer": tokenizer_meta, "dataset": "d"}, run / "ckpt.pt")
+    save_checkpoint(
+        {
+            "model": model.state_dict(),
+            "model_args": args,
+            "iter_num": 7,
+            "best_val_loss": 1.5,
+            "config": {},
+            "tokenizer": tokenizer_meta,
+            "dataset": "d",
+        },
+        run / "ckpt.pt",
+    )
     return model.eval()
 
 
 @pytest.mark.parametrize("bias", [False, True])
 def test_hf_export_round_trip_char(home, tmp_path, bias):
     chars = list("\n abcdefghij")
-    ours = _save_run(home, "charrun", {"tokenizer": "char", "vocab_size": len(chars), "chars": chars},
-                     len(chars), bias=bias)
+    ours = _save_run(
+        home, "charrun", {"tokenizer": "char", "vocab_size": len(chars), "chars": chars}, len(chars), bias=bias
+    )
     out = export_run("charrun", "hf", tmp_path / "export", home=home)
     assert json.loads((out / "char_vocab.json").read_text())["chars"] == chars
     hf = transformers.AutoModelForCausalLM.from_pretrained(out).eval()
@@ -139,6 +160,7 @@ def test_export_refuses_non_empty_target_and_missing_run(home, tmp_path):
 
 def test_cli_export(home, tmp_path, capsys):
     from gptstudio.cli import main
+
     _save_run(home, "r", {"tokenizer": "char", "vocab_size": 4, "chars": list("abc\n")}, 4)
     assert main(["export", "r", "--format", "safetensors", "--out", str(tmp_path / "o")]) == 0
     assert (tmp_path / "o" / "model.safetensors").is_file()
@@ -150,7 +172,7 @@ def test_cli_export(home, tmp_path, capsys):
 def test_finetune_a_local_gpt2_on_a_gpt2_dataset_end_to_end(home, tmp_path):
     from gptstudio.core.config import TrainConfig
     from gptstudio.core.dataset import prepare_dataset
-    from gptstudio.core.sampler import SampleSettings, Sampler
+    from gptstudio.core.sampler import Sampler, SampleSettings
     from gptstudio.core.trainer import train
 
     torch.manual_seed(0)
@@ -159,15 +181,34 @@ def test_finetune_a_local_gpt2_on_a_gpt2_dataset_end_to_end(home, tmp_path):
     text = tmp_path / "mine.txt"
     text.write_text("To be, or not to be, that is the question.\n" * 60)
     prepare_dataset([text], "mine_gpt2", "gpt2", home=home)
-    done = train(TrainConfig(dataset="mine_gpt2", run_name="ft", init_from=str(tmp_path / "tiny-gpt2"),
-                             block_size=32, batch_size=4, max_iters=30, lr_decay_iters=30, warmup_iters=0,
-                             learning_rate=3e-3, min_lr=3e-4, eval_interval=15, eval_iters=2, dropout=0.1,
-                             eval_sample_tokens=0, compile=False, device="cpu", dtype="float32"), home=home)
+    done = train(
+        TrainConfig(
+            dataset="mine_gpt2",
+            run_name="ft",
+            init_from=str(tmp_path / "tiny-gpt2"),
+            block_size=32,
+            batch_size=4,
+            max_iters=30,
+            lr_decay_iters=30,
+            warmup_iters=0,
+            learning_rate=3e-3,
+            min_lr=3e-4,
+            eval_interval=15,
+            eval_iters=2,
+            dropout=0.1,
+            eval_sample_tokens=0,
+            compile=False,
+            device="cpu",
+            dtype="float32",
+        ),
+        home=home,
+    )
     assert done.status == "completed", done.reason
     ckpt = load_checkpoint(home / "runs" / "ft" / "ckpt.pt")
     assert ckpt["model_args"]["block_size"] == 32 and ckpt["model_args"]["vocab_size"] == 50257
     assert ckpt["model_args"].get("gelu_approximate") == "tanh"  # OpenAI's GELU kept
     assert done.best_val_loss < 10.0  # from ~10.8 (= ln 50257) for the random tiny GPT-2: it learned the text
     text_out = Sampler.from_run("ft", home=home, device="cpu").generate(
-        "To be", SampleSettings(max_new_tokens=8, seed=0, temperature=0))[0]
+        "To be", SampleSettings(max_new_tokens=8, seed=0, temperature=0)
+    )[0]
     assert isinstance(text_out, str) and text_out

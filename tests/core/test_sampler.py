@@ -1,6 +1,8 @@
 """The generation engine: cache equivalence, sampling controls, streaming, prompts, loading, chat."""
+
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import pickle
@@ -8,17 +10,33 @@ import threading
 
 import pytest
 import torch
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from gptstudio.core.chat import chat_prompt, chat_stops, cut_reply
 from gptstudio.core.checkpoint import save_checkpoint
 from gptstudio.core.errors import Cancelled, CheckpointError, GPTStudioError, TokenizerError
 from gptstudio.core.model import GPT, GPTConfig
-from gptstudio.core.sampler import (SampleSettings, Sampler, SamplerError, TextAssembler,
-                                    apply_repetition_penalty, apply_top_k, apply_top_p)
+from gptstudio.core.sampler import (
+    Sampler,
+    SamplerError,
+    SampleSettings,
+    TextAssembler,
+    apply_repetition_penalty,
+    apply_top_k,
+    apply_top_p,
+)
 from gptstudio.core.tokenizer import GPT2_EOT, CharTokenizer, GPT2Tokenizer
-from tests.core.sampling_helpers import (checkpoint_dict, fixed, forced, nanogpt_generate, save_run,
-                                         sharp_random_model, shared_tiny_char_model)
+from tests.core.sampling_helpers import (
+    checkpoint_dict,
+    fixed,
+    forced,
+    nanogpt_generate,
+    save_run,
+    shared_tiny_char_model,
+    sharp_random_model,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -54,11 +72,12 @@ def token_ids(pieces, sample=0):
     return [p.token_id for p in pieces if p.sample == sample]
 
 
-CHARS = CharTokenizer(list("\nabcdefghij"))   # ids: "\n"=0, a=1, ..., j=10
+CHARS = CharTokenizer(list("\nabcdefghij"))  # ids: "\n"=0, a=1, ..., j=10
 
 
 # --------------------------------------------------------------------------------------------
 # the KV cache gives the tokens of full recomputation
+
 
 @pytest.mark.parametrize("prompt", ["ROMEO:", "", "First Citizen:\nBefore we proceed any further, hear me"])
 def test_greedy_exact_cache_equals_full_recomputation_past_block_size(any_model, prompt):
@@ -77,7 +96,7 @@ def test_greedy_is_nanogpt_generate_also_for_long_generations(any_model, use_cac
     sampler = Sampler(model, tok, device="cpu")
     prompt = tok.encode("ROMEO:")
     with torch.no_grad():
-        ref = nanogpt_generate(model, torch.tensor([prompt]), 200, temperature=0)[0, len(prompt):].tolist()
+        ref = nanogpt_generate(model, torch.tensor([prompt]), 200, temperature=0)[0, len(prompt) :].tolist()
     s = SampleSettings(max_new_tokens=200, temperature=0)
     assert token_ids(sampler.stream("ROMEO:", s, use_cache=use_cache)) == ref
 
@@ -93,7 +112,7 @@ def test_seeded_sampling_matches_nanogpt_sample_py(any_model, use_cache, slide):
     with torch.no_grad():
         ref = nanogpt_generate(model, torch.tensor([prompt]), 200, temperature=0.8, top_k=20, slide=slide)
     s = SampleSettings(max_new_tokens=200, temperature=0.8, top_k=20, seed=1337, slide=slide)
-    assert token_ids(sampler.stream("KING:", s, use_cache=use_cache)) == ref[0, len(prompt):].tolist()
+    assert token_ids(sampler.stream("KING:", s, use_cache=use_cache)) == ref[0, len(prompt) :].tolist()
 
 
 def test_fast_slide_equals_full_recomputation_until_the_window_is_full(any_model):
@@ -129,9 +148,9 @@ def test_cache_feeds_one_token_per_step_and_slides_as_documented(trained, slide)
     # the context reaches block_size after 14 new tokens; token 15 is the first past it
     assert spy.widths[1:15] == [1] * 14
     if slide == "exact":
-        assert spy.widths[15:] == [block] * 25      # nanoGPT's cost from then on
+        assert spy.widths[15:] == [block] * 25  # nanoGPT's cost from then on
     else:
-        assert spy.widths[15] == block // 2          # re-prefill half a window, then cached again
+        assert spy.widths[15] == block // 2  # re-prefill half a window, then cached again
         assert spy.widths[16:24] == [1] * 8
         assert spy.widths[24] == block // 2
 
@@ -154,6 +173,7 @@ def test_consumer_code_runs_outside_inference_mode(sampler):
 
 # --------------------------------------------------------------------------------------------
 # seeds, batches
+
 
 def test_same_seed_same_text_other_seed_other_text(sampler):
     s = SampleSettings(max_new_tokens=60, temperature=1.0, seed=7, num_samples=2)
@@ -187,6 +207,7 @@ def test_batch_pieces_are_tagged_and_counted(sampler):
 # --------------------------------------------------------------------------------------------
 # top-k, top-p, repetition penalty on known logits
 
+
 def shuffled_logits(seed=0):
     g = torch.Generator().manual_seed(seed)
     return torch.linspace(3.0, -2.0, CHARS.vocab_size)[torch.randperm(CHARS.vocab_size, generator=g)]
@@ -212,8 +233,10 @@ def test_top_k_never_emits_a_token_outside_the_k_best():
 def test_top_p_keeps_the_smallest_set_reaching_p(top_p, size):
     probs = torch.tensor([0.02, 0.5, 0.01, 0.1, 0.3, 0.04, 0.01, 0.005, 0.005, 0.005, 0.005])
     order = torch.argsort(probs, descending=True).tolist()
-    pieces = draw(fixed(probs.log()), SampleSettings(max_new_tokens=4, temperature=1.0, top_k=None,
-                                                     top_p=top_p, num_samples=100, seed=3))
+    pieces = draw(
+        fixed(probs.log()),
+        SampleSettings(max_new_tokens=4, temperature=1.0, top_k=None, top_p=top_p, num_samples=100, seed=3),
+    )
     assert {p.token_id for p in pieces} == set(order[:size])
 
 
@@ -258,8 +281,8 @@ def test_greedy_reports_temperature_one_probabilities():
 
 def test_padded_vocabulary_ids_are_never_chosen():
     logits = torch.zeros(50304)
-    logits[50300] = 50.0   # padding id: no text
-    logits[464] = 5.0      # "The"
+    logits[50300] = 50.0  # padding id: no text
+    logits[464] = 5.0  # "The"
     sampler = Sampler(fixed(logits), GPT2Tokenizer(), device="cpu")
     pieces = list(sampler.stream("", SampleSettings(max_new_tokens=3, temperature=1.0, top_k=None, seed=0)))
     assert all(p.token_id < 50257 for p in pieces)
@@ -268,6 +291,7 @@ def test_padded_vocabulary_ids_are_never_chosen():
 
 # --------------------------------------------------------------------------------------------
 # stop sequences and streaming text
+
 
 def test_stop_sequence_cuts_and_is_held_back_while_streaming():
     tok = CharTokenizer(sorted(set("Hello World END never")))
@@ -315,12 +339,14 @@ def test_stop_across_gpt2_token_boundaries():
 
 
 @hsettings(max_examples=150, deadline=None)
-@given(text=st.text(alphabet="ab\n", max_size=30),
-       cuts=st.lists(st.integers(min_value=0, max_value=30), max_size=8),
-       stops=st.lists(st.text(alphabet="ab\n", min_size=1, max_size=4), min_size=1, max_size=3))
+@given(
+    text=st.text(alphabet="ab\n", max_size=30),
+    cuts=st.lists(st.integers(min_value=0, max_value=30), max_size=8),
+    stops=st.lists(st.text(alphabet="ab\n", min_size=1, max_size=4), min_size=1, max_size=3),
+)
 def test_text_assembler_cuts_at_the_first_stop_as_tokens_arrive(text, cuts, stops):
     bounds = sorted({0, len(text), *[min(c, len(text)) for c in cuts]})
-    chunks = [text[a:b] for a, b in zip(bounds, bounds[1:])] or [""]
+    chunks = [text[a:b] for a, b in itertools.pairwise(bounds)] or [""]
     asm = TextAssembler(stops)
     out = ""
     for i, chunk in enumerate(chunks):
@@ -335,7 +361,7 @@ def test_text_assembler_cuts_at_the_first_stop_as_tokens_arrive(text, cuts, stop
         end += len(chunk)
         hits = [i for i in (text[:end].find(s) for s in stops) if i >= 0]
         if hits:
-            expected, stopped = text[:min(hits)], True
+            expected, stopped = text[: min(hits)], True
             break
     assert out == expected
     assert asm.stopped == stopped
@@ -345,7 +371,7 @@ def test_utf8_characters_split_over_tokens_are_never_emitted_in_halves():
     gpt2 = GPT2Tokenizer()
     text = " 🦜 你好 there"
     ids = gpt2.encode(text)
-    assert any(b"\xa6" == gpt2.decode_bytes([i]) for i in ids)  # the parrot spans several tokens
+    assert any(gpt2.decode_bytes([i]) == b"\xa6" for i in ids)  # the parrot spans several tokens
     model = forced(50257, ids)
     sampler = Sampler(model, gpt2, device="cpu")
     pieces = list(sampler.stream("Hi", SampleSettings(max_new_tokens=len(ids), temperature=0)))
@@ -353,7 +379,7 @@ def test_utf8_characters_split_over_tokens_are_never_emitted_in_halves():
     assert all("\ufffd" not in p.text for p in pieces)
     assert "".join(p.text for p in pieces) == text
     assert [p.text for p in pieces[:3]] == [" ", "", "🦜"]  # the space is whole at once
-    assert pieces[0].token == " \\xf0\\x9f"   # the token's own text shows its bytes
+    assert pieces[0].token == " \\xf0\\x9f"  # the token's own text shows its bytes
 
 
 def test_incomplete_character_at_the_end_is_dropped():
@@ -366,6 +392,7 @@ def test_incomplete_character_at_the_end_is_dropped():
 
 # --------------------------------------------------------------------------------------------
 # cancel
+
 
 def test_cancel_stops_within_one_token():
     model = forced(CHARS.vocab_size, [1, 2, 3, 4, 5, 6, 7, 8])
@@ -385,8 +412,7 @@ def test_cancel_from_another_thread(sampler):
     timer = threading.Timer(0.2, cancel.set)
     timer.start()
     with pytest.raises(Cancelled):
-        sampler.generate("a", SampleSettings(max_new_tokens=1_000_000, slide="fast"), cancel,
-                         report=seen.append)
+        sampler.generate("a", SampleSettings(max_new_tokens=1_000_000, slide="fast"), cancel, report=seen.append)
     timer.join()
     assert 0 < len(seen) < 1_000_000
 
@@ -403,6 +429,7 @@ def test_cancel_before_start_generates_nothing():
 # --------------------------------------------------------------------------------------------
 # prompts
 
+
 def test_out_of_vocabulary_prompt_is_named_or_dropped():
     model = forced(CHARS.vocab_size, [1])
     sampler = Sampler(model, CHARS, device="cpu")
@@ -413,8 +440,10 @@ def test_out_of_vocabulary_prompt_is_named_or_dropped():
     assert model.calls[0].tolist() == [CHARS.encode("abc")]
 
 
-@pytest.mark.parametrize("tok, start", [(CHARS, 0), (CharTokenizer(list("xyz\n")), 3),
-                                        (CharTokenizer(list("xyz")), 0), (GPT2Tokenizer(), GPT2_EOT)])
+@pytest.mark.parametrize(
+    "tok, start",
+    [(CHARS, 0), (CharTokenizer(list("xyz\n")), 3), (CharTokenizer(list("xyz")), 0), (GPT2Tokenizer(), GPT2_EOT)],
+)
 def test_empty_prompt_starts_from_newline_or_end_of_text(tok, start):
     model = forced(tok.vocab_size, [1])
     Sampler(model, tok, device="cpu").generate("", SampleSettings(max_new_tokens=1))
@@ -444,13 +473,24 @@ def test_real_model_with_prompt_longer_than_the_context(sampler):
 # --------------------------------------------------------------------------------------------
 # settings
 
-@pytest.mark.parametrize("kwargs, word", [
-    ({"temperature": -0.1}, "temperature"), ({"temperature": math.nan}, "temperature"),
-    ({"top_k": -1}, "top_k"), ({"top_p": 0.0}, "top_p"), ({"top_p": 1.5}, "top_p"),
-    ({"repetition_penalty": 0}, "repetition_penalty"), ({"max_new_tokens": 0}, "max_new_tokens"),
-    ({"num_samples": 0}, "num_samples"), ({"seed": -1}, "seed"), ({"stop": ("",)}, "stop"),
-    ({"slide": "sideways"}, "slide"), ({"max_new_tokens": 2.5}, "max_new_tokens"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"temperature": -0.1}, "temperature"),
+        ({"temperature": math.nan}, "temperature"),
+        ({"top_k": -1}, "top_k"),
+        ({"top_p": 0.0}, "top_p"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"repetition_penalty": 0}, "repetition_penalty"),
+        ({"max_new_tokens": 0}, "max_new_tokens"),
+        ({"num_samples": 0}, "num_samples"),
+        ({"seed": -1}, "seed"),
+        ({"stop": ("",)}, "stop"),
+        ({"slide": "sideways"}, "slide"),
+        ({"max_new_tokens": 2.5}, "max_new_tokens"),
+    ],
+)
 def test_invalid_settings_are_named(kwargs, word):
     with pytest.raises(SamplerError, match=word):
         SampleSettings(**kwargs)
@@ -465,6 +505,7 @@ def test_settings_defaults_are_nanogpt_and_stop_accepts_one_text():
 
 # --------------------------------------------------------------------------------------------
 # loading checkpoints
+
 
 def test_from_run_latest_and_best(home, trained):
     model, tok, args = trained
@@ -506,18 +547,22 @@ def test_missing_runs_and_checkpoints_are_clear_errors(home, trained):
 
 def test_nanogpt_checkpoint_with_meta_pkl(tmp_path, trained):
     model, tok, args = trained
-    ckpt = checkpoint_dict(model, args)                 # no tokenizer entry, as nanoGPT writes it
-    ckpt["best_val_loss"] = torch.tensor(1.75)          # nanoGPT stores a tensor
+    ckpt = checkpoint_dict(model, args)  # no tokenizer entry, as nanoGPT writes it
+    ckpt["best_val_loss"] = torch.tensor(1.75)  # nanoGPT stores a tensor
     save_checkpoint(ckpt, tmp_path / "ckpt.pt")
     with pytest.raises(CheckpointError, match="meta.pkl"):
         Sampler.from_checkpoint_file(tmp_path / "ckpt.pt")
-    meta = {"vocab_size": tok.vocab_size, "itos": dict(enumerate(tok.chars)),
-            "stoi": {c: i for i, c in enumerate(tok.chars)}}
+    meta = {
+        "vocab_size": tok.vocab_size,
+        "itos": dict(enumerate(tok.chars)),
+        "stoi": {c: i for i, c in enumerate(tok.chars)},
+    }
     (tmp_path / "meta.pkl").write_bytes(pickle.dumps(meta))
     sampler = Sampler.from_checkpoint_file(tmp_path / "ckpt.pt", device="cpu")
     assert sampler.tokenizer.chars == tok.chars and sampler.best_val_loss == 1.75
-    assert sampler.generate("ROMEO:", SampleSettings(max_new_tokens=10, temperature=0)) == \
-        Sampler(model, tok).generate("ROMEO:", SampleSettings(max_new_tokens=10, temperature=0))
+    assert sampler.generate("ROMEO:", SampleSettings(max_new_tokens=10, temperature=0)) == Sampler(model, tok).generate(
+        "ROMEO:", SampleSettings(max_new_tokens=10, temperature=0)
+    )
 
 
 class _Exploit:
@@ -529,7 +574,7 @@ class _Exploit:
 
 
 def test_malicious_meta_pkl_is_refused_and_never_runs(tmp_path, trained):
-    model, tok, args = trained
+    model, _tok, args = trained
     save_checkpoint(checkpoint_dict(model, args), tmp_path / "ckpt.pt")
     marker = tmp_path / "pwned"
     (tmp_path / "meta.pkl").write_bytes(pickle.dumps({"itos": _Exploit(marker)}))
@@ -558,6 +603,7 @@ def test_tokenizer_larger_than_the_model_is_refused(trained):
 
 # --------------------------------------------------------------------------------------------
 # chat helper
+
 
 def test_chat_prompt_builds_a_transcript_ending_with_the_model_label():
     turns = [("user", "Hello"), ("model", " Hi there. "), ("User", "How are you?")]

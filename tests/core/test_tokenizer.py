@@ -2,8 +2,14 @@ import numpy as np
 import pytest
 
 from gptstudio.core.errors import TokenizerError
-from gptstudio.core.tokenizer import (GPT2_EOT, GPT2_VOCAB, CharTokenizer, GPT2Tokenizer, gpt2_encoding,
-                                      tokenizer_from_meta)
+from gptstudio.core.tokenizer import (
+    GPT2_EOT,
+    GPT2_VOCAB,
+    CharTokenizer,
+    GPT2Tokenizer,
+    gpt2_encoding,
+    tokenizer_from_meta,
+)
 
 SAMPLES = [
     "plain ascii text\n",

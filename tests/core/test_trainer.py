@@ -1,4 +1,5 @@
 """The training engine: events, files, checkpoints, resume, stopping, failures, nanoGPT interop."""
+
 import json
 import math
 import os
@@ -40,12 +41,13 @@ def run(home, cfg, cancel=None, on_event=None):
 
 # ----- schedule and data -----
 
+
 def test_lr_schedule_warmup_cosine_floor():
     cfg = TrainConfig(learning_rate=1.0, min_lr=0.1, warmup_iters=10, lr_decay_iters=110)
     assert get_lr(0, cfg) == pytest.approx(1 / 11)
     assert get_lr(9, cfg) == pytest.approx(10 / 11)
     assert get_lr(10, cfg) == pytest.approx(1.0)
-    assert get_lr(60, cfg) == pytest.approx(0.55)     # half way down the cosine
+    assert get_lr(60, cfg) == pytest.approx(0.55)  # half way down the cosine
     assert get_lr(110, cfg) == pytest.approx(0.1)
     assert get_lr(10_000, cfg) == 0.1
     cfg.decay_lr = False
@@ -58,10 +60,10 @@ def test_batches_are_shifted_contiguous_blocks(tmp_path):
     b = Batches(tmp_path / "train.bin", "uint16", 16, 5, "cpu", np.random.default_rng(0))
     x, y = b.next()
     assert x.shape == y.shape == (5, 16) and x.dtype == torch.int64
-    assert torch.equal(y, x + 1)                                    # targets are the next tokens
-    assert torch.equal(x[:, 1:], x[:, :-1] + 1)                     # each row is a contiguous block
+    assert torch.equal(y, x + 1)  # targets are the next tokens
+    assert torch.equal(x[:, 1:], x[:, :-1] + 1)  # each row is a contiguous block
     x2, _ = Batches(tmp_path / "train.bin", "uint16", 16, 5, "cpu", np.random.default_rng(0)).next()
-    assert torch.equal(x, x2)                                       # seeded
+    assert torch.equal(x, x2)  # seeded
 
 
 def test_matmul_peak_is_measured_once():
@@ -70,6 +72,7 @@ def test_matmul_peak_is_measured_once():
 
 
 # ----- a run and its files -----
+
 
 def test_run_reports_events_and_writes_its_folder(home, dataset):
     finished, events = run(home, tiny_config(eval_sample_tokens=12, max_iters=10, eval_interval=5))
@@ -86,8 +89,13 @@ def test_run_reports_events_and_writes_its_folder(home, dataset):
     assert [e.iter for e in evals] == [0, 5, 10]
     assert all(len(e.sample) == 12 and set(e.sample) <= set(TEXT) for e in evals)
     run_dir = home / "runs" / "r"
-    assert sorted(p.name for p in run_dir.iterdir()) == ["best.pt", "ckpt.pt", "config.json", "metrics.jsonl",
-                                                         "status.json"]
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "best.pt",
+        "ckpt.pt",
+        "config.json",
+        "metrics.jsonl",
+        "status.json",
+    ]
     status = json.loads((run_dir / "status.json").read_text())
     assert status["status"] == "completed" and status["iter"] == 10 and status["dataset"] == "tiny"
     assert status["best_val_loss"] == pytest.approx(finished.best_val_loss) and status["pid"] == os.getpid()
@@ -105,8 +113,8 @@ def test_checkpoints_follow_val_improvement(home, dataset):
     finished, events = run(home, tiny_config(max_iters=10, eval_interval=5))
     saved = [(e.iter, e.best) for e in events if isinstance(e, CheckpointSaved)]
     best_iters = {e.iter for e in events if isinstance(e, Eval) and e.val_loss == e.best_val_loss and e.iter > 0}
-    assert {it for it, best in saved if best} == best_iters       # best.pt at each improvement
-    assert {it for it, best in saved if not best} >= best_iters   # ckpt.pt too
+    assert {it for it, best in saved if best} == best_iters  # best.pt at each improvement
+    assert {it for it, best in saved if not best} >= best_iters  # ckpt.pt too
     best = load_checkpoint(home / "runs" / "r" / "best.pt")
     assert best["best_val_loss"] == pytest.approx(finished.best_val_loss)
 
@@ -133,9 +141,11 @@ def test_existing_run_is_not_overwritten(home, dataset):
 
 def test_missing_logger_packages_are_named(home, dataset, monkeypatch):
     import importlib.util
+
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("wandb", "tensorboard")
-                        else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in ("wandb", "tensorboard") else real(name, *a)
+    )
     with pytest.raises(ConfigError) as e:
         train(tiny_config(wandb_log=True, tensorboard_log=True), home=home)
     assert any("pip install wandb" in p for p in e.value.problems)
@@ -152,13 +162,15 @@ def test_gradient_accumulation_runs_all_micro_batches(home, dataset, monkeypatch
     calls = []
     real_next = Batches.next
     monkeypatch.setattr(Batches, "next", lambda self: calls.append(1) or real_next(self))
-    finished, events = run(home, tiny_config(max_iters=3, eval_interval=100, eval_iters=1,
-                                             gradient_accumulation_steps=3))
+    _finished, events = run(
+        home, tiny_config(max_iters=3, eval_interval=100, eval_iters=1, gradient_accumulation_steps=3)
+    )
     assert events[0].tokens_per_iter == 3 * 4 * 16
     assert len(calls) == 3 * 3 + 2 * 1 * 2  # 3 steps x 3 micro-batches + 2 evals x 1 batch x 2 splits
 
 
 # ----- stopping -----
+
 
 def test_cancel_stops_within_one_iteration_with_a_checkpoint(home, dataset):
     cancel = threading.Event()
@@ -167,8 +179,9 @@ def test_cancel_stops_within_one_iteration_with_a_checkpoint(home, dataset):
         if isinstance(e, Step) and e.iter == 3:
             cancel.set()
 
-    finished, events = run(home, tiny_config(max_iters=1000, lr_decay_iters=1000, eval_interval=1000),
-                           cancel=cancel, on_event=on_event)
+    finished, events = run(
+        home, tiny_config(max_iters=1000, lr_decay_iters=1000, eval_interval=1000), cancel=cancel, on_event=on_event
+    )
     assert finished.status == "stopped" and finished.iter == 4 and "Stopped" in finished.reason
     assert max(e.iter for e in events if isinstance(e, Step)) == 3
     assert load_checkpoint(home / "runs" / "r" / "ckpt.pt")["iter_num"] == 4
@@ -182,8 +195,7 @@ def test_stop_file_stops_the_run_and_is_removed(home, dataset):
         if isinstance(e, Step) and e.iter == 2:
             stop.write_text("")
 
-    finished, _ = run(home, tiny_config(max_iters=1000, lr_decay_iters=1000, eval_interval=1000),
-                      on_event=on_event)
+    finished, _ = run(home, tiny_config(max_iters=1000, lr_decay_iters=1000, eval_interval=1000), on_event=on_event)
     assert finished.status == "stopped" and finished.iter == 3 and not stop.exists()
 
 
@@ -197,14 +209,14 @@ def test_stale_stop_file_is_ignored(home, dataset):
 def test_early_stopping_after_patience_evals(home, dataset, monkeypatch):
     losses = iter([3.0, 2.0, 2.5, 2.4, 1.0])
     monkeypatch.setattr(trainer.Session, "estimate_loss", lambda self: dict.fromkeys(("train", "val"), next(losses)))
-    finished, events = run(home, tiny_config(max_iters=100, lr_decay_iters=100, eval_interval=2,
-                                             early_stop_patience=2))
+    finished, events = run(home, tiny_config(max_iters=100, lr_decay_iters=100, eval_interval=2, early_stop_patience=2))
     assert [e.val_loss for e in events if isinstance(e, Eval)] == [3.0, 2.0, 2.5, 2.4]
     assert finished.status == "completed" and finished.iter == 6 and "did not improve for 2 evals" in finished.reason
     assert finished.best_val_loss == 2.0
 
 
 # ----- failures -----
+
 
 def test_nan_loss_fails_readably_and_keeps_the_good_checkpoint(home, dataset, monkeypatch):
     real_forward = GPT.forward
@@ -220,8 +232,11 @@ def test_nan_loss_fails_readably_and_keeps_the_good_checkpoint(home, dataset, mo
         if isinstance(e, CheckpointSaved) and e.iter == 4:
             poisoned["on"] = True  # from iteration 4 on, the loss is NaN
 
-    finished, events = run(home, tiny_config(max_iters=20, lr_decay_iters=20, eval_interval=4,
-                                             always_save_checkpoint=True), on_event=on_event)
+    finished, _events = run(
+        home,
+        tiny_config(max_iters=20, lr_decay_iters=20, eval_interval=4, always_save_checkpoint=True),
+        on_event=on_event,
+    )
     assert finished.status == "failed" and finished.iter == 5
     assert "NaN" in finished.reason and "learning_rate" in finished.reason
     ckpt = load_checkpoint(home / "runs" / "r" / "ckpt.pt")
@@ -248,6 +263,7 @@ def test_unexpected_errors_are_recorded_then_raised(home, dataset, monkeypatch):
 
 
 # ----- resume -----
+
 
 def final_state(home, name):
     ckpt = load_checkpoint(home / "runs" / name / "ckpt.pt")
@@ -279,8 +295,12 @@ def test_resume_continues_exactly_where_it_stopped(home, dataset):
 
 def test_metrics_continue_on_resume(home, dataset):
     cancel = threading.Event()
-    run(home, tiny_config(max_iters=100, lr_decay_iters=100, eval_interval=4), cancel=cancel,
-        on_event=lambda e: isinstance(e, Step) and e.iter == 5 and cancel.set())
+    run(
+        home,
+        tiny_config(max_iters=100, lr_decay_iters=100, eval_interval=4),
+        cancel=cancel,
+        on_event=lambda e: isinstance(e, Step) and e.iter == 5 and cancel.set(),
+    )
     run(home, resume_config("r", {"max_iters": 10}, home=home))
     records = read_metrics(home / "runs" / "r")
     assert [r["start_iter"] for r in records if r["type"] == "run_started"] == [0, 6]
@@ -314,13 +334,36 @@ def nanogpt_checkpoint(iter_num=4) -> dict:
     x = torch.randint(0, len(chars), (2, 16))
     model(x, x)[1].backward()
     opt.step()
-    config = dict(out_dir="out-shakespeare-char", eval_interval=250, dataset="shakespeare_char", batch_size=4,
-                  block_size=16, n_layer=1, n_head=2, n_embd=16, learning_rate=1e-3, max_iters=6,
-                  lr_decay_iters=6, warmup_iters=1, min_lr=1e-4, device="cuda", dtype="bfloat16", compile=True,
-                  backend="nccl", wandb_log=False, eval_iters=2, log_interval=1)
-    return {"model": {f"_orig_mod.{k}": v for k, v in model.state_dict().items()},
-            "optimizer": opt.state_dict(), "model_args": args, "iter_num": iter_num,
-            "best_val_loss": torch.tensor(3.9), "config": config}
+    config = dict(
+        out_dir="out-shakespeare-char",
+        eval_interval=250,
+        dataset="shakespeare_char",
+        batch_size=4,
+        block_size=16,
+        n_layer=1,
+        n_head=2,
+        n_embd=16,
+        learning_rate=1e-3,
+        max_iters=6,
+        lr_decay_iters=6,
+        warmup_iters=1,
+        min_lr=1e-4,
+        device="cuda",
+        dtype="bfloat16",
+        compile=True,
+        backend="nccl",
+        wandb_log=False,
+        eval_iters=2,
+        log_interval=1,
+    )
+    return {
+        "model": {f"_orig_mod.{k}": v for k, v in model.state_dict().items()},
+        "optimizer": opt.state_dict(),
+        "model_args": args,
+        "iter_num": iter_num,
+        "best_val_loss": torch.tensor(3.9),
+        "config": config,
+    }
 
 
 def test_nanogpt_checkpoint_resumes(home, dataset):
@@ -343,8 +386,9 @@ def test_import_nanogpt_run_with_meta_pkl(home, dataset, tmp_path):
     torch.save(nanogpt_checkpoint(iter_num=4), out_dir / "ckpt.pt")
     chars = sorted(set(TEXT))
     with open(out_dir / "meta.pkl", "wb") as f:
-        pickle.dump({"vocab_size": len(chars), "itos": dict(enumerate(chars)),
-                     "stoi": {c: i for i, c in enumerate(chars)}}, f)
+        pickle.dump(
+            {"vocab_size": len(chars), "itos": dict(enumerate(chars)), "stoi": {c: i for i, c in enumerate(chars)}}, f
+        )
     run_dir = import_nanogpt_run(out_dir, "imported", home=home)
     ckpt = load_checkpoint(run_dir / "ckpt.pt")
     assert ckpt["tokenizer"] == {"tokenizer": "char", "vocab_size": len(chars), "chars": chars}
@@ -384,6 +428,7 @@ def test_import_without_any_vocabulary_says_what_to_give(home, tmp_path):
 
 # ----- reading runs back -----
 
+
 def test_list_runs_survives_damaged_folders(home, dataset):
     run(home, tiny_config(max_iters=2))
     runs = home / "runs"
@@ -391,7 +436,7 @@ def test_list_runs_survives_damaged_folders(home, dataset):
     (runs / "damaged").mkdir()
     (runs / "damaged" / "status.json").write_text("{not json")
     (runs / "dead").mkdir()
-    (runs / "dead" / "status.json").write_text(json.dumps({"status": "running", "pid": 2 ** 22 + 12345, "iter": 7}))
+    (runs / "dead" / "status.json").write_text(json.dumps({"status": "running", "pid": 2**22 + 12345, "iter": 7}))
     by_name = {r["name"]: r for r in list_runs(home)}
     assert by_name["r"]["status"] == "completed" and by_name["r"]["checkpoints"] == ["best.pt", "ckpt.pt"]
     assert by_name["empty"]["status"] == by_name["damaged"]["status"] == "empty"
@@ -414,13 +459,32 @@ def test_read_metrics_skips_a_torn_last_line(home, dataset):
 
 # ----- end to end -----
 
+
 def test_learns_tiny_shakespeare(home, shakespeare_text):
     """A tiny char model on CPU gets well below the unigram entropy (~3.3 nats): ~10 s on 2 idle cores."""
     write_char_dataset(home, "shakespeare_char", shakespeare_text)
-    cfg = TrainConfig(dataset="shakespeare_char", run_name="e2e", n_layer=2, n_head=4, n_embd=64, block_size=64,
-                      batch_size=32, dropout=0.0, learning_rate=3e-3, min_lr=3e-4, warmup_iters=20, max_iters=300,
-                      lr_decay_iters=300, eval_interval=300, eval_iters=20, log_interval=50, eval_sample_tokens=0,
-                      device="cpu", dtype="float32", compile=False)
+    cfg = TrainConfig(
+        dataset="shakespeare_char",
+        run_name="e2e",
+        n_layer=2,
+        n_head=4,
+        n_embd=64,
+        block_size=64,
+        batch_size=32,
+        dropout=0.0,
+        learning_rate=3e-3,
+        min_lr=3e-4,
+        warmup_iters=20,
+        max_iters=300,
+        lr_decay_iters=300,
+        eval_interval=300,
+        eval_iters=20,
+        log_interval=50,
+        eval_sample_tokens=0,
+        device="cpu",
+        dtype="float32",
+        compile=False,
+    )
     finished, events = run(home, cfg)
     evals = [e for e in events if isinstance(e, Eval)]
     assert finished.status == "completed" and evals[-1].iter == 300

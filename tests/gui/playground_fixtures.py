@@ -1,4 +1,5 @@
 """A tiny trained char-level checkpoint for the Playground tests (built once per session)."""
+
 from __future__ import annotations
 
 import shutil
@@ -16,7 +17,7 @@ def train_tiny_char_model(text: str, steps: int, seed: int = 0):
     """~30k parameters trained for `steps` steps with a plain loop: letters and spaces, not yet words."""
     torch.manual_seed(seed)
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # tiny matrices: threads only add overhead on a shared machine
+    torch.set_num_threads(1)  # tiny matrices: threads only add overhead on a shared machine
     try:
         return _train(text, steps)
     finally:
@@ -32,8 +33,8 @@ def _train(text: str, steps: int):
     block = args["block_size"]
     for _ in range(steps):
         ix = torch.randint(len(data) - block - 1, (8,))
-        x = torch.stack([data[i:i + block] for i in ix])
-        y = torch.stack([data[i + 1:i + block + 1] for i in ix])
+        x = torch.stack([data[i : i + block] for i in ix])
+        y = torch.stack([data[i + 1 : i + block + 1] for i in ix])
         _, loss = model(x, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -42,9 +43,16 @@ def _train(text: str, steps: int):
 
 
 def checkpoint_payload(model, tok, args, iter_num, loss, dataset="tiny_shakespeare") -> dict:
-    return {"model": model.state_dict(), "optimizer": {}, "model_args": args, "iter_num": iter_num,
-            "best_val_loss": loss, "config": {"dataset": dataset}, "tokenizer": tok.to_meta(),
-            "dataset": dataset}
+    return {
+        "model": model.state_dict(),
+        "optimizer": {},
+        "model_args": args,
+        "iter_num": iter_num,
+        "best_val_loss": loss,
+        "config": {"dataset": dataset},
+        "tokenizer": tok.to_meta(),
+        "dataset": dataset,
+    }
 
 
 def make_checkpoints(folder, text: str):

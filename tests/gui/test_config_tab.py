@@ -26,8 +26,14 @@ def make_dataset(home, name="tiny", vocab=40, train_tokens=5000, val_tokens=600,
     rng = np.random.default_rng(0)
     rng.integers(0, vocab, train_tokens, dtype=np.uint16).tofile(folder / "train.bin")
     rng.integers(0, vocab, val_tokens, dtype=np.uint16).tofile(folder / "val.bin")
-    meta = {"format": 1, "tokenizer": tokenizer, "vocab_size": vocab, "dtype": "uint16",
-            "train_tokens": train_tokens, "val_tokens": val_tokens}
+    meta = {
+        "format": 1,
+        "tokenizer": tokenizer,
+        "vocab_size": vocab,
+        "dtype": "uint16",
+        "train_tokens": train_tokens,
+        "val_tokens": val_tokens,
+    }
     if tokenizer == "char":
         meta["chars"] = [chr(65 + i) for i in range(vocab)]
     (folder / "meta.json").write_text(json.dumps(meta))
@@ -70,17 +76,32 @@ def test_every_field_has_a_widget_with_its_object_name(tab):
         assert isinstance(widget(tab, name), QComboBox), name
     assert widget(tab, "init_from").isEditable()
     assert "Attention heads per block" in widget(tab, "n_head").toolTip()
-    for name in ("presetCombo", "savePresetButton", "deletePresetButton", "configErrors", "paramCountLabel",
-                 "estimatesView", "lrSchedulePlot"):
+    for name in (
+        "presetCombo",
+        "savePresetButton",
+        "deletePresetButton",
+        "configErrors",
+        "paramCountLabel",
+        "estimatesView",
+        "lrSchedulePlot",
+    ):
         assert tab.findChild(object, name) is not None, name
 
 
 def test_a_new_dataclass_field_gets_a_widget_without_gui_code(qtbot, home, settings, monkeypatch):
-    extra = [("label_smoothing", float, setting(0.0, "Label smoothing of the loss.", "Optimizer", min=0.0, max=0.5)),
-             ("use_flash", bool, setting(True, "Use flash attention.", "Model"))]
-    Extended = make_dataclass("Extended", [(f.name, f.type, field(default=f.default, default_factory=f.default_factory,
-                                                                   metadata=f.metadata)) for f in fields(TrainConfig)]
-                              + extra, bases=(TrainConfig,))
+    extra = [
+        ("label_smoothing", float, setting(0.0, "Label smoothing of the loss.", "Optimizer", min=0.0, max=0.5)),
+        ("use_flash", bool, setting(True, "Use flash attention.", "Model")),
+    ]
+    Extended = make_dataclass(
+        "Extended",
+        [
+            (f.name, f.type, field(default=f.default, default_factory=f.default_factory, metadata=f.metadata))
+            for f in fields(TrainConfig)
+        ]
+        + extra,
+        bases=(TrainConfig,),
+    )
     extended_fields = {f.name: f for f in fields(Extended)}
     for module in (config_module, config_tab_module, presets_module):
         monkeypatch.setattr(module, "FIELDS", extended_fields, raising=False)
@@ -170,8 +191,7 @@ def test_invalid_combination_is_shown_and_signalled(tab, qtbot):
 
 
 def test_every_problem_is_listed(tab, qtbot):
-    tab.set_config(TrainConfig(dataset="tiny", block_size=8000, learning_rate=1e-4, min_lr=1e-3,
-                               n_embd=100, n_head=3))
+    tab.set_config(TrainConfig(dataset="tiny", block_size=8000, learning_rate=1e-4, min_lr=1e-3, n_embd=100, n_head=3))
     messages = [tab.configErrors.item(i).text() for i in range(tab.configErrors.count())]
     assert len(messages) == 4, messages  # divisibility, min_lr, block_size vs train and vs val
     assert any("min_lr" in m for m in messages) and sum("block_size (8000)" in m for m in messages) == 2
@@ -195,8 +215,9 @@ def test_damaged_dataset_says_why(tab, home):
 @pytest.mark.parametrize("shape", [(2, 2, 32, 16, False), (3, 4, 64, 64, True), (6, 6, 384, 256, False)])
 def test_param_count_matches_the_real_model(tab, shape):
     n_layer, n_head, n_embd, block, bias = shape
-    tab.set_config(TrainConfig(dataset="tiny", n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block,
-                               bias=bias))
+    tab.set_config(
+        TrainConfig(dataset="tiny", n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block, bias=bias)
+    )
     model = GPT(GPTConfig(n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block, bias=bias, vocab_size=40))
     assert tab.paramCountLabel.property("params_total") == sum(p.numel() for p in model.parameters())
     assert tab.paramCountLabel.property("params_non_embedding") == model.get_num_params()
@@ -204,8 +225,20 @@ def test_param_count_matches_the_real_model(tab, shape):
 
 
 def test_estimates_follow_the_fields(tab, qtbot):
-    tab.set_config(TrainConfig(dataset="tiny", n_layer=2, n_head=2, n_embd=32, block_size=16, batch_size=10,
-                               gradient_accumulation_steps=2, max_iters=50, warmup_iters=10, lr_decay_iters=50))
+    tab.set_config(
+        TrainConfig(
+            dataset="tiny",
+            n_layer=2,
+            n_head=2,
+            n_embd=32,
+            block_size=16,
+            batch_size=10,
+            gradient_accumulation_steps=2,
+            max_iters=50,
+            warmup_iters=10,
+            lr_decay_iters=50,
+        )
+    )
     texts = tab.estimate_texts()
     assert texts["tokens"] == "320"
     assert texts["epochs"] == "3.20"  # 50 x 320 / 5000 train tokens
@@ -227,8 +260,20 @@ def test_speed_is_measured_in_the_background(qtbot, home, settings):
     est._cache.clear()
     t = ConfigTab(Workspace.open(home), settings)
     qtbot.addWidget(t)
-    t.set_config(TrainConfig(dataset="tiny", n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4,
-                             device="cpu", max_iters=40, eval_interval=20, eval_iters=2))
+    t.set_config(
+        TrainConfig(
+            dataset="tiny",
+            n_layer=1,
+            n_head=2,
+            n_embd=16,
+            block_size=16,
+            batch_size=4,
+            device="cpu",
+            max_iters=40,
+            eval_interval=20,
+            eval_iters=2,
+        )
+    )
     assert t.estimate_texts()["iter_time"] == "measuring…"
     qtbot.waitUntil(lambda: t.estimate_texts()["iter_time"] not in ("measuring…", ""), timeout=30_000)
     qtbot.waitUntil(lambda: not t.is_measuring(), timeout=30_000)
@@ -255,8 +300,20 @@ def test_learning_rate_shows_and_edits_scientific(tab, qtbot):
 
 @pytest.mark.parametrize("suffix", [".json", ".toml"])
 def test_save_then_open_round_trips(tab, tmp_path, suffix):
-    tab.set_config(TrainConfig(dataset="tiny", n_layer=3, n_head=4, n_embd=64, learning_rate=6e-5, min_lr=6e-6,
-                               decay_lr=False, device="cpu", run_name="my-run", init_from="gpt2"))
+    tab.set_config(
+        TrainConfig(
+            dataset="tiny",
+            n_layer=3,
+            n_head=4,
+            n_embd=64,
+            learning_rate=6e-5,
+            min_lr=6e-6,
+            decay_lr=False,
+            device="cpu",
+            run_name="my-run",
+            init_from="gpt2",
+        )
+    )
     saved = tab.config()
     path = tab.save_config_file(tmp_path / f"cfg{suffix}")
     assert path.suffix == suffix and path.exists()
@@ -346,8 +403,9 @@ def test_user_presets_save_and_delete(tab, qtbot, monkeypatch):
     other = ConfigTab(tab.workspace, tab.settings)
     qtbot.addWidget(other)
     assert "my three layers" in other.preset_names()
-    monkeypatch.setattr(config_tab_module.QMessageBox, "question",
-                        lambda *a, **k: config_tab_module.QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(
+        config_tab_module.QMessageBox, "question", lambda *a, **k: config_tab_module.QMessageBox.StandardButton.Yes
+    )
     tab.deletePresetButton.click()
     assert "my three layers" not in tab.preset_names()
     shown = []
@@ -368,8 +426,10 @@ def test_last_config_is_restored(tab, qtbot, home):
 
 
 def test_damaged_stored_config_is_ignored_gracefully(qtbot, home, settings):
-    settings.set(config_tab_module.LAST_CONFIG_KEY, {"n_layer": "many", "n_embd": 64, "n_head": 4, "nonsense": 1,
-                                                     "dropout": None})
+    settings.set(
+        config_tab_module.LAST_CONFIG_KEY,
+        {"n_layer": "many", "n_embd": 64, "n_head": 4, "nonsense": 1, "dropout": None},
+    )
     t = ConfigTab(Workspace.open(home), settings)
     qtbot.addWidget(t)
     cfg = t.config()
@@ -400,6 +460,7 @@ def test_screenshot(tab, qtbot, tmp_path):
 def test_inside_the_main_window(qtbot, home):
     pytest.importorskip("gptstudio.gui.main_window")
     from gptstudio.gui import create_main_window
+
     make_dataset(home, "tiny")
     AppSettings().set(config_tab_module.MEASURE_KEY, False)
     window = create_main_window(home)

@@ -1,4 +1,5 @@
 """The Dataset tab, driven like a user would: real drop events, button clicks, worker threads."""
+
 import json
 import re
 import time
@@ -13,13 +14,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from gptstudio.core import dataset as ds
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui import create_main_window
-from gptstudio.gui.settings import AppSettings
 from gptstudio.gui import dataset_tab as dt
+from gptstudio.gui.settings import AppSettings
 
 WAIT_MS = 60_000  # generous: the CI machine may be slow and shared
-
-
-from tests.gui.window_fixtures import _no_speed_benchmark, window  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
@@ -51,12 +49,12 @@ def drop(qtbot, tab, paths):
     pos = QPointF(widget.rect().center())
     with warnings.catch_warnings():  # PySide marks the only (QPoint) constructor deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
-        enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                Qt.KeyboardModifier.NoModifier)
+        enter = QDragEnterEvent(
+            pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        )
     QApplication.sendEvent(widget, enter)
     assert enter.isAccepted()
-    event = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, event)
     assert event.isAccepted()
     qtbot.waitUntil(lambda: not tab.is_checking(), timeout=WAIT_MS)
@@ -135,8 +133,10 @@ def test_binary_file_refused_at_drop(qtbot, tab, poem, tmp_path):
     message = find(tab, "datasetDropMessage")
     assert message.isVisible() and "photo.png" in message.text()
     assert "not a text file" in message.text()  # the reason is given
-    names = [find(tab, "datasetInputList").topLevelItem(i).text(0)
-             for i in range(find(tab, "datasetInputList").topLevelItemCount())]
+    names = [
+        find(tab, "datasetInputList").topLevelItem(i).text(0)
+        for i in range(find(tab, "datasetInputList").topLevelItemCount())
+    ]
     assert names == ["my poem.txt"]
     tab.grab().save(str(tmp_path / "dataset_tab_dropped.png"))
 
@@ -151,7 +151,7 @@ def test_drop_folder(qtbot, tab, tmp_path, shakespeare_text):
     folder = tmp_path / "letters"
     folder.mkdir()
     for i in range(3):
-        (folder / f"part{i}.txt").write_text(shakespeare_text[i * 5000:(i + 1) * 5000], encoding="utf-8")
+        (folder / f"part{i}.txt").write_text(shakespeare_text[i * 5000 : (i + 1) * 5000], encoding="utf-8")
     drop(qtbot, tab, [folder])
     assert find(tab, "datasetInputList").topLevelItemCount() == 3
     assert find(tab, "datasetInputSummary").text() == "3 files, 14.6 KB"
@@ -328,9 +328,13 @@ def test_dark_theme_keeps_text_readable(qtbot, tab, poem, home, tmp_path):
     old = app.palette()
     # a dark palette as a desktop theme gives it (QPalette(button, window) derives the other roles)
     dark = QPalette(QColor("#303134"), QColor("#202124"))
-    for role, colour in ((QPalette.ColorRole.Base, "#292a2d"), (QPalette.ColorRole.Text, "#e8eaed"),
-                         (QPalette.ColorRole.WindowText, "#e8eaed"), (QPalette.ColorRole.ButtonText, "#e8eaed"),
-                         (QPalette.ColorRole.PlaceholderText, "#9aa0a6")):
+    for role, colour in (
+        (QPalette.ColorRole.Base, "#292a2d"),
+        (QPalette.ColorRole.Text, "#e8eaed"),
+        (QPalette.ColorRole.WindowText, "#e8eaed"),
+        (QPalette.ColorRole.ButtonText, "#e8eaed"),
+        (QPalette.ColorRole.PlaceholderText, "#9aa0a6"),
+    ):
         dark.setColor(QPalette.ColorGroup.Active, role, QColor(colour))
         dark.setColor(QPalette.ColorGroup.Inactive, role, QColor(colour))
     app.setPalette(dark)
@@ -377,6 +381,7 @@ def test_clicking_drop_area_opens_file_dialog(qtbot, window, tab, poem, monkeypa
         return [str(poem)], filters
 
     from PySide6.QtWidgets import QFileDialog
+
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", fake_dialog)
     qtbot.mouseClick(find(tab, "datasetDropArea"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not tab.is_checking(), timeout=WAIT_MS)
@@ -406,6 +411,7 @@ def test_existing_name_asks_before_replacing(qtbot, tab, poem, home, monkeypatch
 
 def test_hovering_a_token_shows_its_id(qtbot, tab, poem, home):
     from PySide6.QtWidgets import QToolTip
+
     ds.prepare_dataset([poem], "hover", home=home)
     tab.refresh()
     tab.select_dataset("hover")

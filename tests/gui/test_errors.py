@@ -1,4 +1,5 @@
 """An exception in a slot or worker is logged to a file and shown in a dialog; the app keeps running."""
+
 import sys
 
 from PySide6.QtCore import QTimer

@@ -1,25 +1,33 @@
 """Export from the Training tab's runs list and from the Playground's checkpoint picker."""
+
 import json
 
 import pytest
-import torch
 
 from gptstudio.core.checkpoint import save_checkpoint
 from gptstudio.core.model import GPT, GPTConfig
+from gptstudio.core.workspace import Workspace
 from gptstudio.gui.playground_tab import PlaygroundTab
 from gptstudio.gui.settings import AppSettings
 from gptstudio.gui.training_tab import TrainingTab
-from gptstudio.core.workspace import Workspace
 
 
 @pytest.fixture
 def run(home):
     chars = list("\n abcdefgh")
     args = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, vocab_size=len(chars), bias=False, dropout=0.0)
-    save_checkpoint({"model": GPT(GPTConfig(**args)).state_dict(), "model_args": args, "iter_num": 3,
-                     "best_val_loss": 2.0, "config": {}, "dataset": "d",
-                     "tokenizer": {"tokenizer": "char", "vocab_size": len(chars), "chars": chars}},
-                    home / "runs" / "exp" / "ckpt.pt")
+    save_checkpoint(
+        {
+            "model": GPT(GPTConfig(**args)).state_dict(),
+            "model_args": args,
+            "iter_num": 3,
+            "best_val_loss": 2.0,
+            "config": {},
+            "dataset": "d",
+            "tokenizer": {"tokenizer": "char", "vocab_size": len(chars), "chars": chars},
+        },
+        home / "runs" / "exp" / "ckpt.pt",
+    )
     return "exp"
 
 
@@ -53,8 +61,9 @@ def test_export_from_playground_picker(qtbot, home, run, tmp_path):
     tab = PlaygroundTab(Workspace.open(home), AppSettings(tmp_path / "s.json"))
     qtbot.addWidget(tab)
     tab.refresh_checkpoints()
-    qtbot.waitUntil(lambda: tab.findChild(type(tab.export_checkpoint_button), "exportCheckpointButton").isEnabled(),
-                    timeout=10000)
+    qtbot.waitUntil(
+        lambda: tab.findChild(type(tab.export_checkpoint_button), "exportCheckpointButton").isEnabled(), timeout=10000
+    )
     dialog = tab.export_checkpoint()
     text = finish_export(qtbot, dialog, tmp_path / "st", fmt_index=1)
     assert text.startswith("Exported"), text

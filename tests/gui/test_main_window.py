@@ -1,29 +1,44 @@
 """The app shell: window, tabs, menus, status bar, remembered layout, tab wiring, run_app."""
+
 import platform
 import sys
 import types
 
-import pytest
 import torch
 from PySide6.QtCore import QTimer, QUrl, qVersion
 from PySide6.QtGui import QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication, QComboBox, QDoubleSpinBox, QLabel, QMainWindow, QProgressBar, QPushButton, QTabWidget,
-    QTextBrowser, QWidget,
+    QApplication,
+    QComboBox,
+    QDoubleSpinBox,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QTextBrowser,
+    QWidget,
 )
 
 import gptstudio
 from gptstudio.core.devices import describe_default_device
 from gptstudio.gui import create_main_window
 from gptstudio.gui import main_window as mw
-from gptstudio.gui.settings import AppSettings
 
-DATASET_WIDGETS = ["datasetDropArea", "datasetNameEdit", "tokenizerCombo", "valFractionSpin", "prepareButton",
-                   "cancelPrepareButton", "prepareProgress", "datasetList", "datasetPreview", "datasetStatsView",
-                   "datasetDropMessage", "datasetError"]
-
-
-from tests.gui.window_fixtures import _no_speed_benchmark, window  # noqa: F401 (fixtures)
+DATASET_WIDGETS = [
+    "datasetDropArea",
+    "datasetNameEdit",
+    "tokenizerCombo",
+    "valFractionSpin",
+    "prepareButton",
+    "cancelPrepareButton",
+    "prepareProgress",
+    "datasetList",
+    "datasetPreview",
+    "datasetStatsView",
+    "datasetDropMessage",
+    "datasetError",
+]
 
 
 def test_window_tabs_and_object_names(window, tmp_path):
@@ -70,8 +85,13 @@ def test_about_lists_versions(qtbot, window):
     box = window.findChild(QWidget, "aboutBox")
     qtbot.waitUntil(box.isVisible)
     text = box.informativeText()
-    for part in (gptstudio.__version__, torch.__version__, qVersion(), platform.python_version(),
-                 describe_default_device()):
+    for part in (
+        gptstudio.__version__,
+        torch.__version__,
+        qVersion(),
+        platform.python_version(),
+        describe_default_device(),
+    ):
         assert part in text
     box.close()
 
@@ -85,8 +105,11 @@ def test_open_workspace_folder(window, home, monkeypatch):
 
 def test_geometry_and_last_tab_restored(qtbot, home, monkeypatch):
     # the other tabs out, so the window's minimum size fits the 800x800 offscreen screen
-    monkeypatch.setattr(mw, "TAB_SPECS", tuple((t, "gptstudio.gui.no_such_tab", c) if t != "Dataset" else
-                                              (t, m, c) for t, m, c in mw.TAB_SPECS))
+    monkeypatch.setattr(
+        mw,
+        "TAB_SPECS",
+        tuple((t, "gptstudio.gui.no_such_tab", c) if t != "Dataset" else (t, m, c) for t, m, c in mw.TAB_SPECS),
+    )
     first = create_main_window(home)
     qtbot.addWidget(first)
     first.show()
@@ -119,6 +142,7 @@ class FakeConfigTab(QWidget):
 
 def test_dataset_selection_reaches_config_tab(qtbot, home, tmp_path, shakespeare_text, monkeypatch):
     from gptstudio.core import dataset as ds
+
     fake = types.ModuleType("fake_config_tab")
     fake.ConfigTab = FakeConfigTab
     monkeypatch.setitem(sys.modules, "fake_config_tab", fake)
@@ -156,6 +180,7 @@ def test_missing_tab_module_shows_message(qtbot, home, monkeypatch):
 
 def test_run_app_opens_window_and_exits(qtbot, home, monkeypatch):
     from gptstudio.gui.app import run_app
+
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # run_app installs its own; restore after
     seen = []
 

@@ -1,4 +1,6 @@
 """The Playground tab with a tiny trained char model: streaming, stop, seeds, vocabulary, compare, files."""
+
+import itertools
 import os
 import pickle
 import time
@@ -77,15 +79,39 @@ def texts(row):
     return [pane.reply_text for pane in row.panes]
 
 
-OBJECT_NAMES = ["checkpointCombo", "openCheckpointButton", "modeCombo", "compareCheck", "compareCheckpointCombo",
-                "chatView", "promptInput", "sendButton", "stopGenerationButton", "regenerateButton", "clearButton",
-                "saveConversationButton", "openConversationButton", "tokenViewCheck", "tokenDetails",
-                "generationStats", "promptWarning", "dropUnknownCheck", "temperatureSpin", "topKSpin", "topPSpin",
-                "repetitionPenaltySpin", "maxTokensSpin", "seedSpin", "numSamplesSpin", "stopSequencesEdit"]
+OBJECT_NAMES = [
+    "checkpointCombo",
+    "openCheckpointButton",
+    "modeCombo",
+    "compareCheck",
+    "compareCheckpointCombo",
+    "chatView",
+    "promptInput",
+    "sendButton",
+    "stopGenerationButton",
+    "regenerateButton",
+    "clearButton",
+    "saveConversationButton",
+    "openConversationButton",
+    "tokenViewCheck",
+    "tokenDetails",
+    "generationStats",
+    "promptWarning",
+    "dropUnknownCheck",
+    "temperatureSpin",
+    "topKSpin",
+    "topPSpin",
+    "repetitionPenaltySpin",
+    "maxTokensSpin",
+    "seedSpin",
+    "numSamplesSpin",
+    "stopSequencesEdit",
+]
 
 
 def test_controls_have_their_object_names(tab):
     from PySide6.QtWidgets import QWidget
+
     missing = [name for name in OBJECT_NAMES if tab.findChild(QWidget, name) is None]
     assert missing == []
     assert tab.findChild(QWidget, "seedSpin").specialValueText() == "random"
@@ -162,7 +188,7 @@ def test_regenerate_replaces_the_last_reply(qtbot, tab):
     first = texts(send_and_wait(qtbot, tab, "Hello"))
     with qtbot.waitSignal(tab.sig_reply_finished, timeout=30_000):
         qtbot.mouseClick(tab.regenerate_button, Qt.LeftButton)
-    assert texts(tab.chat_view.rows()[-1]) == first       # the same seed: the same answer
+    assert texts(tab.chat_view.rows()[-1]) == first  # the same seed: the same answer
     assert [m.role for m in tab.conversation.messages] == ["user", "model"]
     assert len(tab.chat_view.rows()) == 2
 
@@ -175,7 +201,7 @@ def test_unknown_characters_are_pointed_out_before_sending(qtbot, tab):
     qtbot.mouseClick(tab.send_button, Qt.LeftButton)
     assert tab.conversation.messages == [] and not tab.generating()
     assert "not sent" in tab.message.text()
-    assert tab.prompt_input.toPlainText() == "Héllo ☃ friend"   # nothing typed is lost
+    assert tab.prompt_input.toPlainText() == "Héllo ☃ friend"  # nothing typed is lost
 
     tab.drop_unknown_check.setChecked(True)
     assert "left out" in tab.prompt_warning.text()
@@ -190,7 +216,7 @@ def test_ui_stays_responsive_while_generating(qtbot, tab):
     """A 10 ms timer keeps firing while a long reply streams into the token view."""
     set_mode(tab, "complete")
     tab.sampling.max_tokens.setValue(100_000)
-    tab.token_view_check.setChecked(True)   # the heavier rendering
+    tab.token_view_check.setChecked(True)  # the heavier rendering
     ticks = []
     probe = QTimer()
     probe.setInterval(10)
@@ -202,7 +228,7 @@ def test_ui_stays_responsive_while_generating(qtbot, tab):
     probe.stop()
     with qtbot.waitSignal(tab.sig_reply_finished, timeout=5_000):
         tab.stop()
-    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert tab.update_count > 5 and len(ticks) > 20
     assert max(gaps) < 0.2, f"event loop blocked for {max(gaps) * 1000:.0f} ms"
 
@@ -218,7 +244,7 @@ def test_compare_mode_answers_with_two_checkpoints(qtbot, tab):
     row = send_and_wait(qtbot, tab, "MENENIUS:")
     assert [p.title for p in row.panes] == ["tiny/latest", "tiny/best"]
     a, b = texts(row)
-    assert a and b and a != b           # different weights, same seed and settings
+    assert a and b and a != b  # different weights, same seed and settings
     models = [m for m in tab.conversation.messages if m.role == "model"]
     assert [m.label for m in models] == ["tiny/latest", "tiny/best"]
     assert models[0].group == models[1].group
@@ -307,6 +333,7 @@ def test_opening_a_bad_conversation_file_says_why(tab, tmp_path):
 
 def test_copy_a_reply(qtbot, tab):
     from PySide6.QtGui import QGuiApplication
+
     tab.sampling.max_tokens.setValue(20)
     row = send_and_wait(qtbot, tab, "Copy me")
     qtbot.mouseClick(row.panes[0].copy_button, Qt.LeftButton)
@@ -322,8 +349,9 @@ def test_open_a_nanogpt_checkpoint_file(qtbot, tab, tiny_run_source, tmp_path):
     out.mkdir()
     torch.save(plain, out / "ckpt.pt")
     with open(out / "meta.pkl", "wb") as f:
-        pickle.dump({"vocab_size": len(chars), "itos": dict(enumerate(chars)),
-                     "stoi": {c: i for i, c in enumerate(chars)}}, f)
+        pickle.dump(
+            {"vocab_size": len(chars), "itos": dict(enumerate(chars)), "stoi": {c: i for i, c in enumerate(chars)}}, f
+        )
     info = tab.add_checkpoint_file(out / "ckpt.pt")
     assert info is not None
     assert tab.checkpoint_combo.currentText().startswith("ckpt.pt")
@@ -371,7 +399,7 @@ def test_settings_are_remembered(qtbot, home, tiny_run_source):
     set_mode(first, "complete")
     first.token_view_check.setChecked(True)
     first.checkpoint_combo.setCurrentIndex(1)
-    first.shutdown()   # saves what was pending
+    first.shutdown()  # saves what was pending
 
     second = make_tab(qtbot, home, AppSettings(settings.path))
     assert second.sampling.temperature.value() == 0.5

@@ -1,5 +1,5 @@
 """The Training tab: runs from the GUI (in-process and torchrun), live plots, stop/resume, run history."""
-import json
+
 import math
 import os
 import re
@@ -9,8 +9,6 @@ import time
 import numpy as np
 import psutil
 import pytest
-
-from tests.core.training_helpers import write_char_dataset
 import torch
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 from PySide6.QtWidgets import QWidget
@@ -18,24 +16,57 @@ from PySide6.QtWidgets import QWidget
 from gptstudio.core import trainer
 from gptstudio.core.config import TrainConfig
 from gptstudio.core.events import Eval, Finished, RunStarted, Step
-from gptstudio.gui import create_main_window
+from gptstudio.gui import create_main_window, training_worker
 from gptstudio.gui.settings import AppSettings
 from gptstudio.gui.training_tab import TrainingTab, ema
-from gptstudio.gui import training_worker
 from gptstudio.gui.training_worker import multinode_commands, torchrun_command
+from tests.core.training_helpers import write_char_dataset
 
-WIDGETS = ["startButton", "stopButton", "resumeButton", "lossPlot", "lrPlot", "logScaleCheck", "trainStatus",
-           "trainProgress", "trainLog", "samplePreview", "runsList", "useTorchrunCheck", "nprocSpin",
-           "multiNodeButton"]
-TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
-        "First Citizen:\nYou are all resolved rather to die than to famish?\n\n") * 40
+WIDGETS = [
+    "startButton",
+    "stopButton",
+    "resumeButton",
+    "lossPlot",
+    "lrPlot",
+    "logScaleCheck",
+    "trainStatus",
+    "trainProgress",
+    "trainLog",
+    "samplePreview",
+    "runsList",
+    "useTorchrunCheck",
+    "nprocSpin",
+    "multiNodeButton",
+]
+TEXT = (
+    "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
+    "First Citizen:\nYou are all resolved rather to die than to famish?\n\n"
+) * 40
 
 
 def tiny_config(**overrides) -> TrainConfig:
-    settings = dict(dataset="tiny", n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=8, dropout=0.0,
-                    max_iters=100_000, lr_decay_iters=100_000, warmup_iters=5, learning_rate=3e-3, min_lr=3e-4,
-                    eval_interval=20, eval_iters=2, eval_sample_tokens=20, log_interval=1, compile=False,
-                    device="cpu", dtype="float32", always_save_checkpoint=True)
+    settings = dict(
+        dataset="tiny",
+        n_layer=1,
+        n_head=2,
+        n_embd=32,
+        block_size=32,
+        batch_size=8,
+        dropout=0.0,
+        max_iters=100_000,
+        lr_decay_iters=100_000,
+        warmup_iters=5,
+        learning_rate=3e-3,
+        min_lr=3e-4,
+        eval_interval=20,
+        eval_iters=2,
+        eval_sample_tokens=20,
+        log_interval=1,
+        compile=False,
+        device="cpu",
+        dtype="float32",
+        always_save_checkpoint=True,
+    )
     settings.update(overrides)
     return TrainConfig(**settings)
 
@@ -110,6 +141,7 @@ def train_headless(home, name, **overrides) -> Finished:
 
 # ----- widgets -----
 
+
 def test_widgets_exist_and_plots_are_labelled(make_tab, dataset, tmp_path):
     tab = make_tab()
     for name in WIDGETS:
@@ -129,17 +161,18 @@ def test_invalid_config_cannot_start(make_tab, dataset):
     tab.set_config_valid(False)
     assert not tab.startButton.isEnabled()
     tab.startButton.click()
-    tab.start()   # even a direct call does nothing while the Config tab says the settings are invalid
+    tab.start()  # even a direct call does nothing while the Config tab says the settings are invalid
     assert not tab.is_running() and tab.names_asked == []
     tab.set_config_valid(True)
     assert tab.startButton.isEnabled()
-    tab.config = tiny_config(n_embd=30, n_head=4)   # impossible: 30 is not divisible by 4
+    tab.config = tiny_config(n_embd=30, n_head=4)  # impossible: 30 is not divisible by 4
     tab.startButton.click()
     assert not tab.is_running() and tab.names_asked == []
     assert "divisible" in tab.trainLog.toPlainText()
 
 
 # ----- an in-process run: plot, stop, resume -----
+
 
 def test_start_plot_stop_then_resume_continues(qtbot, make_tab, dataset, home):
     tab = make_tab(run_name="first")
@@ -175,7 +208,7 @@ def test_start_plot_stop_then_resume_continues(qtbot, make_tab, dataset, home):
     qtbot.waitUntil(lambda: bool(starts) and npoints(tab.rawCurve) > points_before + 5, timeout=60_000)
     assert starts[0].run == "first" and starts[0].start_iter >= 20
     x = tab.rawCurve.xData
-    assert x[0] == 0 and np.all(np.diff(x) > 0)   # one continuous curve: old points then the resumed ones
+    assert x[0] == 0 and np.all(np.diff(x) > 0)  # one continuous curve: old points then the resumed ones
     tab.stopButton.click()
     assert wait_finished(qtbot, tab).status == "stopped"
     assert trainer.list_runs(home)[0]["name"] == "first"
@@ -197,7 +230,7 @@ def test_gui_stays_responsive_and_redraws_at_most_10_per_second(qtbot, make_tab,
     load_before = os.getloadavg()[0]
     redraws_before = tab.redraw_count
     tab.startButton.click()
-    qtbot.waitUntil(lambda: tab._started is not None, timeout=60_000)   # measure the training itself
+    qtbot.waitUntil(lambda: tab._started is not None, timeout=60_000)  # measure the training itself
     clock.start()
     probe.start()
     started = time.monotonic()
@@ -208,18 +241,40 @@ def test_gui_stays_responsive_and_redraws_at_most_10_per_second(qtbot, make_tab,
     assert len(gaps) > 20
     oversubscribed = max(1.0, min(load_before, os.getloadavg()[0]) / (os.cpu_count() or 1))
     assert max(gaps[1:]) < 100 * oversubscribed, (
-        f"event-loop gaps (ms), worst: {sorted(gaps)[-5:]}, load {os.getloadavg()}")
+        f"event-loop gaps (ms), worst: {sorted(gaps)[-5:]}, load {os.getloadavg()}"
+    )
     assert tab.redraw_count - redraws_before <= 10 * seconds + 2
 
 
 def test_steps_are_coalesced_however_fast_they_come(qtbot, make_tab, monkeypatch):
     """20 000 steps in a burst reach the plot in a few redraws, not 20 000."""
+
     def burst(config, *, home=None, report=None, cancel=None):
-        report(RunStarted(run=config.run_name, config={}, n_params=1, device="cpu", dtype="float32",
-                          start_iter=0, max_iters=20_000, tokens_per_iter=1, flops_per_iter=1.0))
+        report(
+            RunStarted(
+                run=config.run_name,
+                config={},
+                n_params=1,
+                device="cpu",
+                dtype="float32",
+                start_iter=0,
+                max_iters=20_000,
+                tokens_per_iter=1,
+                flops_per_iter=1.0,
+            )
+        )
         for i in range(20_000):
-            report(Step(iter=i, loss=3 * math.exp(-i / 5000) + 1, lr=1e-3, tokens_per_sec=1e5, ms_per_iter=0.01,
-                        mfu=-1, elapsed=i * 1e-5))
+            report(
+                Step(
+                    iter=i,
+                    loss=3 * math.exp(-i / 5000) + 1,
+                    lr=1e-3,
+                    tokens_per_sec=1e5,
+                    ms_per_iter=0.01,
+                    mfu=-1,
+                    elapsed=i * 1e-5,
+                )
+            )
         report(Eval(iter=20_000, train_loss=1.2, val_loss=1.3, best_val_loss=1.3, sample="abc"))
         final = Finished(status="completed", iter=20_000, best_val_loss=1.3)
         report(final)
@@ -247,7 +302,7 @@ def test_failed_run_reports_the_reason(qtbot, make_tab, home):
 def test_close_during_run_asks_then_stops_with_checkpoint(qtbot, make_tab, dataset, home):
     tab = make_tab(run_name="closing")
     answers = []
-    tab.ask_stop_for_close = lambda: (answers.append(1), len(answers) > 1)[1]   # "No", then "Yes"
+    tab.ask_stop_for_close = lambda: (answers.append(1), len(answers) > 1)[1]  # "No", then "Yes"
     tab.startButton.click()
     qtbot.waitUntil(lambda: npoints(tab.rawCurve) > 3, timeout=60_000)
     assert not tab.confirm_close() and tab.is_running()
@@ -265,7 +320,7 @@ def test_main_window_wires_config_and_close_stops_the_run(qtbot, dataset, home):
     window.show()
     config, tab = window.tab("Config"), window.tab("Training")
     config.set_config(tiny_config(n_embd=30, n_head=4))
-    qtbot.waitUntil(lambda: not tab.startButton.isEnabled(), timeout=10_000)   # invalid: Start is off
+    qtbot.waitUntil(lambda: not tab.startButton.isEnabled(), timeout=10_000)  # invalid: Start is off
     config.set_config(tiny_config())
     qtbot.waitUntil(lambda: tab.startButton.isEnabled(), timeout=10_000)
     tab.ask_run_name = lambda suggestion: "from-app"
@@ -275,7 +330,7 @@ def test_main_window_wires_config_and_close_stops_the_run(qtbot, dataset, home):
     thread = tab._worker.thread_
     tab.ask_stop_for_close = lambda: False
     window.close()
-    assert window.isVisible() and tab.is_running()      # "No": the app stays open, training goes on
+    assert window.isVisible() and tab.is_running()  # "No": the app stays open, training goes on
     tab.ask_stop_for_close = lambda: True
     window.close()
     assert not window.isVisible() and not tab.is_running() and thread.isFinished()
@@ -285,18 +340,23 @@ def test_main_window_wires_config_and_close_stops_the_run(qtbot, dataset, home):
 
 # ----- run history -----
 
+
 def test_runs_list_shows_cli_runs_and_overlays_two(qtbot, make_tab, dataset, home):
     train_headless(home, "cli-a", max_iters=30, lr_decay_iters=30)
     train_headless(home, "cli-b", max_iters=40, lr_decay_iters=40, learning_rate=1e-3, min_lr=1e-4)
     tab = make_tab()
-    rows = {tab.runsList.topLevelItem(i).text(0): tab.runsList.topLevelItem(i)
-            for i in range(tab.runsList.topLevelItemCount())}
+    rows = {
+        tab.runsList.topLevelItem(i).text(0): tab.runsList.topLevelItem(i)
+        for i in range(tab.runsList.topLevelItemCount())
+    }
     assert set(rows) == {"cli-a", "cli-b"}
     assert rows["cli-a"].text(1) == "completed" and rows["cli-a"].text(4) == "tiny"
-    assert rows["cli-b"].text(3)   # best val loss
+    assert rows["cli-b"].text(3)  # best val loss
     tab.select_runs(["cli-a", "cli-b"])
-    steps = {name: len([d for d in trainer.read_metrics(home / "runs" / name) if d["type"] == "step"])
-             for name in ("cli-a", "cli-b")}
+    steps = {
+        name: len([d for d in trainer.read_metrics(home / "runs" / name) if d["type"] == "step"])
+        for name in ("cli-a", "cli-b")
+    }
     assert steps["cli-a"] != steps["cli-b"]
     # the run listed first (the newest) is drawn in full: after a restart the curves come back
     # from metrics.jsonl ...
@@ -331,17 +391,23 @@ def test_runs_list_shows_cli_runs_and_overlays_two(qtbot, make_tab, dataset, hom
 
 def test_plot_stays_fast_with_100k_points(make_tab):
     tab = make_tab()
-    steps = [Step(iter=i, loss=2 + math.sin(i / 300), lr=1e-3, tokens_per_sec=1.0, ms_per_iter=1.0, mfu=-1,
-                  elapsed=float(i)) for i in range(120_000)]
+    steps = [
+        Step(iter=i, loss=2 + math.sin(i / 300), lr=1e-3, tokens_per_sec=1.0, ms_per_iter=1.0, mfu=-1, elapsed=float(i))
+        for i in range(120_000)
+    ]
     t0 = time.perf_counter()
     tab._on_steps(steps)
     tab._redraw(force=True)
     first = time.perf_counter() - t0
     t0 = time.perf_counter()
-    tab._on_steps([Step(iter=120_000 + i, loss=2.0, lr=1e-3, tokens_per_sec=1.0, ms_per_iter=1.0, mfu=-1,
-                        elapsed=1.0) for i in range(10)])
+    tab._on_steps(
+        [
+            Step(iter=120_000 + i, loss=2.0, lr=1e-3, tokens_per_sec=1.0, ms_per_iter=1.0, mfu=-1, elapsed=1.0)
+            for i in range(10)
+        ]
+    )
     tab._redraw(force=True)
-    tab.lossPlot.grab()   # paint it
+    tab.lossPlot.grab()  # paint it
     again = time.perf_counter() - t0
     assert npoints(tab.rawCurve) == 120_010
     assert first < 2.0 and again < 0.5, (first, again)
@@ -353,6 +419,7 @@ def test_ema_is_bias_corrected():
 
 
 # ----- torchrun -----
+
 
 def test_torchrun_command_lines():
     one = torchrun_command("c.json", "r", 4)
@@ -375,17 +442,19 @@ def test_multinode_dialog_shows_copyable_commands(make_tab, dataset):
     dlg.close()
 
 
-FAKE_CHILD = "\n".join([
-    "import json, sys, time",
-    "print(json.dumps(dict(type='run_started', run='fake', config={}, n_params=10, device='cpu',"
-    " dtype='float32', start_iter=0, max_iters=10, tokens_per_iter=8, flops_per_iter=1.0, world_size=2)))",
-    "print(json.dumps(dict(type='step', iter=0, loss=4.0, lr=1e-3, tokens_per_sec=1.0, ms_per_iter=1.0,"
-    " mfu=-1, elapsed=0.1)))",
-    "print('a library says hello')",
-    "print('rank 1: a warning', file=sys.stderr)",
-    "sys.stdout.flush(); sys.stderr.flush()",
-    "time.sleep(60)",   # and never looks at the STOP file
-])
+FAKE_CHILD = "\n".join(
+    [
+        "import json, sys, time",
+        "print(json.dumps(dict(type='run_started', run='fake', config={}, n_params=10, device='cpu',"
+        " dtype='float32', start_iter=0, max_iters=10, tokens_per_iter=8, flops_per_iter=1.0, world_size=2)))",
+        "print(json.dumps(dict(type='step', iter=0, loss=4.0, lr=1e-3, tokens_per_sec=1.0, ms_per_iter=1.0,"
+        " mfu=-1, elapsed=0.1)))",
+        "print('a library says hello')",
+        "print('rank 1: a warning', file=sys.stderr)",
+        "sys.stdout.flush(); sys.stderr.flush()",
+        "time.sleep(60)",  # and never looks at the STOP file
+    ]
+)
 
 
 def test_killed_torchrun_child_is_reported(qtbot, make_tab, monkeypatch):
@@ -433,7 +502,7 @@ def train_with_torchrun_then_stop(qtbot, tab, home) -> Finished:
     tab.useTorchrunCheck.setChecked(True)
     assert tab.nprocSpin.isEnabled()
     tab.nprocSpin.setValue(2)
-    tab.startButton.click()   # nanoGPT's rule: the accumulation steps are shared out among the processes
+    tab.startButton.click()  # nanoGPT's rule: the accumulation steps are shared out among the processes
     assert not tab.is_running() and "multiple of the number of processes (2)" in tab.trainLog.toPlainText()
     tab.config = tiny_config(eval_interval=10, gradient_accumulation_steps=2, batch_size=4)
     tab.startButton.click()
@@ -448,7 +517,7 @@ def train_with_torchrun_then_stop(qtbot, tab, home) -> Finished:
     assert end.status == "stopped" and end.iter >= 10, tab.trainLog.toPlainText()[-3000:]
     assert (home / "runs" / "ddp" / "ckpt.pt").is_file() and not (home / "runs" / "ddp" / "STOP").exists()
     assert run_status(tab, "ddp") == "stopped"
-    assert all(ended(p) for p in ranks + [child])   # no orphan processes
+    assert all(ended(p) for p in ranks + [child])  # no orphan processes
     return end
 
 

@@ -1,5 +1,6 @@
 """The whole first-time user journey, in the real window, by clicking:
 demo text -> preset Tiny -> Start -> an eval point -> Stop -> Playground -> send a prompt -> a reply."""
+
 import torch
 from PySide6.QtCore import QObject, Qt
 
@@ -23,8 +24,10 @@ def test_demo_to_chat(qtbot, home, monkeypatch):
         # 1. Dataset: "Use demo text" prepares the bundled Shakespeare
         data_tab = window.tab("Dataset")
         qtbot.mouseClick(child(window, "demoButton"), Qt.LeftButton)
-        qtbot.waitUntil(lambda: not data_tab.is_preparing() and child(window, "datasetList").topLevelItemCount() == 1,
-                        timeout=120_000)
+        qtbot.waitUntil(
+            lambda: not data_tab.is_preparing() and child(window, "datasetList").topLevelItemCount() == 1,
+            timeout=120_000,
+        )
         # 2. Config: the dataset was handed over; choose the Tiny preset, keep it short
         config_tab = window.tab("Config")
         qtbot.waitUntil(lambda: config_tab.config().dataset == "shakespeare_demo", timeout=10_000)
@@ -43,8 +46,9 @@ def test_demo_to_chat(qtbot, home, monkeypatch):
         start = child(window, "startButton")
         qtbot.waitUntil(start.isEnabled, timeout=10_000)
         qtbot.mouseClick(start, Qt.LeftButton)
-        qtbot.waitUntil(lambda: training.valEvalCurve.xData is not None and len(training.valEvalCurve.xData) >= 2,
-                        timeout=180_000)
+        qtbot.waitUntil(
+            lambda: training.valEvalCurve.xData is not None and len(training.valEvalCurve.xData) >= 2, timeout=180_000
+        )
         qtbot.mouseClick(child(window, "stopButton"), Qt.LeftButton)
         qtbot.waitUntil(lambda: not training.is_running(), timeout=60_000)
         assert (home / "runs" / "journey" / "ckpt.pt").is_file()
