@@ -28,7 +28,7 @@ from gptstudio.core.config import (
     read_config_file,
     unknown_key_message,
 )
-from gptstudio.core.errors import ConfigError
+from gptstudio.core.errors import ConfigError, Problem
 from gptstudio.core.events import Eval, Finished, Message, RunStarted, Step
 from gptstudio.core.workspace import Workspace
 
@@ -78,12 +78,12 @@ def print_settings(out=None) -> None:
 # ----- settings -----
 
 
-def parse_key_values(extra: list[str]) -> tuple[dict, list[str]]:
+def parse_key_values(extra: list[str]) -> tuple[dict, list[Problem]]:
     """--key=value items (nanoGPT's syntax) into a dict, and a problem for each item that is not one."""
     settings, problems = {}, []
     for item in extra:
         if not item.startswith("--") or "=" not in item:
-            problems.append(f"Cannot read {item!r}: write settings as --key=value (e.g. --n_layer=4).")
+            problems.append(Problem(f"Cannot read {item!r}: write settings as --key=value (e.g. --n_layer=4)."))
             continue
         key, value = item[2:].split("=", 1)
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
@@ -92,7 +92,7 @@ def parse_key_values(extra: list[str]) -> tuple[dict, list[str]]:
     return settings, problems
 
 
-def gather_settings(args) -> tuple[dict, list[str]]:
+def gather_settings(args) -> tuple[dict, list[Problem]]:
     """Every setting the user gave (files, then --key=value, then flags), and the problems found."""
     settings, problems = {}, []
     for path in ([args.config_file] if args.config_file else []) + args.config:
@@ -112,7 +112,7 @@ def gather_settings(args) -> tuple[dict, list[str]]:
         if key in IGNORED_NANOGPT_KEYS:
             continue
         if ALIASES.get(key, key) not in FIELDS:
-            problems.append(unknown_key_message(key))
+            problems.append(Problem(unknown_key_message(key), (), "unknown_key"))
             continue
         known[ALIASES.get(key, key)] = value
     return known, problems
@@ -128,7 +128,7 @@ def build_config(args, settings: dict) -> TrainConfig:
     return TrainConfig().update(settings)
 
 
-def check(args, settings: dict, problems: list[str]) -> TrainConfig:
+def check(args, settings: dict, problems: list[Problem]) -> TrainConfig:
     """Build the config; raise one ConfigError listing every problem (nothing is written)."""
     cfg = None
     try:
@@ -150,7 +150,7 @@ def _lenient_config(settings: dict) -> TrainConfig:
     return cfg
 
 
-def _validation_problems(cfg: TrainConfig) -> list[str]:
+def _validation_problems(cfg: TrainConfig) -> list[Problem]:
     from gptstudio.core.errors import GPTStudioError
     from gptstudio.core.trainer import plan_run
 
@@ -159,7 +159,7 @@ def _validation_problems(cfg: TrainConfig) -> list[str]:
     except ConfigError as e:
         return e.problems
     except GPTStudioError as e:
-        return [str(e)]
+        return [Problem(str(e))]
     return []
 
 

@@ -18,11 +18,12 @@ from typing import Any
 
 from gptstudio.core.atomic import write_text_atomic
 from gptstudio.core.devices import compile_default, compile_supported, device_info
-from gptstudio.core.errors import ConfigError
+from gptstudio.core.errors import ConfigError, Problem
 
 GROUPS = ("Data", "Model", "Optimizer", "Schedule", "Evaluation & checkpoints", "System", "Logging")
 PRETRAINED = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
 INIT_CHOICES = ("scratch", "resume") + PRETRAINED
+NO_DATASET = "no_dataset"  # Problem.code of "no dataset chosen" (the trainer resolves the dataset itself)
 
 
 def setting(
@@ -218,12 +219,12 @@ class TrainConfig:
             key = ALIASES.get(key, key)
             if key not in FIELDS:
                 if strict:
-                    problems.append(unknown_key_message(key))
+                    problems.append(Problem(unknown_key_message(key), (), "unknown_key"))
                 continue
             try:
                 setattr(self, key, coerce(key, value))
             except ValueError as e:
-                problems.append(str(e))
+                problems.append(Problem(str(e), (key,), "value"))
         if problems:
             raise ConfigError(problems)
         return self
@@ -242,7 +243,7 @@ class TrainConfig:
     def tokens_per_iter(self, world_size: int = 1) -> int:
         return self.gradient_accumulation_steps * self.batch_size * self.block_size * max(1, world_size)
 
-    def validate(self, dataset_info: dict | None = None) -> list[str]:
+    def validate(self, dataset_info: dict | None = None) -> list[Problem]:
         return validate(self, dataset_info)
 
 
@@ -321,8 +322,8 @@ def coerce(key: str, value: Any):
     return str(value)
 
 
-def validate(cfg: TrainConfig, dataset_info: dict | None = None) -> list[str]:
-    """Every problem with these settings, as plain sentences (empty list = valid).
+def validate(cfg: TrainConfig, dataset_info: dict | None = None) -> list[Problem]:
+    """Every problem with these settings (empty list = valid), each naming the fields it concerns.
 
     dataset_info, when given, is the dataset's meta.json (train_tokens, val_tokens, vocab_size, ...).
     """
@@ -333,44 +334,66 @@ def validate(cfg: TrainConfig, dataset_info: dict | None = None) -> list[str]:
         typ = field_type(name)
         ok = isinstance(v, (int, float) if typ is float else typ) and not (typ in (int, float) and isinstance(v, bool))
         if not ok:
-            problems.append(f"{name} has the wrong type ({type(v).__name__}).")
+            problems.append(Problem(f"{name} has the wrong type ({type(v).__name__}).", (name,), "type"))
             continue
         if m.get("min") is not None and v < m["min"]:
-            problems.append(f"{name} is {v}; it must be at least {m['min']}.")
+            problems.append(Problem(f"{name} is {v}; it must be at least {m['min']}.", (name,), "range"))
         if m.get("max") is not None and v > m["max"]:
-            problems.append(f"{name} is {v}; it must be at most {m['max']}.")
+            problems.append(Problem(f"{name} is {v}; it must be at most {m['max']}.", (name,), "range"))
         if m.get("choices") and name not in ("init_from",) and v not in m["choices"]:
-            problems.append(f"{name} is {v!r}; choose one of: {', '.join(m['choices'])}.")
+            problems.append(Problem(f"{name} is {v!r}; choose one of: {', '.join(m['choices'])}.", (name,), "choice"))
     if problems:
         return problems
     if cfg.n_embd % cfg.n_head:
         problems.append(
-            f"n_embd ({cfg.n_embd}) must be divisible by n_head ({cfg.n_head}); "
-            f"try n_head={_divisor_near(cfg.n_embd, cfg.n_head)}."
+            Problem(
+                f"n_embd ({cfg.n_embd}) must be divisible by n_head ({cfg.n_head}); "
+                f"try n_head={_divisor_near(cfg.n_embd, cfg.n_head)}.",
+                ("n_embd", "n_head"),
+                "heads",
+            )
         )
     if cfg.min_lr > cfg.learning_rate:
         problems.append(
-            f"min_lr ({cfg.min_lr:g}) is larger than learning_rate ({cfg.learning_rate:g}); "
-            "it should be about a tenth of it."
+            Problem(
+                f"min_lr ({cfg.min_lr:g}) is larger than learning_rate ({cfg.learning_rate:g}); "
+                "it should be about a tenth of it.",
+                ("min_lr", "learning_rate"),
+                "min_lr",
+            )
         )
     # warmup_iters > lr_decay_iters is allowed, as nanoGPT allows it (e.g. --max_iters=20
     # --lr_decay_iters=20 with the usual warmup of 100): the rate warms up, then stays at min_lr.
     init = cfg.init_from
     if init not in INIT_CHOICES and not os.path.exists(init):
         problems.append(
-            f"init_from is {init!r}: use scratch, resume, one of {', '.join(PRETRAINED)}, "
-            "or an existing folder with GPT-2 weights."
+            Problem(
+                f"init_from is {init!r}: use scratch, resume, one of {', '.join(PRETRAINED)}, "
+                "or an existing folder with GPT-2 weights.",
+                ("init_from",),
+                "init_from",
+            )
         )
     if not cfg.dataset and not cfg.eval_only and init != "resume":
-        problems.append("No dataset chosen: prepare one on the Dataset tab (or `gptstudio prepare`) and select it.")
+        problems.append(
+            Problem(
+                "No dataset chosen: prepare one on the Dataset tab (or `gptstudio prepare`) and select it.",
+                ("dataset",),
+                NO_DATASET,
+            )
+        )
     problems += _validate_device(cfg)
     if dataset_info:
         for split in ("train", "val"):
             n = int(dataset_info.get(f"{split}_tokens", 0))
             if n <= cfg.block_size:
                 problems.append(
-                    f"block_size ({cfg.block_size}) must be smaller than the {split} split "
-                    f"({n} tokens): lower block_size or add more text."
+                    Problem(
+                        f"block_size ({cfg.block_size}) must be smaller than the {split} split "
+                        f"({n} tokens): lower block_size or add more text.",
+                        ("block_size",),
+                        "block_size",
+                    )
                 )
     return problems
 
@@ -380,21 +403,39 @@ def _divisor_near(n: int, k: int) -> int:
     return min(divisors, key=lambda d: (abs(d - k), d))
 
 
-def _validate_device(cfg: TrainConfig) -> list[str]:
+def _validate_device(cfg: TrainConfig) -> list[Problem]:
     spec = cfg.device.strip().lower()
     valid_form = spec in ("auto", "cpu", "cuda", "mps") or (spec.startswith("cuda:") and spec[5:].isdigit())
     if not valid_form:
-        return [f"device {cfg.device!r} is not a device name: use auto, cpu, cuda, cuda:N or mps."]
+        return [
+            Problem(
+                f"device {cfg.device!r} is not a device name: use auto, cpu, cuda, cuda:N or mps.",
+                ("device",),
+                "device",
+            )
+        ]
     info = device_info(spec)
     if info is None:
-        return [f"device {cfg.device!r} is not available on this machine; use auto or cpu."]
+        return [
+            Problem(f"device {cfg.device!r} is not available on this machine; use auto or cpu.", ("device",), "device")
+        ]
     problems = []
     if cfg.dtype != "auto" and cfg.dtype not in info.dtypes:
         problems.append(
-            f"dtype {cfg.dtype} is not supported on {info.label}; use {' or '.join(info.dtypes)} (or auto)."
+            Problem(
+                f"dtype {cfg.dtype} is not supported on {info.label}; use {' or '.join(info.dtypes)} (or auto).",
+                ("dtype", "device"),
+                "dtype",
+            )
         )
     if cfg.compile and not compile_supported(spec):
-        problems.append("compile=True does not work on this platform/device (Windows or MPS); set compile=False.")
+        problems.append(
+            Problem(
+                "compile=True does not work on this platform/device (Windows or MPS); set compile=False.",
+                ("compile", "device"),
+                "compile",
+            )
+        )
     return problems
 
 

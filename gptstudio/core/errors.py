@@ -5,6 +5,11 @@ Every problem a user can cause (bad input file, bad setting, broken checkpoint) 
 `str(error)` as is: the CLI prints it on one line and exits 2, the GUI shows it in a dialog.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 
 class GPTStudioError(Exception):
     """A problem the user can understand and fix; the message says what and how."""
@@ -14,14 +19,36 @@ class DatasetError(GPTStudioError):
     """Input text or a prepared dataset is unusable."""
 
 
-class ConfigError(GPTStudioError):
-    """Training settings are invalid. `problems` lists every one of them."""
+@dataclass(frozen=True)
+class Problem:
+    """One problem with some settings, as data: the sentence to show, the settings it concerns (form
+    fields to mark), and a stable `code` for callers that must recognise a kind of problem (never
+    match the sentence's wording)."""
 
-    def __init__(self, problems):
-        if isinstance(problems, str):
+    message: str
+    fields: tuple[str, ...] = ()
+    code: str = ""
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict:
+        return {"message": self.message, "fields": list(self.fields), "code": self.code}
+
+    @classmethod
+    def of(cls, item: Problem | str) -> Problem:
+        """A Problem as is; a plain sentence (from a file reader, say) as a Problem about no field."""
+        return item if isinstance(item, Problem) else cls(str(item))
+
+
+class ConfigError(GPTStudioError):
+    """Training settings are invalid. `problems` lists every one of them (Problem objects)."""
+
+    def __init__(self, problems: Problem | str | Iterable[Problem | str]):
+        if isinstance(problems, (str, Problem)):
             problems = [problems]
-        self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
+        self.problems: list[Problem] = [Problem.of(p) for p in problems]
+        super().__init__("; ".join(p.message for p in self.problems))
 
 
 class CheckpointError(GPTStudioError):

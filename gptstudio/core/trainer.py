@@ -31,9 +31,9 @@ import torch
 
 from gptstudio.core.atomic import atomic_path, remove_stale_temps
 from gptstudio.core.checkpoint import BEST, LATEST, load_checkpoint, model_from_checkpoint, save_checkpoint
-from gptstudio.core.config import TrainConfig, save_config
+from gptstudio.core.config import NO_DATASET, TrainConfig, save_config
 from gptstudio.core.devices import resolve_device, resolve_dtype
-from gptstudio.core.errors import CheckpointError, ConfigError, GPTStudioError, TokenizerError
+from gptstudio.core.errors import CheckpointError, ConfigError, GPTStudioError, Problem, TokenizerError
 from gptstudio.core.events import CheckpointSaved, Eval, Event, Finished, Message, RunStarted, Step
 from gptstudio.core.locks import run_lock
 from gptstudio.core.model import GPT, GPTConfig, KVCache
@@ -284,7 +284,7 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
     Writes nothing.
     """
     cfg = copy.deepcopy(config)
-    problems: list[str] = []
+    problems: list[Problem] = []
     ckpt = None
     if cfg.init_from == "resume":
         if not cfg.run_name:
@@ -300,30 +300,40 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
             try:
                 find_pretrained(cfg.init_from, ws.home)  # refuses unknown names and folders without weights
             except GPTStudioError as e:
-                problems.append(str(e))
+                problems.append(Problem(str(e), ("init_from",), "init_from"))
         if not cfg.run_name:
             cfg.run_name = ws.unique_run_name(cfg.dataset or "run")
         try:
             run_dir = ws.run_dir(cfg.run_name)
         except GPTStudioError as e:
-            problems.append(str(e))
+            problems.append(Problem(str(e), ("run_name",), "run_name"))
             run_dir = None
         if run_dir and (run_dir / LATEST).exists():
             problems.append(
-                f"A run named '{cfg.run_name}' already exists: choose another name, or continue "
-                f"it with --resume {cfg.run_name}."
+                Problem(
+                    f"A run named '{cfg.run_name}' already exists: choose another name, or continue "
+                    f"it with --resume {cfg.run_name}.",
+                    ("run_name",),
+                    "run_exists",
+                )
             )
 
     meta = None
     if not cfg.dataset:
-        problems.append("No dataset chosen: prepare one (Dataset tab or `gptstudio prepare`) and pass --dataset NAME.")
+        problems.append(
+            Problem(
+                "No dataset chosen: prepare one (Dataset tab or `gptstudio prepare`) and pass --dataset NAME.",
+                ("dataset",),
+                NO_DATASET,
+            )
+        )
     else:
         try:
             dataset_dir = ws.dataset_dir(cfg.dataset)
             meta = read_dataset_meta(dataset_dir)
         except GPTStudioError as e:
-            problems.append(str(e))
-    problems += [p for p in cfg.validate(meta) if not p.startswith("No dataset chosen")]
+            problems.append(Problem(str(e), ("dataset",), "dataset"))
+    problems += [p for p in cfg.validate(meta) if p.code != NO_DATASET]  # reported above, by name
 
     tok = vocab_size = None
     if meta is not None:
@@ -331,8 +341,12 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
         problems += more
     if world_size > 1 and cfg.gradient_accumulation_steps % world_size:
         problems.append(
-            f"gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be a multiple "
-            f"of the number of processes ({world_size})."
+            Problem(
+                f"gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be a multiple "
+                f"of the number of processes ({world_size}).",
+                ("gradient_accumulation_steps",),
+                "world_size",
+            )
         )
     problems += _logger_problems(cfg)
     if problems:
@@ -344,15 +358,23 @@ def _resolve_tokenizer(cfg: TrainConfig, meta: dict, ckpt: dict | None):
     """The run's tokenizer and model vocabulary size, and any mismatch with the dataset."""
     data_tok = tokenizer_meta(meta)
     if data_tok.get("tokenizer") not in ("char", "gpt2") or not isinstance(data_tok.get("vocab_size"), int):
-        return None, None, [f"Dataset '{cfg.dataset}' has no usable tokenizer in its meta.json: prepare it again."]
+        return (
+            None,
+            None,
+            [_dataset_problem(f"Dataset '{cfg.dataset}' has no usable tokenizer in its meta.json: prepare it again.")],
+        )
     if ckpt is None and cfg.init_from != "scratch":
         if data_tok["tokenizer"] != "gpt2":
             return (
                 None,
                 None,
                 [
-                    f"init_from={cfg.init_from} needs a dataset tokenized with GPT-2 BPE; "
-                    f"'{cfg.dataset}' is {data_tok['tokenizer']}-level: prepare it with the gpt2 tokenizer."
+                    Problem(
+                        f"init_from={cfg.init_from} needs a dataset tokenized with GPT-2 BPE; "
+                        f"'{cfg.dataset}' is {data_tok['tokenizer']}-level: prepare it with the gpt2 tokenizer.",
+                        ("init_from", "dataset"),
+                        "tokenizer",
+                    )
                 ],
             )
         return data_tok, None, []  # the vocabulary is the pretrained model's
@@ -366,26 +388,45 @@ def _resolve_tokenizer(cfg: TrainConfig, meta: dict, ckpt: dict | None):
     same = tok.get("tokenizer") == data_tok["tokenizer"] and (tok.get("chars") == data_tok.get("chars"))
     if not same:
         problems.append(
-            f"Dataset '{cfg.dataset}' was tokenized differently from run '{cfg.run_name}' "
-            "(another vocabulary): continue it on the dataset it was trained on."
+            _dataset_problem(
+                f"Dataset '{cfg.dataset}' was tokenized differently from run '{cfg.run_name}' "
+                "(another vocabulary): continue it on the dataset it was trained on."
+            )
         )
     elif data_tok["vocab_size"] > vocab:
         problems.append(
-            f"Dataset '{cfg.dataset}' has {data_tok['vocab_size']} tokens in its vocabulary but the model only {vocab}."
+            _dataset_problem(
+                f"Dataset '{cfg.dataset}' has {data_tok['vocab_size']} tokens in its vocabulary "
+                f"but the model only {vocab}."
+            )
         )
     return tok, vocab, problems
 
 
-def _logger_problems(cfg: TrainConfig) -> list[str]:
+def _dataset_problem(message: str) -> Problem:
+    return Problem(message, ("dataset",), "tokenizer")
+
+
+def _logger_problems(cfg: TrainConfig) -> list[Problem]:
     import importlib.util
 
     problems = []
     if cfg.wandb_log and importlib.util.find_spec("wandb") is None:
-        problems.append("wandb_log=True needs the wandb package: pip install wandb (or set wandb_log=False).")
+        problems.append(
+            Problem(
+                "wandb_log=True needs the wandb package: pip install wandb (or set wandb_log=False).",
+                ("wandb_log",),
+                "missing_package",
+            )
+        )
     if cfg.tensorboard_log and importlib.util.find_spec("tensorboard") is None:
         problems.append(
-            "tensorboard_log=True needs the tensorboard package: pip install tensorboard "
-            "(or set tensorboard_log=False)."
+            Problem(
+                "tensorboard_log=True needs the tensorboard package: pip install tensorboard "
+                "(or set tensorboard_log=False).",
+                ("tensorboard_log",),
+                "missing_package",
+            )
         )
     return problems
 

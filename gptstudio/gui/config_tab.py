@@ -55,7 +55,7 @@ from gptstudio.core.config import (
 )
 from gptstudio.core.dataset import list_datasets
 from gptstudio.core.devices import available_devices, device_info, free_memory_bytes, resolve_dtype
-from gptstudio.core.errors import ConfigError, GPTStudioError
+from gptstudio.core.errors import ConfigError, GPTStudioError, Problem
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui.config_widgets import Binding, ComboBinding, format_float, make_binding
 from gptstudio.gui.settings import AppSettings
@@ -137,9 +137,9 @@ def field_tooltip(name: str) -> str:
     return "<br>".join(lines)
 
 
-def problem_fields(problem: str) -> set[str]:
-    """The settings a problem sentence names (validate() names them by key: 'n_embd (100) must...')."""
-    return {name for name in FIELDS if re.search(rf"(?<![\w.]){re.escape(name)}(?![\w])", problem)}
+def problem_fields(problem) -> set[str]:
+    """The settings a problem concerns: validate() says so in each Problem (never read from the text)."""
+    return set(getattr(problem, "fields", ()))
 
 
 def workspace_datasets(workspace: Workspace) -> tuple[dict[str, dict], dict[str, str]]:
@@ -498,16 +498,20 @@ class ConfigTab(QWidget):
         self.set_config(TrainConfig(dataset=current.dataset, run_name=current.run_name))
         self.presetCombo.setCurrentIndex(0)
 
-    def problems(self) -> list[str]:
-        """Every problem with the current settings, in plain sentences (empty = ready to train)."""
+    def problems(self) -> list[Problem]:
+        """Every problem with the current settings, each with the fields it concerns (empty = ready)."""
         cfg = self.config()
         found = validate(cfg, self.dataset_meta(cfg))
         if cfg.dataset in self._damaged:
-            found.append(self._damaged[cfg.dataset])
+            found.append(Problem(self._damaged[cfg.dataset], ("dataset",), "dataset"))
         elif cfg.dataset and cfg.dataset not in self._datasets:
             found.append(
-                f"The dataset '{cfg.dataset}' is not in this workspace: prepare it on the Dataset tab "
-                "or choose another."
+                Problem(
+                    f"The dataset '{cfg.dataset}' is not in this workspace: prepare it on the Dataset tab "
+                    "or choose another.",
+                    ("dataset",),
+                    "dataset",
+                )
             )
         return found
 
@@ -545,11 +549,11 @@ class ConfigTab(QWidget):
             self.sig_config_changed.emit(cfg)
         self._schedule_measure()
 
-    def _show_problems(self, problems: list[str]) -> None:
+    def _show_problems(self, problems: list[Problem]) -> None:
         self.configErrors.clear()
         icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
         for p in problems:
-            self.configErrors.addItem(QListWidgetItem(icon, p))
+            self.configErrors.addItem(QListWidgetItem(icon, str(p)))
         self.configErrors.setVisible(bool(problems))
         if problems:
             n = len(problems)
@@ -560,7 +564,7 @@ class ConfigTab(QWidget):
             self.configStatusLabel.setText("<b style='color:#2e7d32'>✓ Ready to train.</b>")
         marked = set().union(*(problem_fields(p) for p in problems)) if problems else set()
         for name, (_label, widget) in self._rows.items():
-            tip = "<br>".join(p for p in problems if name in problem_fields(p))
+            tip = "<br>".join(str(p) for p in problems if name in problem_fields(p))
             widget.setToolTip(field_tooltip(name) + (f"<hr><span style='color:#c62828'>{tip}</span>" if tip else ""))
             if bool(widget.property("invalid")) != (name in marked):
                 self._mark(name, name in marked)
@@ -624,7 +628,7 @@ class ConfigTab(QWidget):
         """What the estimates view shows, by key (memory, fits, tokens, epochs, flops, iter_time, ...)."""
         return {key: item.text(1) for key, item in self._est_items.items()}
 
-    def _update_estimates(self, cfg: TrainConfig, problems: list[str]) -> None:
+    def _update_estimates(self, cfg: TrainConfig, problems: list[Problem]) -> None:
         vocab, vocab_note = self._vocab_size(cfg)
         args = est.effective_model_args(cfg, vocab)
         total, non_emb = est.count_params(args), est.count_params(args, non_embedding=True)

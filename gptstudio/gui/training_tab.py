@@ -593,7 +593,7 @@ class TrainingTab(QWidget):
         cfg = self._current_config()
         if cfg is None:
             return
-        problems = cfg.validate()
+        problems = [str(p) for p in cfg.validate()]
         nproc = self.nprocSpin.value() if self.useTorchrunCheck.isChecked() else 1
         if cfg.gradient_accumulation_steps % nproc:
             problems.append(

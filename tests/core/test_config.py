@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gptstudio.core.config import TrainConfig, coerce, load_config, parse_nanogpt_config, read_config_file, save_config
-from gptstudio.core.errors import ConfigError
+from gptstudio.core.errors import ConfigError, Problem
 
 NANOGPT_SHAKESPEARE_CHAR = """# train a miniature character-level shakespeare model
 # good for debugging and playing on macbooks and such
@@ -54,15 +54,28 @@ def test_defaults_are_valid_on_cpu():
     assert cpu_config().validate() == []
 
 
-def test_every_problem_is_listed_at_once():
+def messages(problems) -> list[str]:
+    return [p.message for p in problems]
+
+
+def test_every_problem_is_listed_at_once_with_the_fields_it_concerns():
     problems = cpu_config(n_embd=100, n_head=3, min_lr=0.1, learning_rate=0.01).validate()
     assert len(problems) == 2
-    assert "n_embd (100) must be divisible by n_head (3)" in problems[0] and "try n_head=" in problems[0]
-    assert "min_lr (0.1) is larger than learning_rate (0.01)" in problems[1]
+    assert "n_embd (100) must be divisible by n_head (3)" in str(problems[0]) and "try n_head=" in str(problems[0])
+    assert "min_lr (0.1) is larger than learning_rate (0.01)" in str(problems[1])
+    assert [p.fields for p in problems] == [("n_embd", "n_head"), ("min_lr", "learning_rate")]
+
+
+def test_problems_name_their_fields_whatever_the_wording():
+    by_field = {f: p for p in cpu_config(dropout=1.5, device="gpu0").validate() for f in p.fields}
+    assert set(by_field) == {"dropout"}  # ranges are checked first, the rest once the types are right
+    assert {f for p in cpu_config(dtype="float16").validate() for f in p.fields} == {"dtype", "device"}
+    assert [p.code for p in cpu_config(dataset="").validate()] == ["no_dataset"]
+    assert Problem("x", ("a",)).to_dict() == {"message": "x", "fields": ["a"], "code": ""}
 
 
 def test_ranges_are_checked_with_the_limit_named():
-    problems = cpu_config(n_layer=0, dropout=1.5, batch_size=0).validate()
+    problems = messages(cpu_config(n_layer=0, dropout=1.5, batch_size=0).validate())
     assert "n_layer is 0; it must be at least 1." in problems
     assert "dropout is 1.5; it must be at most 0.9." in problems
     assert "batch_size is 0; it must be at least 1." in problems
@@ -71,7 +84,7 @@ def test_ranges_are_checked_with_the_limit_named():
 def test_block_size_must_fit_the_dataset_splits():
     info = {"train_tokens": 10_000, "val_tokens": 200}
     problems = cpu_config(block_size=256).validate(info)
-    assert problems == [
+    assert messages(problems) == [
         "block_size (256) must be smaller than the val split (200 tokens): lower block_size or add more text."
     ]
     assert cpu_config(block_size=128).validate(info) == []
@@ -79,14 +92,14 @@ def test_block_size_must_fit_the_dataset_splits():
 
 def test_devices_and_dtypes_this_machine_lacks():
     if not torch.cuda.is_available():
-        assert any("not available on this machine" in p for p in cpu_config(device="cuda").validate())
-    assert any("not a device name" in p for p in cpu_config(device="gpu0").validate())
-    assert any("dtype float16 is not supported" in p for p in cpu_config(dtype="float16").validate())
-    assert any("choose one of" in p for p in cpu_config(dtype="fp8").validate())
+        assert any("not available on this machine" in str(p) for p in cpu_config(device="cuda").validate())
+    assert any("not a device name" in str(p) for p in cpu_config(device="gpu0").validate())
+    assert any("dtype float16 is not supported" in str(p) for p in cpu_config(dtype="float16").validate())
+    assert any("choose one of" in str(p) for p in cpu_config(dtype="fp8").validate())
 
 
 def test_missing_dataset_is_a_problem():
-    assert any("No dataset chosen" in p for p in cpu_config(dataset="").validate())
+    assert any("No dataset chosen" in str(p) for p in cpu_config(dataset="").validate())
 
 
 def test_combinations_nanogpt_accepts_are_accepted():
@@ -129,7 +142,7 @@ def test_bad_values_say_what_is_expected(key, text, message):
 def test_unknown_keys_are_refused_with_a_suggestion():
     with pytest.raises(ConfigError) as e:
         TrainConfig().update({"n_layers": 4, "learning_rat": 1e-3})
-    assert e.value.problems == [
+    assert messages(e.value.problems) == [
         "Unknown setting 'n_layers'. Did you mean 'n_layer'?",
         "Unknown setting 'learning_rat'. Did you mean 'learning_rate'?",
     ]

@@ -138,7 +138,7 @@ def test_dtype_the_device_lacks_is_flagged_when_loaded(tab, qtbot):
         pytest.skip("this CPU trains in float16")
     tab.set_config(TrainConfig(dataset="tiny", device="cpu", dtype="float16"))
     assert tab.config().dtype == "float16"
-    assert any("dtype float16 is not supported" in p for p in tab.problems())
+    assert any("dtype float16 is not supported" in str(p) for p in tab.problems())
     assert "dtype" in tab.invalid_fields()
     # choosing another device drops the impossible dtype rather than keeping it
     device = widget(tab, "device")
@@ -181,7 +181,7 @@ def test_invalid_combination_is_shown_and_signalled(tab, qtbot):
     assert blocker.args == [False] and validity == [False]
     messages = [tab.configErrors.item(i).text() for i in range(tab.configErrors.count())]
     assert any("n_embd (100) must be divisible by n_head (3)" in m for m in messages)
-    assert messages == tab.problems() and not tab.is_valid()
+    assert messages == [str(p) for p in tab.problems()] and not tab.is_valid()
     assert {"n_embd", "n_head"} <= tab.invalid_fields()
     assert widget(tab, "n_embd").property("invalid") is True
     assert widget(tab, "n_layer").property("invalid") is not True
@@ -197,7 +197,7 @@ def test_every_problem_is_listed(tab, qtbot):
     assert any("min_lr" in m for m in messages) and sum("block_size (8000)" in m for m in messages) == 2
     assert {"min_lr", "learning_rate", "block_size"} <= tab.invalid_fields()
     tab.set_config(TrainConfig(dataset="missing-one"))
-    assert any("'missing-one' is not in this workspace" in p for p in tab.problems())
+    assert any("'missing-one' is not in this workspace" in str(p) for p in tab.problems())
     assert "missing-one" in widget(tab, "dataset").currentText() and "dataset" in tab.invalid_fields()
 
 
@@ -206,10 +206,10 @@ def test_damaged_dataset_says_why(tab, home):
     (broken / "val.bin").unlink()
     tab.refresh_datasets()
     tab.set_dataset("broken")
-    assert any("damaged" in p and "val.bin is missing" in p for p in tab.problems())
+    assert any("damaged" in str(p) and "val.bin is missing" in str(p) for p in tab.problems())
     assert "dataset" in tab.invalid_fields()
     tab.set_dataset("tiny")
-    assert not any("damaged" in p for p in tab.problems())
+    assert not any("damaged" in str(p) for p in tab.problems())
 
 
 @pytest.mark.parametrize("shape", [(2, 2, 32, 16, False), (3, 4, 64, 64, True), (6, 6, 384, 256, False)])
