@@ -20,6 +20,7 @@ from gptstudio.core import estimates as est
 from gptstudio.core.config import TrainConfig
 from gptstudio.core.devices import resolve_device, resolve_dtype
 from gptstudio.core.model import GPT, GPTConfig
+from gptstudio.core.units import format_bytes, format_count
 
 QUICK = [  # (name, n_layer, n_head, n_embd, block_size, batch_size, vocab)
     ("tiny", 2, 2, 64, 32, 8, 65),
@@ -104,10 +105,10 @@ def main() -> None:
         rows.append(
             (
                 name,
-                est.format_count(n),
+                format_count(n),
                 str(same),
-                est.format_bytes(mem),
-                est.format_bytes(peak) if peak else "n/a",
+                format_bytes(mem),
+                format_bytes(peak) if peak else "n/a",
                 f"{mem / peak:.2f}" if peak else "n/a",
                 f"{bench.seconds_per_iter:.4f}",
                 f"{real_s:.4f}",

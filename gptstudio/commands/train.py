@@ -30,6 +30,7 @@ from gptstudio.core.config import (
 )
 from gptstudio.core.errors import ConfigError, Problem
 from gptstudio.core.events import Eval, Finished, Message, RunStarted, Step
+from gptstudio.core.units import format_count, format_duration
 from gptstudio.core.workspace import Workspace
 
 EXIT_CODES = {"completed": 0, "stopped": 0, "failed": 1}
@@ -166,23 +167,6 @@ def _validation_problems(cfg: TrainConfig) -> list[Problem]:
 # ----- output -----
 
 
-def format_duration(seconds: float) -> str:
-    if not math.isfinite(seconds) or seconds < 0:
-        return "?"
-    s = round(seconds)
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def human_count(n: float, billion: str = "G") -> str:
-    """1234567 -> '1.23M' (billion='B' for parameter counts, 'G' for FLOPs)."""
-    for unit, div in (("T", 1e12), (billion, 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= div:
-            return f"{n / div:.2f}{unit}"
-    return f"{n:.0f}"
-
-
 class ProgressPrinter:
     """Compact human-readable lines for the events of a run."""
 
@@ -216,12 +200,13 @@ class ProgressPrinter:
         c = e.config
         self.max_iters, self.start_iter = e.max_iters, e.start_iter
         self.print(
-            f"run '{e.run}' on dataset '{c.get('dataset')}': {human_count(e.n_params, 'B')} parameters "
+            f"run '{e.run}' on dataset '{c.get('dataset')}': {format_count(e.n_params, sep='')} parameters "
             f"({c.get('n_layer')} layers, {c.get('n_head')} heads, {c.get('n_embd')} wide, "
             f"context {c.get('block_size')})"
         )
         self.print(
-            f"{human_count(e.flops_per_iter)}FLOP/iter, {e.tokens_per_iter:,} tokens/iter | {e.device} "
+            f"{format_count(e.flops_per_iter, billion='G', sep='')}FLOP/iter, "
+            f"{e.tokens_per_iter:,} tokens/iter | {e.device} "
             f"{e.dtype}{' compiled' if c.get('compile') else ''}"
             f"{f' x{e.world_size} processes' if e.world_size > 1 else ''} | "
             f"{'resuming at' if e.start_iter else 'starting at'} iter {e.start_iter} of {e.max_iters}"

@@ -16,6 +16,7 @@ from gptstudio.core.config import PRETRAINED
 from gptstudio.core.devices import free_memory_bytes, resolve_device, resolve_dtype
 from gptstudio.core.errors import Cancelled, ConfigError
 from gptstudio.core.schedule import get_lr
+from gptstudio.core.units import format_bytes
 
 # (n_layer, n_head, n_embd) of OpenAI's GPT-2 checkpoints; they all have biases, 1024 positions and
 # a 50257-token vocabulary. A run that starts from one of them takes its shape, not the form's.
@@ -335,42 +336,3 @@ def _check_fits(cfg, vocab_size, dev, batch) -> None:
             f"Not measured: this model needs about {format_bytes(need)} even at batch {batch}, "
             f"but only {format_bytes(free)} is free on {dev}; make the model smaller."
         )
-
-
-# ----- human-readable numbers -----
-
-
-def format_bytes(n: float) -> str:
-    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{int(n)} B"
-
-
-def format_count(n: float) -> str:
-    """10_646_784 -> '10.65 M', as nanoGPT prints parameter counts."""
-    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= size:
-            return f"{n / size:.2f} {unit}"
-    return f"{int(n)}"
-
-
-def format_flops(n: float) -> str:
-    for unit, size in (("EFLOP", 1e18), ("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{int(n)} FLOP"
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms" if seconds >= 0.001 else f"{seconds * 1e6:.0f} µs"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes = seconds / 60
-    if minutes < 60:
-        return f"{minutes:.0f} min"
-    hours = minutes / 60
-    if hours < 48:
-        return f"{int(hours)} h {int(minutes % 60):02d} min"
-    return f"{hours / 24:.1f} days"

@@ -56,6 +56,7 @@ from gptstudio.core.config import (
 from gptstudio.core.dataset import list_datasets
 from gptstudio.core.devices import available_devices, device_info, free_memory_bytes, resolve_dtype
 from gptstudio.core.errors import ConfigError, GPTStudioError, Problem
+from gptstudio.core.units import format_bytes, format_count, format_flops, format_time
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui.config_widgets import Binding, ComboBinding, format_float, make_binding
 from gptstudio.gui.settings import AppSettings
@@ -155,7 +156,7 @@ def workspace_datasets(workspace: Workspace) -> tuple[dict[str, dict], dict[str,
 
 def dataset_text(name: str, meta: dict) -> str:
     tokens = int(meta.get("train_tokens", 0)) + int(meta.get("val_tokens", 0))
-    return f"{name} — {est.format_count(tokens)} tokens, {meta.get('tokenizer', '?')} ({meta.get('vocab_size', '?')})"
+    return f"{name} — {format_count(tokens)} tokens, {meta.get('tokenizer', '?')} ({meta.get('vocab_size', '?')})"
 
 
 class LrAxis(pg.AxisItem):
@@ -632,7 +633,7 @@ class ConfigTab(QWidget):
         vocab, vocab_note = self._vocab_size(cfg)
         args = est.effective_model_args(cfg, vocab)
         total, non_emb = est.count_params(args), est.count_params(args, non_embedding=True)
-        self.paramCountLabel.setText(f"{est.format_count(non_emb)} parameters")
+        self.paramCountLabel.setText(f"{format_count(non_emb)} parameters")
         self.paramCountLabel.setProperty("params_total", total)
         self.paramCountLabel.setProperty("params_non_embedding", non_emb)
         shape = f"{args['n_layer']} layers × {args['n_embd']} wide, {args['n_head']} heads, vocabulary {vocab:,}"
@@ -663,7 +664,7 @@ class ConfigTab(QWidget):
             self._set_estimate("epochs", "—", "Choose a dataset to see how many passes over it this run makes.")
         self._set_estimate(
             "flops",
-            est.format_flops(est.flops_per_iter(cfg, vocab)),
+            format_flops(est.flops_per_iter(cfg, vocab)),
             "Training FLOPs per optimizer step (6N + attention, as nanoGPT's MFU estimate)",
         )
         self._show_timing(cfg, vocab)
@@ -672,20 +673,20 @@ class ConfigTab(QWidget):
         m = est.memory_estimate(cfg, vocab)
         self._set_estimate(
             "memory",
-            f"≈ {est.format_bytes(m['total'])}",
+            f"≈ {format_bytes(m['total'])}",
             f"Rough peak for training at micro-batch {cfg.batch_size} × {cfg.block_size} tokens "
             f"in {m['dtype']}, without torch.compile.",
         )
         self._set_estimate(
             "weights",
-            est.format_bytes(m["weights"]),
+            format_bytes(m["weights"]),
             "float32 master weights" + (f" + a {m['dtype']} copy" if m["dtype"] != "float32" else ""),
         )
-        self._set_estimate("gradients", est.format_bytes(m["gradients"]), "float32 gradients")
-        self._set_estimate("optimizer", est.format_bytes(m["optimizer"]), "AdamW's two float32 moments")
+        self._set_estimate("gradients", format_bytes(m["gradients"]), "float32 gradients")
+        self._set_estimate("optimizer", format_bytes(m["optimizer"]), "AdamW's two float32 moments")
         self._set_estimate(
             "activations",
-            est.format_bytes(m["activations"]),
+            format_bytes(m["activations"]),
             f"Kept for the backward pass at batch {cfg.batch_size} × {cfg.block_size} tokens",
         )
         try:
@@ -697,11 +698,11 @@ class ConfigTab(QWidget):
         if free is None or info is None:
             self._set_estimate("fits", "unknown", f"Cannot read the free memory of {where}.")
         elif m["total"] <= free:
-            self._set_estimate("fits", f"{est.format_bytes(free)} — fits", f"Free now on {where}.", "#2e7d32")
+            self._set_estimate("fits", f"{format_bytes(free)} — fits", f"Free now on {where}.", "#2e7d32")
         else:
             self._set_estimate(
                 "fits",
-                f"{est.format_bytes(free)} — too little",
+                f"{format_bytes(free)} — too little",
                 f"Free now on {where}: lower "
                 "batch_size or block_size (raise gradient_accumulation_steps to compensate), "
                 "or make the model smaller.",
@@ -712,12 +713,12 @@ class ConfigTab(QWidget):
     def _show_timing(self, cfg: TrainConfig, vocab: int) -> None:
         timing = est.cached_iteration_time(cfg, vocab) if self._can_measure(cfg) else None
         if timing is not None:
-            self._set_estimate("iter_time", est.format_duration(timing.seconds_per_iter), timing.note)
+            self._set_estimate("iter_time", format_time(timing.seconds_per_iter), timing.note)
             self._set_estimate(
                 "run_time",
-                f"≈ {est.format_duration(timing.run_seconds)}",
+                f"≈ {format_time(timing.run_seconds)}",
                 f"{cfg.max_iters:,} iterations and {est.evaluations(cfg)} evaluations of "
-                f"{est.format_duration(timing.eval_seconds)}; {timing.note}",
+                f"{format_time(timing.eval_seconds)}; {timing.note}",
             )
         elif not self._can_measure(cfg):
             for key in ("iter_time", "run_time"):

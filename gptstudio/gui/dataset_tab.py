@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
 from gptstudio.core import dataset as ds
 from gptstudio.core.errors import Cancelled, GPTStudioError
 from gptstudio.core.tokenizer import tokenizer_from_meta
+from gptstudio.core.units import format_bytes, format_duration
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui.settings import AppSettings
 from gptstudio.gui.workers import JobWorker, start_worker
@@ -64,21 +65,6 @@ TOKEN_COLOURS = ("#fde68a", "#a7f3d0", "#bfdbfe", "#fbcfe8", "#ddd6fe", "#fed7aa
 
 
 # ---- plain helpers (no widgets) -------------------------------------------------------------------
-
-
-def human_size(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
-
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def progress_text(done: int, total: int, elapsed: float, phase: str = "") -> str:
@@ -160,13 +146,13 @@ def stats_html(info: dict, details: dict | None) -> str:
     rows = [
         ("Tokenizer", meta.get("tokenizer", "?")),
         ("Vocabulary", f"{int(meta.get('vocab_size', 0)):,} tokens"),
-        ("Characters", f"{chars:,} ({human_size(int(meta.get('total_bytes', 0)))} of text)"),
+        ("Characters", f"{chars:,} ({format_bytes(int(meta.get('total_bytes', 0)))} of text)"),
         ("Tokens", f"{train + val:,} = {train:,} train + {val:,} validation"),
     ]
     if meta.get("tokenizer") != "char" and train + val:
         rows.append(("Compression", f"{chars / (train + val):.2f} characters per token"))
     if "size_on_disk" in info:
-        rows.append(("Size on disk", human_size(info["size_on_disk"])))
+        rows.append(("Size on disk", format_bytes(info["size_on_disk"])))
     if meta.get("created"):
         rows.append(("Created", str(meta["created"]).replace("T", " ")[:19]))
     if meta.get("imported_from"):
@@ -193,7 +179,7 @@ def stats_html(info: dict, details: dict | None) -> str:
     sources = meta.get("sources") or []
     if sources:
         items = "".join(
-            f"<li>{html.escape(str(s.get('path', '?')))} ({human_size(int(s.get('size', 0)))})</li>"
+            f"<li>{html.escape(str(s.get('path', '?')))} ({format_bytes(int(s.get('size', 0)))})</li>"
             for s in sources[:20]
         )
         more = f"<li>… and {len(sources) - 20} more</li>" if len(sources) > 20 else ""
@@ -673,14 +659,14 @@ class DatasetTab(QWidget):
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         for info in self._inputs:
             path = str(info.path)
-            item = QTreeWidgetItem([os.path.basename(path), human_size(info.size), info.encoding or ""])
+            item = QTreeWidgetItem([os.path.basename(path), format_bytes(info.size), info.encoding or ""])
             item.setToolTip(0, path)
             item.setTextAlignment(1, right)
             items.append(item)
         self.input_list.addTopLevelItems(items)  # one insertion: thousands of files stay quick
         total = sum(info.size for info in self._inputs)
         count = len(self._inputs)
-        self.input_summary.setText(f"{count} file{'s' if count != 1 else ''}, {human_size(total)}")
+        self.input_summary.setText(f"{count} file{'s' if count != 1 else ''}, {format_bytes(total)}")
         self.inputs_box.setVisible(bool(self._inputs))
         if self._inputs:
             self.input_list.setCurrentItem(self.input_list.topLevelItem(0))
@@ -853,14 +839,16 @@ class DatasetTab(QWidget):
 
     def _list_item(self, e: dict) -> QTreeWidgetItem:
         if e.get("error"):
-            item = _SortItem([e["name"], "damaged", "", "", "", human_size(e.get("size_on_disk", 0))])
+            item = _SortItem([e["name"], "damaged", "", "", "", format_bytes(e.get("size_on_disk", 0))])
             for col in range(len(LIST_COLUMNS)):
                 item.setToolTip(col, e["error"])
             item.setIcon(0, self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
             return item
         numbers = [int(e.get("vocab_size", 0)), int(e.get("train_tokens", 0)), int(e.get("val_tokens", 0))]
         item = _SortItem(
-            [e["name"], e.get("tokenizer", "?")] + [f"{n:,}" for n in numbers] + [human_size(e.get("size_on_disk", 0))]
+            [e["name"], e.get("tokenizer", "?")]
+            + [f"{n:,}" for n in numbers]
+            + [format_bytes(e.get("size_on_disk", 0))]
         )
         for col, value in zip(range(2, 5), numbers):
             item.setData(col, Qt.ItemDataRole.UserRole, value)

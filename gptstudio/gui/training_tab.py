@@ -48,6 +48,7 @@ from gptstudio.core import devices, trainer
 from gptstudio.core.config import TrainConfig, save_config
 from gptstudio.core.errors import GPTStudioError
 from gptstudio.core.events import CheckpointSaved, Eval, Finished, RunStarted, Step, event_from_dict
+from gptstudio.core.units import format_duration, format_rate
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui.training_worker import EventPump, TorchrunWorker, TrainingWorker, multinode_commands
 
@@ -118,21 +119,6 @@ def ema(values, beta: float = EMA_BETA) -> np.ndarray:
         acc = beta * acc + (1 - beta) * v
         out[i] = acc / (1 - beta ** (i + 1))
     return out
-
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def format_rate(tokens_per_sec: float) -> str:
-    if tokens_per_sec >= 1e6:
-        return f"{tokens_per_sec / 1e6:.2f}M tokens/s"
-    if tokens_per_sec >= 1e3:
-        return f"{tokens_per_sec / 1e3:.1f}k tokens/s"
-    return f"{tokens_per_sec:.0f} tokens/s"
 
 
 def run_events(dicts: list[dict]) -> list:

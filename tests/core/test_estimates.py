@@ -9,6 +9,7 @@ from gptstudio.core.config import TrainConfig
 from gptstudio.core.errors import Cancelled, ConfigError
 from gptstudio.core.model import GPT, GPTConfig
 from gptstudio.core.schedule import get_lr
+from gptstudio.core.units import format_bytes, format_count, format_flops, format_time
 
 SHAPES = [
     dict(n_layer=1, n_head=1, n_embd=8, block_size=8, vocab_size=11, bias=False, dropout=0.0),
@@ -31,10 +32,10 @@ def test_count_params_of_nanogpt_reference_models():
     # nanoGPT prints "number of parameters: 10.65M" for the Shakespeare char model and 123.65M for GPT-2
     baby = dict(n_layer=6, n_head=6, n_embd=384, block_size=256, vocab_size=65, bias=False)
     assert E.count_params(baby, non_embedding=True) == 10_646_784
-    assert E.format_count(E.count_params(baby, non_embedding=True)) == "10.65 M"
+    assert format_count(E.count_params(baby, non_embedding=True)) == "10.65 M"
     gpt2 = dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, vocab_size=50257, bias=True)
     assert E.count_params(gpt2) == 124_439_808  # the HF GPT-2 checkpoint's tensor count
-    assert E.format_count(E.count_params(gpt2, non_embedding=True)) == "123.65 M"
+    assert format_count(E.count_params(gpt2, non_embedding=True)) == "123.65 M"
 
 
 def test_pretrained_init_uses_gpt2_shape():
@@ -166,10 +167,10 @@ def test_measure_cancel_and_too_big(monkeypatch):
 
 
 def test_formatting():
-    assert E.format_bytes(3 * 2**30) == "3.0 GiB"
-    assert E.format_bytes(512) == "512 B"
-    assert E.format_flops(2.5e12) == "2.5 TFLOP"
-    assert E.format_duration(0.25) == "250 ms"
-    assert E.format_duration(90) == "2 min"
-    assert E.format_duration(3 * 3600 + 5 * 60) == "3 h 05 min"
-    assert E.format_count(999) == "999"
+    assert format_bytes(3 * 2**30) == "3.0 GiB"
+    assert format_bytes(512) == "512 B"
+    assert format_flops(2.5e12) == "2.5 TFLOP"
+    assert format_time(0.25) == "250 ms"
+    assert format_time(90) == "2 min"
+    assert format_time(3 * 3600 + 5 * 60) == "3 h 05 min"
+    assert format_count(999) == "999"

@@ -12,6 +12,7 @@ from gptstudio.core import presets as presets_module
 from gptstudio.core.config import FIELDS, TrainConfig, setting
 from gptstudio.core.devices import available_devices
 from gptstudio.core.model import GPT, GPTConfig
+from gptstudio.core.units import format_count
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui import config_tab as config_tab_module
 from gptstudio.gui.config_tab import ConfigTab
@@ -221,7 +222,7 @@ def test_param_count_matches_the_real_model(tab, shape):
     model = GPT(GPTConfig(n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block, bias=bias, vocab_size=40))
     assert tab.paramCountLabel.property("params_total") == sum(p.numel() for p in model.parameters())
     assert tab.paramCountLabel.property("params_non_embedding") == model.get_num_params()
-    assert tab.paramCountLabel.text() == f"{est.format_count(model.get_num_params())} parameters"
+    assert tab.paramCountLabel.text() == f"{format_count(model.get_num_params())} parameters"
 
 
 def test_estimates_follow_the_fields(tab, qtbot):

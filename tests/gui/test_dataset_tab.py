@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QDesktopServices, QDragEnterEvent, QDropEvent,
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from gptstudio.core import dataset as ds
+from gptstudio.core.units import format_bytes, format_duration
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui import create_main_window
 from gptstudio.gui import dataset_tab as dt
@@ -83,7 +84,7 @@ def test_drop_prepare_and_list(qtbot, tab, poem, home, tmp_path, shakespeare_tex
     inputs = find(tab, "datasetInputList")
     assert inputs.topLevelItemCount() == 1
     row = inputs.topLevelItem(0)
-    assert row.text(0) == "my poem.txt" and row.text(1) == "39.1 KB" and "utf" in row.text(2).lower()
+    assert row.text(0) == "my poem.txt" and row.text(1) == "39.1 KiB" and "utf" in row.text(2).lower()
     assert find(tab, "datasetPreview").toPlainText().startswith(shakespeare_text.splitlines()[0])
     assert find(tab, "datasetNameEdit").text() == "my_poem"
 
@@ -154,7 +155,7 @@ def test_drop_folder(qtbot, tab, tmp_path, shakespeare_text):
         (folder / f"part{i}.txt").write_text(shakespeare_text[i * 5000 : (i + 1) * 5000], encoding="utf-8")
     drop(qtbot, tab, [folder])
     assert find(tab, "datasetInputList").topLevelItemCount() == 3
-    assert find(tab, "datasetInputSummary").text() == "3 files, 14.6 KB"
+    assert find(tab, "datasetInputSummary").text() == "3 files, 14.6 KiB"
     assert find(tab, "datasetNameEdit").text() == "letters"
     qtbot.mouseClick(find(tab, "clearInputsButton"), Qt.MouseButton.LeftButton)
     assert find(tab, "datasetInputList").topLevelItemCount() == 0
@@ -360,8 +361,8 @@ def test_progress_text_and_helpers():
     assert dt.progress_text(0, 30 * mb, 0.0, "reading") == "Reading · 0.0 / 30.0 MB · ETA estimating…"
     assert dt.progress_text(10 * mb, 30 * mb, 5.0, "tokenizing") == "Tokenizing · 10.0 / 30.0 MB · ETA 0:10"
     assert dt.progress_text(30 * mb, 30 * mb, 9.0) == "30.0 / 30.0 MB"
-    assert dt.format_duration(3725) == "1:02:05"
-    assert dt.human_size(512) == "512 bytes" and dt.human_size(1536) == "1.5 KB"
+    assert format_duration(3725) == "1:02:05" and format_duration(float("nan")) == "?"
+    assert format_bytes(512) == "512 B" and format_bytes(1536) == "1.5 KiB"
     assert dt.visible_char("\n") == "↵" and dt.visible_char(" ") == "␣" and dt.visible_char("\x01") == "\\x01"
 
 
