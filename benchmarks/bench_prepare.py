@@ -1,6 +1,6 @@
 """Dataset preparation speed and memory: GPT Studio's prepare vs the naive/raw references.
 
-A text of --size-mb MB is built by repeating ../shared/data/tinyshakespeare.txt in a temporary
+A text of --size-mb MB is built by repeating tiny Shakespeare (benchmarks/corpus.py) in a temporary
 folder. Each case runs in its own fresh Python process (--repeat times; the best time counts), which
 reports its wall time (after imports) and its peak RSS (ru_maxrss), so cases share no memory:
 
@@ -34,8 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from corpus import shakespeare_path
+
 REPO = Path(__file__).resolve().parent.parent
-SHAKESPEARE = REPO.parent / "shared" / "data" / "tinyshakespeare.txt"
 sys.path.insert(0, str(REPO))
 
 TARGET_CHAR_SPEEDUP = 20.0
@@ -112,7 +113,7 @@ def peak_rss() -> int:
 
 
 def build_text(folder: Path, size_mb: float, name: str) -> Path:
-    base = SHAKESPEARE.read_bytes()
+    base = shakespeare_path().read_bytes()
     reps = max(1, math.ceil(size_mb * 1e6 / len(base)))
     path = folder / name
     with open(path, "wb") as f:
@@ -151,8 +152,6 @@ def main(argv=None) -> int:
         print(json.dumps(child(case, Path(src), Path(work))))
         return 0
     size = 5.0 if args.quick else args.size_mb
-    if not SHAKESPEARE.exists():
-        sys.exit(f"{SHAKESPEARE} not found")
     with tempfile.TemporaryDirectory(prefix="bench-prepare-") as d:
         tmp = Path(d)
         full, quarter = build_text(tmp, size, "full.txt"), build_text(tmp, size / 4, "quarter.txt")

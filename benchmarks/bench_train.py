@@ -26,9 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from corpus import shakespeare_path
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-TEXT = REPO.parent / "shared" / "data" / "tinyshakespeare.txt"
 
 NANOGPT_CPU = dict(
     n_layer=4,
@@ -129,7 +130,7 @@ def main() -> None:
         modes = [False]
     with tempfile.TemporaryDirectory(prefix="gptstudio-bench-") as tmp:
         home = Path(tmp)
-        prepare(home, TEXT, 200_000 if args.quick else None)
+        prepare(home, shakespeare_path(), 200_000 if args.quick else None)
         rows = []
         for compiled in modes:
             settings = dict(

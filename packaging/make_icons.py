@@ -1,6 +1,6 @@
 """Render the app icon SVG into the PNG sizes desktops and installers want (16-512 px).
 
-Run from the repository root after changing gptstudio/resources/icons/gptstudio.svg:
+Run from the repository root after changing resources/icons/gptstudio.svg:
     QT_QPA_PLATFORM=offscreen python packaging/make_icons.py
 The PNGs are committed, so building or running the app never needs this script.
 """
@@ -12,12 +12,16 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's resources/, not an installed copy
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage, QPainter
 from PySide6.QtSvg import QSvgRenderer
 
-ICON_DIR = Path(__file__).resolve().parent.parent / "gptstudio" / "resources" / "icons"
+from gptstudio.core.resources import resource_path
+
+ROOT = Path(__file__).resolve().parent.parent
+ICON_DIR = resource_path("icons")
 SIZES = (16, 32, 48, 64, 128, 256, 512)
 
 
@@ -42,7 +46,7 @@ def main() -> int:
         out = ICON_DIR / f"gptstudio-{size}.png"
         if not render(svg, size).save(str(out)):
             raise SystemExit(f"Could not write {out}.")
-        print(out.relative_to(ICON_DIR.parent.parent.parent))
+        print(out.relative_to(ROOT))
     return 0
 
 

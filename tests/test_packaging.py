@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -48,13 +49,66 @@ def test_version_and_help_list_every_subcommand():
     assert "--self-test" in help_text and len(COMMAND_MODULES) >= 5
 
 
+SHIPPED = ["demo_shakespeare.txt", "gptstudio.desktop", "icons/gptstudio.svg"] + [
+    f"icons/gptstudio-{size}.png" for size in (16, 32, 48, 64, 128, 256, 512)
+]
+
+
 def test_desktop_file_and_icons_exist():
-    res = REPO / "gptstudio" / "resources"
-    desktop = (res / "gptstudio.desktop").read_text()
+    from gptstudio.core.resources import resource_path
+
+    desktop = resource_path("gptstudio.desktop").read_text()
     assert "Exec=gptstudio" in desktop and "Icon=gptstudio" in desktop
-    for size in (16, 32, 48, 64, 128, 256, 512):
-        assert (res / "icons" / f"gptstudio-{size}.png").is_file()
-    assert (res / "icons" / "gptstudio.svg").is_file()
+    for name in SHIPPED:
+        assert (REPO / "resources" / name).is_file(), name  # the card's layout: resources/ at the top
+        assert resource_path(*name.split("/")).is_file(), name
+
+
+def test_missing_resource_names_the_fix():
+    from gptstudio.core.errors import GPTStudioError
+    from gptstudio.core.resources import resource_path
+
+    with pytest.raises(GPTStudioError, match="reinstall GPT Studio"):
+        resource_path("no-such-file.txt")
+
+
+def test_wheel_holds_every_package_and_the_resources(tmp_path):
+    """A wheel built offline from this checkout installs resources/ inside the package, holds every
+    package of the source tree, and the installed copy finds its resources there."""
+    src = tmp_path / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("gptstudio", "resources"):
+        shutil.copytree(REPO / name, src / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    res = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    (wheel,) = tmp_path.glob("*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        z.extractall(tmp_path / "installed")
+    for name in SHIPPED:
+        assert f"gptstudio/resources/{name}" in names, name
+    packages = sorted(str(p.parent.relative_to(REPO).as_posix()) for p in (REPO / "gptstudio").rglob("__init__.py"))
+    missing = [p for p in packages if f"{p}/__init__.py" not in names]
+    assert not missing, f"add {missing} to [tool.setuptools] packages in pyproject.toml"
+
+    probe = "from gptstudio.core.resources import resource_path; print(resource_path('demo_shakespeare.txt'))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "installed")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert Path(out.stdout.strip()) == tmp_path / "installed" / "gptstudio" / "resources" / "demo_shakespeare.txt"
 
 
 @pytest.mark.slow

@@ -33,7 +33,6 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +40,7 @@ import numpy as np
 from gptstudio.core.atomic import write_json_atomic
 from gptstudio.core.errors import Cancelled, DatasetError
 from gptstudio.core.locks import dataset_lock
+from gptstudio.core.resources import resource_path
 from gptstudio.core.safe_pickle import safe_load
 from gptstudio.core.textfiles import (
     TextChunk,
@@ -76,6 +76,7 @@ CHUNK_BYTES = 8 << 20  # input read per step: big enough for fast numpy/tiktoken
 BPE_PIECE_CHARS = 1 << 20  # text per tiktoken call
 BPE_MAX_CARRY = 16  # pieces of text without any safe cut before one is forced (see bpe_pieces)
 COPY_BYTES = 1 << 20  # block size when copying token files
+DEMO_TEXT = "demo_shakespeare.txt"  # in resources/ (see resources/README.md)
 
 
 @dataclass(frozen=True)
@@ -794,4 +795,4 @@ def dataset_tokens(name_or_dir, split: str = "val", start: int = 0, count: int =
 
 def demo_text_path() -> Path:
     """The bundled demo text: Shakespeare (public domain), the classic nanoGPT char-level corpus."""
-    return Path(str(resources.files("gptstudio").joinpath("resources").joinpath("demo_shakespeare.txt")))
+    return resource_path(DEMO_TEXT)

@@ -16,10 +16,11 @@ from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 import gptstudio
+from gptstudio.core.resources import resource_path
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui.settings import AppSettings
 
-ICON_DIR = Path(gptstudio.__file__).resolve().parent / "resources" / "icons"
+ICON_DIR = resource_path("icons")
 
 # (tab title, module, class): the order here is the order of the tabs and of Ctrl+1..4
 TAB_SPECS = (
