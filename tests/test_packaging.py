@@ -72,6 +72,23 @@ def test_missing_resource_names_the_fix():
         resource_path("no-such-file.txt")
 
 
+def source_packages() -> list[str]:
+    return sorted(".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "gptstudio").rglob("__init__.py"))
+
+
+def test_pyproject_lists_every_package():
+    """setuptools installs only the packages pyproject.toml lists (a list, so that resources/ can be mapped
+    into the package): a new subpackage must be added there, or wheels and bundles lack it."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    listed = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    missing = [p for p in source_packages() if p not in listed]
+    assert not missing, f"add {missing} to [tool.setuptools] packages in pyproject.toml"
+
+
 def test_wheel_holds_every_package_and_the_resources(tmp_path):
     """A wheel built offline from this checkout installs resources/ inside the package, holds every
     package of the source tree, and the installed copy finds its resources there."""
@@ -95,8 +112,7 @@ def test_wheel_holds_every_package_and_the_resources(tmp_path):
         z.extractall(tmp_path / "installed")
     for name in SHIPPED:
         assert f"gptstudio/resources/{name}" in names, name
-    packages = sorted(str(p.parent.relative_to(REPO).as_posix()) for p in (REPO / "gptstudio").rglob("__init__.py"))
-    missing = [p for p in packages if f"{p}/__init__.py" not in names]
+    missing = [p for p in source_packages() if f"{p.replace('.', '/')}/__init__.py" not in names]
     assert not missing, f"add {missing} to [tool.setuptools] packages in pyproject.toml"
 
     probe = "from gptstudio.core.resources import resource_path; print(resource_path('demo_shakespeare.txt'))"
