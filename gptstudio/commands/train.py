@@ -171,12 +171,12 @@ class ProgressPrinter:
     """Compact human-readable lines for the events of a run."""
 
     def __init__(self, out=None):
+        from gptstudio.core.curves import LossSmoother  # here: numpy is not needed to start the CLI
+
         self.out = out or sys.stdout
         self.max_iters = 0
         self.start_iter = 0
-        self.loss_ema = 0.0
-        self.ema_weight = 0.0  # for debiasing: the EMA's total weight so far
-        self.last_iter = None
+        self.smoother = LossSmoother()  # the GUI's curves smooth the loss the same way
         self.ms_ema = 0.0
         self.n_logged = 0
 
@@ -213,15 +213,9 @@ class ProgressPrinter:
         )
 
     def step(self, e: Step) -> None:
-        # debiased EMA of the loss (as nanochat prints it), decaying per iteration rather than per
-        # logged step, so a large log_interval does not make the shown loss lag far behind
+        # the smoothed loss (as nanochat prints it), decaying per iteration, not per logged step
         self.n_logged += 1
-        gap = 1 if self.last_iter is None else max(1, e.iter - self.last_iter)
-        decay = 0.9**gap
-        self.last_iter = e.iter
-        self.loss_ema = decay * self.loss_ema + (1 - decay) * e.loss
-        self.ema_weight = decay * self.ema_weight + (1 - decay)
-        smooth = self.loss_ema / self.ema_weight
+        smooth = self.smoother.add(e.iter, e.loss)
         # the first interval includes start-up (and compilation): do not let it skew the ETA
         self.ms_ema = e.ms_per_iter if self.n_logged <= 2 else 0.8 * self.ms_ema + 0.2 * e.ms_per_iter
         done = e.iter + 1

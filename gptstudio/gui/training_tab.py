@@ -1,8 +1,8 @@
 """The Training tab: start / stop / resume runs, live loss and learning-rate plots, run history.
 
 Thin on purpose: the engine (gptstudio.core.trainer) trains, writes the run folder and reports typed
-events; `training_worker` carries them here; this module only draws them. The one computation it
-does is the EMA that smooths the loss curve for display.
+events; `training_worker` carries them here; this module only draws them. The curves it draws
+(smoothed loss included) are gptstudio.core.curves.RunCurves.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication, QPalette
@@ -46,13 +45,13 @@ from PySide6.QtWidgets import (
 
 from gptstudio.core import devices, trainer
 from gptstudio.core.config import TrainConfig, save_config
+from gptstudio.core.curves import RunCurves, typed_events
 from gptstudio.core.errors import GPTStudioError
-from gptstudio.core.events import CheckpointSaved, Eval, Finished, RunStarted, Step, event_from_dict
+from gptstudio.core.events import CheckpointSaved, Eval, Finished, RunStarted, Step
 from gptstudio.core.units import format_duration, format_rate
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui.training_worker import EventPump, TorchrunWorker, TrainingWorker, multinode_commands
 
-EMA_BETA = 0.9
 REDRAW_MIN_S = 0.1  # at most 10 redraws a second...
 REDRAW_SHARE = 0.25  # ...and plotting may take at most a quarter of the GUI thread's time
 GIL_SWITCH_S = 0.001  # see _launch
@@ -75,120 +74,6 @@ RESUMABLE = {"stopped", "failed"}  # list_runs reports a run whose process died 
 
 if TYPE_CHECKING:
     from gptstudio.gui.export_dialog import ExportDialog
-
-
-class Series:
-    """x/y points in numpy arrays that double when full (pyqtgraph's scrollingPlots pattern)."""
-
-    def __init__(self, capacity: int = 1024):
-        self._x = np.empty(capacity)
-        self._y = np.empty(capacity)
-        self.n = 0
-
-    def extend(self, xs, ys) -> None:
-        need = self.n + len(xs)
-        if need > len(self._x):
-            size = max(need, 2 * len(self._x))
-            self._x = np.resize(self._x, size)
-            self._y = np.resize(self._y, size)
-        self._x[self.n : need] = xs
-        self._y[self.n : need] = ys
-        self.n = need
-
-    def truncate_after(self, x_max: float) -> None:
-        """Drop points beyond x_max (a resumed run repeats iterations after its last checkpoint)."""
-        self.n = int(np.searchsorted(self.x, x_max, side="right")) if self.n else 0
-
-    def clear(self) -> None:
-        self.n = 0
-
-    @property
-    def x(self) -> np.ndarray:
-        return self._x[: self.n]
-
-    @property
-    def y(self) -> np.ndarray:
-        return self._y[: self.n]
-
-
-def ema(values, beta: float = EMA_BETA) -> np.ndarray:
-    """Bias-corrected exponential moving average (the first points are not pulled towards 0)."""
-    out = np.empty(len(values))
-    acc = 0.0
-    for i, v in enumerate(values):
-        acc = beta * acc + (1 - beta) * v
-        out[i] = acc / (1 - beta ** (i + 1))
-    return out
-
-
-def run_events(dicts: list[dict]) -> list:
-    """Typed events from metrics.jsonl dicts, skipping types this version does not know."""
-    out = []
-    for d in dicts:
-        try:
-            out.append(event_from_dict(d))
-        except (ValueError, TypeError):
-            continue
-    return out
-
-
-class RunCurves:
-    """The plotted data of one run: raw/EMA loss, lr, eval points and the best checkpoint."""
-
-    def __init__(self):
-        self.loss, self.smooth, self.lr = Series(), Series(), Series()
-        self.train_eval, self.val_eval = Series(64), Series(64)
-        self.best: tuple[float, float] | None = None
-        self._acc, self._count = 0.0, 0
-
-    def add_steps(self, steps: list[Step]) -> None:
-        iters = [s.iter for s in steps]
-        losses = [s.loss for s in steps]
-        smooth = []
-        for v in losses:
-            self._acc = EMA_BETA * self._acc + (1 - EMA_BETA) * v
-            self._count += 1
-            smooth.append(self._acc / (1 - EMA_BETA**self._count))
-        self.loss.extend(iters, losses)
-        self.smooth.extend(iters, smooth)
-        self.lr.extend(iters, [s.lr for s in steps])
-
-    def add_eval(self, ev: Eval) -> None:
-        self.train_eval.extend([ev.iter], [ev.train_loss])
-        self.val_eval.extend([ev.iter], [ev.val_loss])
-        if self.best is None or ev.val_loss <= self.best[1]:
-            self.best = (ev.iter, ev.val_loss)
-
-    def add_checkpoint(self, ev: CheckpointSaved) -> None:
-        if ev.best and ev.val_loss is not None:
-            self.best = (ev.iter, ev.val_loss)
-
-    def truncate_after(self, it: int) -> None:
-        for s in (self.loss, self.lr, self.train_eval, self.val_eval):
-            s.truncate_after(it)
-        self.smooth.clear()
-        self.smooth.extend(self.loss.x, ema(self.loss.y))
-        self._count = self.loss.n
-        self._acc = self.smooth.y[-1] * (1 - EMA_BETA**self._count) if self._count else 0.0
-        if self.val_eval.n:
-            i = int(np.argmin(self.val_eval.y))
-            self.best = (self.val_eval.x[i], self.val_eval.y[i])
-        else:
-            self.best = None
-
-    @classmethod
-    def from_events(cls, events: list) -> RunCurves:
-        """Curves of a finished or past run (events as trainer.read_metrics gives them, in order)."""
-        curves = cls()
-        steps = [e for e in events if isinstance(e, Step)]
-        if steps:
-            curves.add_steps(steps)
-        for e in events:
-            if isinstance(e, Eval):
-                curves.add_eval(e)
-            elif isinstance(e, CheckpointSaved):
-                curves.add_checkpoint(e)
-        return curves
 
 
 class TimedPlotWidget(pg.PlotWidget):
@@ -697,7 +582,7 @@ class TrainingTab(QWidget):
     @Slot(object)
     def _on_started(self, ev: RunStarted) -> None:
         self._started = ev
-        self._curves.truncate_after(ev.start_iter)
+        self._curves.restart_at(ev.start_iter)
         self.trainProgress.setRange(0, max(1, ev.max_iters))
         self.trainProgress.setValue(ev.start_iter)
         procs = f", {ev.world_size} processes" if ev.world_size > 1 else ""
@@ -838,7 +723,7 @@ class TrainingTab(QWidget):
 
     def _read_events(self, name: str) -> list:
         try:
-            return run_events(trainer.read_metrics(self.workspace.run_dir(name)))
+            return typed_events(trainer.read_metrics(self.workspace.run_dir(name)))
         except (OSError, GPTStudioError) as e:
             self._log(f"Cannot read the curves of run '{name}': {e}", "warning")
             return []

@@ -18,7 +18,7 @@ from gptstudio.core.config import TrainConfig
 from gptstudio.core.events import Eval, Finished, RunStarted, Step
 from gptstudio.gui import create_main_window, training_worker
 from gptstudio.gui.settings import AppSettings
-from gptstudio.gui.training_tab import TrainingTab, ema
+from gptstudio.gui.training_tab import TrainingTab
 from gptstudio.gui.training_worker import multinode_commands, torchrun_command
 from tests.core.training_helpers import write_char_dataset
 
@@ -411,11 +411,6 @@ def test_plot_stays_fast_with_100k_points(make_tab):
     again = time.perf_counter() - t0
     assert npoints(tab.rawCurve) == 120_010
     assert first < 2.0 and again < 0.5, (first, again)
-
-
-def test_ema_is_bias_corrected():
-    assert ema([2.0, 2.0, 2.0]).tolist() == pytest.approx([2.0, 2.0, 2.0])
-    assert ema([1.0, 3.0])[1] == pytest.approx((0.09 * 1 + 0.1 * 3) / 0.19)
 
 
 # ----- torchrun -----
