@@ -1,0 +1,65 @@
+"""Check what a person dropped before preparing it: expand folders, keep the text files, say why not the rest.
+
+A plain job (run by the GUI's job runner; the CLI may call it too): reading the heads of thousands of
+files takes a while, so it reports its progress and stops when cancelled.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from threading import Event
+
+from gptstudio.core.errors import Cancelled, GPTStudioError
+from gptstudio.core.textfiles import TextFileInfo, collect_input_files, inspect_text_file
+
+REPORT_EVERY_S = 0.1  # progress reports at most this often: a GUI needs no more
+
+
+@dataclass(frozen=True)
+class InputProgress:
+    """`done` of `total` files checked so far."""
+
+    done: int
+    total: int
+
+
+@dataclass
+class InputCheck:
+    """The outcome of one check: the text files accepted, and one sentence per thing refused."""
+
+    paths: list[Path]  # what was given, in order (files and folders)
+    accepted: list[TextFileInfo] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def check_inputs(
+    paths, *, report: Callable[[InputProgress], None] | None = None, cancel: Event | None = None
+) -> InputCheck:
+    """Expand folders into their text files and check each file's head (encoding, binary, empty).
+
+    Never raises for a bad input: a missing path, an empty folder or a binary file becomes a sentence
+    in `refused`, so one bad item does not reject the good ones.
+    """
+    result = InputCheck([Path(p) for p in paths])
+    files: list[Path] = []
+    for path in result.paths:  # one at a time, so one bad folder does not reject the good files
+        try:
+            files += collect_input_files([path])
+        except GPTStudioError as e:
+            result.refused.append(f"Not added: {e}")
+    last_report = time.monotonic()
+    for done, path in enumerate(files):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        if report is not None and time.monotonic() - last_report >= REPORT_EVERY_S:
+            report(InputProgress(done, len(files)))
+            last_report = time.monotonic()
+        info = inspect_text_file(path)  # never raises: a problem comes back as `reason`
+        if info.is_text:
+            result.accepted.append(info)
+        else:
+            result.refused.append(f"Not added: {info.reason}")
+    return result

@@ -1,0 +1,92 @@
+"""The Dataset details as HTML (Qt-free): stats, a coloured token sample, the vocabulary, the sources.
+
+Only token spans carry fixed colours (each with its own background), so the rest follows the theme.
+"""
+
+from __future__ import annotations
+
+import html
+
+from gptstudio.core.dataset_sample import DatasetSample
+from gptstudio.core.units import format_bytes
+
+# Token view backgrounds: light pastels with black text, readable on light and dark themes alike.
+TOKEN_COLOURS = ("#fde68a", "#a7f3d0", "#bfdbfe", "#fbcfe8", "#ddd6fe", "#fed7aa")
+MAX_SOURCES = 20
+
+
+def visible_char(c: str) -> str:
+    """Whitespace and control characters drawn as visible symbols (for vocabularies and tokens)."""
+    return {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}.get(c, c if c.isprintable() else f"\\x{ord(c):02x}")
+
+
+def token_view_html(tokens: list[tuple[int, str]]) -> str:
+    """Tokens as alternating coloured spans; each is a `tok:ID` link so hovering shows its id."""
+    spans = []
+    for n, (tid, text) in enumerate(tokens):
+        shown = html.escape(text).replace("\n", "↵<br>")  # newlines visible, and still line breaks
+        colour = TOKEN_COLOURS[n % len(TOKEN_COLOURS)]
+        spans.append(
+            f'<a href="tok:{tid}" style="background-color:{colour}; color:#000000; text-decoration:none">{shown}</a>'
+        )
+    return f'<p style="white-space:pre-wrap; font-family:monospace">{"".join(spans)}</p>'
+
+
+def _stats_rows(info: dict, meta: dict) -> list[tuple[str, str]]:
+    train, val = int(meta.get("train_tokens", 0)), int(meta.get("val_tokens", 0))
+    chars = int(meta.get("total_chars", 0))
+    rows = [
+        ("Tokenizer", str(meta.get("tokenizer", "?"))),
+        ("Vocabulary", f"{int(meta.get('vocab_size', 0)):,} tokens"),
+        ("Characters", f"{chars:,} ({format_bytes(int(meta.get('total_bytes', 0)))} of text)"),
+        ("Tokens", f"{train + val:,} = {train:,} train + {val:,} validation"),
+    ]
+    if meta.get("tokenizer") != "char" and train + val:
+        rows.append(("Compression", f"{chars / (train + val):.2f} characters per token"))
+    if "size_on_disk" in info:
+        rows.append(("Size on disk", format_bytes(info["size_on_disk"])))
+    if meta.get("created"):
+        rows.append(("Created", str(meta["created"]).replace("T", " ")[:19]))
+    if meta.get("imported_from"):
+        rows.append(("Imported from", str(meta["imported_from"])))
+    return rows
+
+
+def stats_html(info: dict, sample: DatasetSample | None) -> str:
+    """The details of one dataset: its list_datasets() entry, and its token sample once loaded."""
+    name = html.escape(info.get("name", "?"))
+    if info.get("error"):
+        return (
+            f"<h3>{name}</h3><p><b>This dataset cannot be used:</b> {html.escape(info['error'])}</p>"
+            "<p>Delete it, or prepare it again from its text.</p>"
+        )
+    meta = sample.meta if sample is not None and sample.meta else info
+    table = "".join(
+        f"<tr><td><b>{html.escape(k)}</b>&nbsp;&nbsp;</td><td>{html.escape(v)}</td></tr>"
+        for k, v in _stats_rows(info, meta)
+    )
+    parts = [f"<h3>{name}</h3><table cellspacing='2'>{table}</table>"]
+    if sample is None:
+        parts.append("<p><i>Loading a token sample…</i></p>")
+    elif sample.error:
+        parts.append(f"<p><b>Could not read a token sample:</b> {html.escape(sample.error)}</p>")
+    elif sample.tokens:
+        which = "validation" if sample.split == "val" else "training"
+        parts.append(
+            f"<h4>Token sample (first {len(sample.tokens)} {which} tokens; "
+            "hover a token for its id)</h4>" + token_view_html(sample.tokens)
+        )
+    if meta.get("chars"):
+        vocab = " ".join(html.escape(visible_char(c)) for c in meta["chars"])
+        parts.append(
+            f"<h4>Character vocabulary ({len(meta['chars'])})</h4><p style='font-family:monospace'>{vocab}</p>"
+        )
+    sources = meta.get("sources") or []
+    if sources:
+        items = "".join(
+            f"<li>{html.escape(str(s.get('path', '?')))} ({format_bytes(int(s.get('size', 0)))})</li>"
+            for s in sources[:MAX_SOURCES]
+        )
+        more = f"<li>… and {len(sources) - MAX_SOURCES} more</li>" if len(sources) > MAX_SOURCES else ""
+        parts.append(f"<h4>Sources</h4><ul>{items}{more}</ul>")
+    return "".join(parts)

@@ -1,0 +1,200 @@
+"""The Dataset tab assembled: the panels pass their data along, as a person using the tab sees it."""
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+
+from gptstudio.core import dataset as ds
+from gptstudio.core import input_check
+from gptstudio.core.workspace import Workspace
+from gptstudio.gui import create_main_window
+from gptstudio.gui.dataset.prepare_panel import DEMO_NAME
+from gptstudio.gui.dataset_tab import DatasetTab
+from gptstudio.gui.settings import AppSettings
+
+from .conftest import WAIT_MS, Gate, drop_files, find
+
+
+@pytest.fixture
+def tab(window):
+    return window.tab("Dataset")
+
+
+@pytest.fixture
+def lone_tab(qtbot, home):
+    """The tab on its own, outside the window."""
+    t = DatasetTab(Workspace.open(home), AppSettings())
+    qtbot.addWidget(t)
+    t.show()
+    return t  # closing it (qtbot does) stops its jobs
+
+
+def list_rows(tab):
+    lst = find(tab, "datasetList")
+    return {lst.topLevelItem(i).text(0): lst.topLevelItem(i) for i in range(lst.topLevelItemCount())}
+
+
+def prepare_and_wait(qtbot, tab):
+    qtbot.mouseClick(find(tab, "prepareButton"), Qt.MouseButton.LeftButton)
+    assert tab.is_preparing()
+    qtbot.waitUntil(lambda: not tab.is_preparing(), timeout=WAIT_MS)
+
+
+def test_drop_prepare_and_find_it_in_the_library(qtbot, tab, poem, home, tmp_path):
+    drop_files(qtbot, tab, [poem])
+    assert find(tab, "datasetInputList").topLevelItemCount() == 1
+    assert find(tab, "datasetNameEdit").text() == "my_poem"  # suggested from the file name
+    with qtbot.waitSignal(tab.sig_dataset_selected, timeout=WAIT_MS) as selected:
+        prepare_and_wait(qtbot, tab)
+    assert selected.args == ["my_poem"]
+    assert not find(tab, "datasetError").isVisible()
+    meta = json.loads((home / "datasets" / "my_poem" / "meta.json").read_text())
+    item = list_rows(tab)["my_poem"]
+    assert item.isSelected() and item.text(3) == f"{meta['train_tokens']:,}"
+    assert tab.selected_dataset() == "my_poem"
+    assert find(tab, "datasetInputList").topLevelItemCount() == 0  # ready for the next one
+    assert find(tab, "datasetNameEdit").text() == ""
+    stats = find(tab, "datasetStatsView")
+    qtbot.waitUntil(lambda: "tok:" in stats.toHtml(), timeout=WAIT_MS)
+    assert "my_poem" in stats.toPlainText()
+    tab.window().grab().save(str(tmp_path / "dataset_tab.png"))
+
+
+def test_name_made_unique_and_choices_remembered(qtbot, tab, poem, home):
+    ds.prepare_dataset([poem], "my_poem", home=home)
+    tab.refresh()
+    drop_files(qtbot, tab, [poem])
+    assert find(tab, "datasetNameEdit").text() == "my_poem-2"
+    find(tab, "tokenizerCombo").setCurrentText("gpt2")
+    find(tab, "valFractionSpin").setValue(0.2)
+    tab.window().close()  # choices are written when the window closes
+    second = create_main_window(home)
+    qtbot.addWidget(second)
+    tab2 = second.tab("Dataset")
+    assert find(tab2, "tokenizerCombo").currentText() == "gpt2"
+    assert find(tab2, "valFractionSpin").value() == pytest.approx(0.2)
+
+
+def test_a_folder_is_named_after_itself_and_a_binary_file_refused(qtbot, tab, tmp_path, demo_text):
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"part{i}.txt").write_text(demo_text[i * 5000 : (i + 1) * 5000], encoding="utf-8")
+    drop_files(qtbot, tab, [folder])
+    assert find(tab, "datasetNameEdit").text() == "letters"
+    qtbot.mouseClick(find(tab, "clearInputsButton"), Qt.MouseButton.LeftButton)
+    assert find(tab, "datasetNameEdit").text() == ""
+
+    binary = tmp_path / "photo.png"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    drop_files(qtbot, tab, [binary])
+    assert "not a text file" in find(tab, "datasetDropMessage").text()
+    assert find(tab, "datasetInputList").topLevelItemCount() == 0
+    qtbot.mouseClick(find(tab, "prepareButton"), Qt.MouseButton.LeftButton)
+    assert not tab.is_preparing() and "Drop a text file" in find(tab, "datasetError").text()
+
+
+def test_prepare_waits_for_the_check_and_drops_wait_for_prepare(qtbot, lone_tab, poem, monkeypatch):
+    tab = lone_tab
+    gate = Gate()
+    monkeypatch.setattr(input_check, "inspect_text_file", gate.hold(input_check.inspect_text_file))
+    tab.add_inputs([poem])
+    qtbot.waitUntil(gate.entered.is_set, timeout=WAIT_MS)
+    assert tab.is_checking() and not find(tab, "prepareButton").isEnabled()
+    tab.prepare()  # e.g. Ctrl+Return: nothing starts before the files are checked
+    assert not tab.is_preparing()
+    gate.open()
+    qtbot.waitUntil(lambda: not tab.is_checking(), timeout=WAIT_MS)
+    assert find(tab, "prepareButton").isEnabled()
+    qtbot.mouseClick(find(tab, "prepareButton"), Qt.MouseButton.LeftButton)
+    assert tab.is_preparing() and not find(tab, "datasetDropArea").isEnabled()
+    tab.add_inputs([poem])
+    assert "being prepared" in find(tab, "datasetDropMessage").text()
+    qtbot.waitUntil(lambda: not tab.is_preparing(), timeout=WAIT_MS)
+    assert find(tab, "datasetDropArea").isEnabled()
+
+
+def test_damaged_dataset_listed_but_never_handed_to_config(qtbot, tab, home):
+    broken = home / "datasets" / "broken"
+    broken.mkdir(parents=True)
+    (broken / "meta.json").write_text("{not json")
+    tab.refresh()
+    with qtbot.assertNotEmitted(tab.sig_dataset_selected):
+        tab.select_dataset("broken")
+    assert "cannot be used" in find(tab, "datasetStatsView").toPlainText()
+
+
+def test_delete_tells_the_other_tabs(qtbot, tab, poem, home, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    ds.prepare_dataset([poem], "doomed", home=home)
+    qtbot.keyClick(find(tab, "datasetList"), Qt.Key.Key_F5)  # Refresh's shortcut
+    qtbot.mouseClick(find(tab, "refreshDatasetsButton"), Qt.MouseButton.LeftButton)
+    assert tab.select_dataset("doomed")
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(tab.sig_datasets_changed), qtbot.waitSignal(tab.sig_status) as status:
+        tab.delete_selected()
+    assert status.args == ["Deleted dataset 'doomed'."] and list_rows(tab) == {}
+    assert find(tab, "datasetStatsView").toPlainText() == ""
+
+
+def test_demo_text_and_guided_start(qtbot, window, tab, home, tmp_path):
+    guide = find(tab, "guidedStart")
+    assert guide.isVisible()  # an empty workspace starts with the guide
+    tab.grab().save(str(tmp_path / "dataset_tab_first_run.png"))
+    qtbot.mouseClick(find(tab, "guideDemoButton"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not tab.is_preparing(), timeout=WAIT_MS)
+    meta = json.loads((home / "datasets" / DEMO_NAME / "meta.json").read_text())
+    assert meta["tokenizer"] == "char" and meta["vocab_size"] == 65  # Tiny Shakespeare's 65 characters
+    assert tab.selected_dataset() == DEMO_NAME
+    created = meta["created"]
+    qtbot.mouseClick(find(tab, "demoButton"), Qt.MouseButton.LeftButton)  # again: just selects it
+    assert not tab.is_preparing()
+    assert json.loads((home / "datasets" / DEMO_NAME / "meta.json").read_text())["created"] == created
+
+    qtbot.mouseClick(find(tab, "guideConfigButton"), Qt.MouseButton.LeftButton)
+    assert window.tabs.currentIndex() == 1
+    window.tabs.setCurrentIndex(0)
+    qtbot.mouseClick(find(tab, "guideHideButton"), Qt.MouseButton.LeftButton)
+    assert not guide.isVisible()
+    window.close()
+    again = create_main_window(home)  # hiding is remembered
+    qtbot.addWidget(again)
+    again.show()
+    assert not find(again.tab("Dataset"), "guidedStart").isVisible()
+
+
+def test_guide_hidden_once_a_run_exists(qtbot, home):
+    (home / "runs" / "first").mkdir(parents=True)
+    w = create_main_window(home)
+    qtbot.addWidget(w)
+    w.show()
+    assert not find(w.tab("Dataset"), "guidedStart").isVisible()
+
+
+def test_clicking_the_drop_area_or_the_menu_opens_the_file_dialog(qtbot, window, tab, poem, tmp_path, monkeypatch):
+    calls = []
+
+    def fake_dialog(parent, caption, start, filters):
+        calls.append(caption)
+        return [str(poem)], filters
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", fake_dialog)
+    qtbot.mouseClick(find(tab, "datasetDropArea"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not tab.is_checking(), timeout=WAIT_MS)
+    assert calls and find(tab, "datasetInputList").topLevelItemCount() == 1
+    tab.clear_inputs()
+    window.tabs.setCurrentIndex(3)
+    {a.objectName(): a for a in window.actions()}["actionImportText"].trigger()  # File > Import text… (Ctrl+O)
+    assert len(calls) == 2 and window.tabs.currentIndex() == 0
+    qtbot.waitUntil(lambda: not tab.is_checking(), timeout=WAIT_MS)
+    assert find(tab, "datasetInputList").topLevelItemCount() == 1
+    folder = tmp_path / "more"
+    folder.mkdir()
+    (folder / "more.txt").write_text("More text.\n", encoding="utf-8")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(folder))
+    {a.objectName(): a for a in window.actions()}["actionImportFolder"].trigger()  # File > Import folder…
+    qtbot.waitUntil(lambda: not tab.is_checking(), timeout=WAIT_MS)
+    assert find(tab, "datasetInputList").topLevelItemCount() == 2
