@@ -1,4 +1,4 @@
-"""Helpers of the Dataset panels' tests: the shipped demo text, real drops, an event-loop probe, a gate."""
+"""Helpers of the Dataset panels' tests: a text file, real drops, an event-loop probe, a gate."""
 
 import threading
 import time
@@ -9,21 +9,24 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
-from gptstudio.core import dataset as ds
-
 WAIT_MS = 60_000  # generous: the CI machine may be slow and shared
 
 
-@pytest.fixture(scope="session")
-def demo_text() -> str:
-    return ds.demo_text_path().read_text(encoding="utf-8")
+@pytest.fixture
+def poem(tmp_path, shakespeare_text):
+    path = tmp_path / "my poem.txt"
+    path.write_text(shakespeare_text[:40_000], encoding="utf-8")
+    return path
 
 
 @pytest.fixture
-def poem(tmp_path, demo_text):
-    path = tmp_path / "my poem.txt"
-    path.write_text(demo_text[:40_000], encoding="utf-8")
-    return path
+def letters(tmp_path, shakespeare_text):
+    """A folder of three text files of 5,000 characters each."""
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"part{i}.txt").write_text(shakespeare_text[i * 5000 : (i + 1) * 5000], encoding="utf-8")
+    return folder
 
 
 def find(parent, name):

@@ -77,12 +77,8 @@ def test_name_made_unique_and_choices_remembered(qtbot, tab, poem, home):
     assert find(tab2, "valFractionSpin").value() == pytest.approx(0.2)
 
 
-def test_a_folder_is_named_after_itself_and_a_binary_file_refused(qtbot, tab, tmp_path, demo_text):
-    folder = tmp_path / "letters"
-    folder.mkdir()
-    for i in range(3):
-        (folder / f"part{i}.txt").write_text(demo_text[i * 5000 : (i + 1) * 5000], encoding="utf-8")
-    drop_files(qtbot, tab, [folder])
+def test_a_folder_is_named_after_itself_and_a_binary_file_refused(qtbot, tab, tmp_path, letters):
+    drop_files(qtbot, tab, [letters])
     assert find(tab, "datasetNameEdit").text() == "letters"
     qtbot.mouseClick(find(tab, "clearInputsButton"), Qt.MouseButton.LeftButton)
     assert find(tab, "datasetNameEdit").text() == ""

@@ -30,11 +30,11 @@ def rows(panel):
     return [[files.topLevelItem(i).text(c) for c in range(3)] for i in range(files.topLevelItemCount())]
 
 
-def test_a_text_file_is_listed_and_previewed(qtbot, panel, poem, demo_text):
+def test_a_text_file_is_listed_and_previewed(qtbot, panel, poem, shakespeare_text):
     check = add_and_wait(qtbot, panel, [poem])
     assert [i.path for i in check.accepted] == [poem] and check.refused == []
     assert rows(panel) == [["my poem.txt", "39.1 KiB", "utf-8"]]
-    assert find(panel, "datasetPreview").toPlainText().startswith(demo_text.splitlines()[0])
+    assert find(panel, "datasetPreview").toPlainText().startswith(shakespeare_text.splitlines()[0])
     assert find(panel, "datasetInputSummary").text() == "1 file, 39.1 KiB"
     assert panel.message() == "" and panel.inputs.paths == [poem]
 
@@ -49,17 +49,13 @@ def test_a_binary_file_is_refused_with_the_reason(qtbot, panel, poem, tmp_path):
     panel.grab().save(str(tmp_path / "input_panel_refused.png"))
 
 
-def test_a_folder_adds_its_text_files_and_clear_empties_the_list(qtbot, panel, tmp_path, demo_text):
-    folder = tmp_path / "letters"
-    folder.mkdir()
-    for i in range(3):
-        (folder / f"part{i}.txt").write_text(demo_text[i * 5000 : (i + 1) * 5000], encoding="utf-8")
-    add_and_wait(qtbot, panel, [folder])
+def test_a_folder_adds_its_text_files_and_clear_empties_the_list(qtbot, panel, letters, shakespeare_text):
+    add_and_wait(qtbot, panel, [letters])
     assert [r[0] for r in rows(panel)] == ["part0.txt", "part1.txt", "part2.txt"]
     assert find(panel, "datasetInputSummary").text() == "3 files, 14.6 KiB"
     files = find(panel, "datasetInputList")
     files.setCurrentItem(files.topLevelItem(2))  # the preview follows the selected file
-    assert find(panel, "datasetPreview").toPlainText() == "\n".join(demo_text[10_000:15_000].splitlines()[:12])
+    assert find(panel, "datasetPreview").toPlainText() == "\n".join(shakespeare_text[10_000:15_000].splitlines()[:12])
     with qtbot.waitSignal(panel.sig_cleared):
         qtbot.mouseClick(find(panel, "clearInputsButton"), Qt.MouseButton.LeftButton)
     assert rows(panel) == [] and find(panel, "datasetPreview").toPlainText() == ""
