@@ -14,7 +14,7 @@ from gptstudio.gui.dataset.prepare_panel import DEMO_NAME
 from gptstudio.gui.dataset_tab import DatasetTab
 from gptstudio.gui.settings import AppSettings
 
-from .conftest import WAIT_MS, Gate, drop_files, find
+from .helpers import WAIT_MS, Gate, drop_files, find
 
 
 @pytest.fixture

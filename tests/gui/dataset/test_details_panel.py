@@ -13,7 +13,7 @@ from gptstudio.core.dataset_sample import SAMPLE_TOKENS, dataset_sample
 from gptstudio.gui.dataset import details_html
 from gptstudio.gui.dataset.details_panel import DatasetDetails
 
-from .conftest import WAIT_MS, find
+from .helpers import WAIT_MS, find
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication
 
 from gptstudio.gui.dataset.drop_area import DropArea
 
-from .conftest import send_drop
+from .helpers import send_drop
 
 
 @pytest.fixture

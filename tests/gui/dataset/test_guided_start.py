@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt
 from gptstudio.gui.dataset.guided_start import GuidedStart
 from gptstudio.gui.settings import AppSettings
 
-from .conftest import find
+from .helpers import find
 
 
 def test_buttons_hide_and_runs(qtbot):

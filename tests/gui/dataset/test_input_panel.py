@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from gptstudio.core import input_check
 from gptstudio.gui.dataset.input_panel import InputPanel
 
-from .conftest import WAIT_MS, Gate, LoopProbe, find
+from .helpers import WAIT_MS, Gate, LoopProbe, find
 
 
 @pytest.fixture

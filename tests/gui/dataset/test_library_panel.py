@@ -12,7 +12,7 @@ from gptstudio.core import dataset as ds
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui.dataset.library_panel import DatasetLibrary
 
-from .conftest import find
+from .helpers import find
 
 
 @pytest.fixture

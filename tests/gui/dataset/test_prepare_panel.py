@@ -15,7 +15,7 @@ from gptstudio.gui.dataset.messages import ERROR_BOX_NAME
 from gptstudio.gui.dataset.prepare_panel import PreparePanel
 from gptstudio.gui.settings import AppSettings
 
-from .conftest import WAIT_MS, Gate, LoopProbe, find
+from .helpers import WAIT_MS, Gate, LoopProbe, find
 
 
 @pytest.fixture

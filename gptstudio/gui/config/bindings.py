@@ -3,7 +3,7 @@
 A binding wraps one widget and knows how to read and write the setting's value; `make_binding(name)`
 picks the widget from the field's type and metadata (int -> spin box, float -> scientific spin box,
 bool -> check box, choices -> combo box, other text -> line edit), so a new dataclass field gets a
-widget without GUI code. The Config tab adds the few fields that need the machine or the workspace
+widget without GUI code. The settings form adds the few fields that need the machine or the workspace
 (dataset, device, dtype, init_from) by building a ComboBinding itself.
 """
 
