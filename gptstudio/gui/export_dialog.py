@@ -1,4 +1,9 @@
-"""Export a run or a checkpoint file: a Hugging Face folder or safetensors (core.export does the work)."""
+"""Export a run or a checkpoint file: a Hugging Face folder or safetensors (core.export does the work).
+
+The export runs on the dialog's JobRunner; the dialog stays open and says what happened. While an
+export runs the dialog does not close (the files are written atomically, but the job cannot be
+interrupted): its owner calls `shutdown()` before the window closes.
+"""
 
 from __future__ import annotations
 
@@ -20,17 +25,17 @@ from PySide6.QtWidgets import (
 )
 
 from gptstudio.core.export import export_run
-from gptstudio.gui.workers import JobWorker, start_worker
+from gptstudio.gui.jobs import JobRunner
 
 FORMATS = (("Hugging Face folder (transformers)", "hf"), ("safetensors + JSON metadata", "safetensors"))
 
 
-def _export_job(source: str, fmt: str, out: str, which: str, home, report=None, cancel=None) -> str:
+def export_job(source: str, fmt: str, out: str, which: str, home, *, report, cancel) -> str:
     return str(export_run(source, fmt, out, which=which, home=home))
 
 
 class ExportDialog(QDialog):
-    """Pick a format and a folder, export in a worker, report the result inline."""
+    """Pick a format and a folder, export in the background, report the result inline."""
 
     def __init__(self, source: str, home: Path, parent: QWidget | None = None, *, is_file: bool = False):
         super().__init__(parent)
@@ -65,7 +70,10 @@ class ExportDialog(QDialog):
         lay.addWidget(self.status)
         lay.addWidget(self.buttons)
         self.resize(560, self.sizeHint().height())
-        self.worker: JobWorker | None = None
+        self.runner = JobRunner(self)
+        self.runner.succeeded.connect(lambda path: self.status.setText(f"Exported to {path}"))
+        self.runner.failed.connect(lambda msg: self.status.setText(f"Export failed: {msg}"))
+        self.runner.finished.connect(self._set_idle)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export into folder", self.out_edit.text())
@@ -73,23 +81,29 @@ class ExportDialog(QDialog):
             self.out_edit.setText(folder)
 
     def start_export(self) -> None:
-        """Export in a worker thread; the dialog stays open and says what happened."""
-        if self.worker is not None:
+        """Export in the background; the dialog stays open and says what happened."""
+        if self.runner.is_running():
             return
         out = self.out_edit.text().strip()
         if not out:
             self.status.setText("Choose a folder to export into.")
             return
-        self.export_button.setEnabled(False)
         self.status.setText("Exporting…")
-        self.worker = JobWorker(
-            _export_job, self.source, self.format_combo.currentData(), out, self.which_combo.currentText(), self.home
+        self.runner.start(
+            export_job, self.source, self.format_combo.currentData(), out, self.which_combo.currentText(), self.home
         )
-        self.worker.succeeded.connect(lambda path: self.status.setText(f"Exported to {path}"))
-        self.worker.failed.connect(lambda msg: self.status.setText(f"Export failed: {msg}"))
-        self.worker.finished.connect(self._done)
-        start_worker(self.worker, self)
+        self._set_idle()
 
-    def _done(self) -> None:
-        self.worker = None
-        self.export_button.setEnabled(True)
+    def _set_idle(self) -> None:
+        busy = self.runner.is_running()
+        self.export_button.setEnabled(not busy)
+        self.buttons.button(QDialogButtonBox.Close).setEnabled(not busy)
+
+    def done(self, result: int) -> None:
+        if self.runner.is_running():
+            return  # the dialog owns the export's thread: it stays until the export has ended
+        super().done(result)
+
+    def shutdown(self, timeout_ms: int = 60_000) -> bool:
+        """Wait for a running export (the window is closing); True when it ended in time."""
+        return self.runner.shutdown(timeout_ms)

@@ -61,12 +61,34 @@ def test_export_from_playground_picker(qtbot, home, run, tmp_path):
     tab = PlaygroundTab(Workspace.open(home), AppSettings(tmp_path / "s.json"))
     qtbot.addWidget(tab)
     tab.refresh_checkpoints()
-    qtbot.waitUntil(
-        lambda: tab.findChild(type(tab.export_checkpoint_button), "exportCheckpointButton").isEnabled(), timeout=10000
-    )
-    dialog = tab.export_checkpoint()
+    assert tab.models.picker.export_button.isEnabled()
+    dialog = tab.models.picker.export_checkpoint()
     text = finish_export(qtbot, dialog, tmp_path / "st", fmt_index=1)
     assert text.startswith("Exported"), text
     assert (tmp_path / "st" / "model.safetensors").is_file()
     dialog.close()
     tab.shutdown()
+
+
+def test_export_dialog_stays_open_until_its_export_ends(qtbot, home, run, tmp_path, monkeypatch):
+    """Closing while exporting would drop the thread doing it: the dialog stays and says so when done."""
+    import threading
+
+    from gptstudio.gui import export_dialog
+
+    release = threading.Event()
+    real = export_dialog.export_run
+    monkeypatch.setattr(export_dialog, "export_run", lambda *a, **k: release.wait(30) and real(*a, **k))
+    dialog = export_dialog.ExportDialog(run, home)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.out_edit.setText(str(tmp_path / "later"))
+    dialog.export_button.click()
+    assert not dialog.export_button.isEnabled()
+    dialog.reject()  # Esc or Close
+    assert dialog.isVisible() and dialog.status.text() == "Exporting…"
+    release.set()
+    qtbot.waitUntil(lambda: dialog.status.text().startswith("Exported"), timeout=30_000)
+    assert dialog.shutdown(10_000) and dialog.export_button.isEnabled()
+    dialog.reject()
+    assert not dialog.isVisible()

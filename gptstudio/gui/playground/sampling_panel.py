@@ -1,22 +1,20 @@
-"""The Playground's sampling controls: one form, its values as a plain dict, remembered between sessions."""
+"""The sampling controls: one form whose values are a plain dict, remembered between sessions.
+
+The defaults are the engine's (`SampleSettings`, nanoGPT's sample.py) with a random seed, read through
+`session.sampling_defaults()`, never restated here.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QGroupBox, QLineEdit, QPushButton, QSpinBox
 
-RANDOM_SEED = -1
-# the engine's defaults (nanoGPT's sample.py) plus a random seed; stop_text is the field's raw text
-DEFAULTS = {
-    "max_new_tokens": 500,
-    "temperature": 0.8,
-    "top_k": 200,
-    "top_p": 1.0,
-    "repetition_penalty": 1.0,
-    "seed": RANDOM_SEED,
-    "num_samples": 1,
-    "stop_text": "",
-}
+from gptstudio.core.sampler import MAX_NEW_TOKENS, MAX_TEMPERATURE
+from gptstudio.gui.state.playground_session import RANDOM_SEED, sampling_defaults
+
+MAX_TOKENS_FIELD = min(100_000, MAX_NEW_TOKENS)
+MAX_SAMPLES_FIELD = 8  # side by side, more would not be readable
+MAX_SEED_FIELD = 2**31 - 1  # a spin box holds a 32-bit int
 
 
 def _spin(name, lo, hi, tip, step=1, special=None) -> QSpinBox:
@@ -36,11 +34,12 @@ class SamplingPanel(QGroupBox):
     def __init__(self, parent=None):
         super().__init__("Sampling", parent)
         self.setObjectName("samplingPanel")
-        self.max_tokens = _spin("maxTokensSpin", 1, 100_000, "Longest reply, in tokens.", 50)
+        self.defaults = sampling_defaults()
+        self.max_tokens = _spin("maxTokensSpin", 1, MAX_TOKENS_FIELD, "Longest reply, in tokens.", 50)
         self.temperature = _dspin(
             "temperatureSpin",
             0.0,
-            10.0,
+            MAX_TEMPERATURE,
             0.05,
             2,
             "Randomness: 0 always picks the most likely token (greedy); higher values give more surprising text.",
@@ -62,13 +61,15 @@ class SamplingPanel(QGroupBox):
         self.seed = _spin(
             "seedSpin",
             RANDOM_SEED,
-            2**31 - 1,
+            MAX_SEED_FIELD,
             "The same seed and settings give the same reply; 'random' draws a new seed "
             "each time (shown under the reply).",
             1,
             "random",
         )
-        self.num_samples = _spin("numSamplesSpin", 1, 8, "Complete mode: this many continuations side by side.")
+        self.num_samples = _spin(
+            "numSamplesSpin", 1, MAX_SAMPLES_FIELD, "Complete mode: this many continuations side by side."
+        )
         self.stop_edit = QLineEdit(objectName="stopSequencesEdit")
         self.stop_edit.setPlaceholderText(r"e.g. \n\n, THE END")
         self.stop_edit.setToolTip(
@@ -78,7 +79,7 @@ class SamplingPanel(QGroupBox):
         reset = QPushButton(
             "Defaults", objectName="resetSamplingButton", toolTip="Back to the engine's defaults (nanoGPT's sample.py)."
         )
-        reset.clicked.connect(lambda: self.set_values(DEFAULTS))
+        reset.clicked.connect(self.reset)
 
         form = QFormLayout(self)
         for label, widget in (
@@ -93,7 +94,7 @@ class SamplingPanel(QGroupBox):
         ):
             form.addRow(label, widget)
         form.addRow("", reset)
-        self.set_values(DEFAULTS)
+        self.reset()
         for box in self._boxes().values():
             box.valueChanged.connect(self.changed)
         self.stop_edit.textChanged.connect(self.changed)
@@ -110,6 +111,7 @@ class SamplingPanel(QGroupBox):
         }
 
     def values(self) -> dict:
+        """The form as SampleSettings-like values: seed RANDOM_SEED for random, stop_text as typed."""
         out = {key: box.value() for key, box in self._boxes().items()}
         out["stop_text"] = self.stop_edit.text()
         return out
@@ -118,9 +120,17 @@ class SamplingPanel(QGroupBox):
         """Apply saved values; anything missing or of the wrong type keeps its default."""
         values = values if isinstance(values, dict) else {}
         for key, box in self._boxes().items():
-            value = values.get(key, DEFAULTS[key])
+            value = values.get(key, self.defaults[key])
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                value = DEFAULTS[key]
+                value = self.defaults[key]
             box.setValue(int(value) if isinstance(box, QSpinBox) else float(value))
-        stop = values.get("stop_text", "")
+        stop = values.get("stop_text", self.defaults["stop_text"])
         self.stop_edit.setText(stop if isinstance(stop, str) else "")
+
+    def reset(self) -> None:
+        """Back to the engine's defaults."""
+        self.set_values(self.defaults)
+
+    def set_mode(self, mode: str) -> None:
+        """Several samples side by side only make sense when completing a text."""
+        self.num_samples.setEnabled(mode == "complete")

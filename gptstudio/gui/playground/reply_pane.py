@@ -1,8 +1,7 @@
-"""The Playground's chat view: message bubbles (user right, model left) and reply panes.
+"""One model answer in the chat view: header (who), the text as it streams in, footer (numbers + Copy).
 
-A reply row holds one pane per answer shown side by side (several samples, or two checkpoints in
-compare mode). A pane shows its text plainly, or token by token, each token shaded by how probable the
-model found it; hovering or clicking a token reports it so the tab can show the top alternatives.
+The text shows plainly, or token by token (token view), each token shaded by how probable the model
+found it; hovering or clicking a token is signalled so the token inspector can show the alternatives.
 Colours come from the palette, so the bubbles read well in light and dark themes.
 """
 
@@ -10,33 +9,15 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import (
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QMenu,
-    QScrollArea,
-    QSizePolicy,
-    QTextBrowser,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QMenu, QSizePolicy, QTextBrowser, QToolButton, QVBoxLayout
 
-BUBBLE_STYLE = """
-QFrame#userBubble { background: palette(highlight); border-radius: 10px; }
-QFrame#userBubble QLabel { color: palette(highlighted-text); background: transparent; }
-QFrame#modelBubble { background: palette(alternate-base); border: 1px solid palette(mid); border-radius: 10px; }
-QFrame#modelBubble QLabel { background: transparent; }
-QLabel#bubbleHeader, QLabel#bubbleFooter { color: palette(placeholder-text); font-size: 11px; }
-QToolButton#copyButton { border: none; padding: 0 2px; font-size: 11px; color: palette(link); }
-"""
+from gptstudio.gui.playground.style import ERROR_COLOUR
+
 # token shades: the hue runs from red (the model found the token unlikely) to green (near certain),
 # mixed into the bubble's own background so the text stays readable in light and dark themes
 SHADE_STRENGTH = 0.5
-MAX_BUBBLE_FRACTION = 0.78  # a lone bubble takes at most this share of the view's width
 
 
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
@@ -54,59 +35,21 @@ def probability_colour(p: float, background: QColor) -> QColor:
     return _mix(background, QColor.fromHsvF(p / 3, 0.85, 0.95), SHADE_STRENGTH)
 
 
-def _copy_to_clipboard(text: str) -> None:
+def copy_to_clipboard(text: str) -> None:
     QGuiApplication.clipboard().setText(text)
-
-
-class _BodyLabel(QLabel):
-    """Selectable, word-wrapped message text with a Copy entry in its context menu."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setWordWrap(True)
-        self.setTextFormat(Qt.PlainText)
-        self.setTextInteractionFlags(Qt.TextSelectableByMouse | Qt.LinksAccessibleByMouse)
-        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Minimum)
-        self.setContextMenuPolicy(Qt.CustomContextMenu)
-        self.customContextMenuRequested.connect(self._menu)
-        self.copy_text = ""  # what "Copy message" copies: the plain text, also in token view
-
-    def _menu(self, pos):
-        menu = QMenu(self)
-        if self.hasSelectedText():
-            menu.addAction("Copy selection", lambda: _copy_to_clipboard(self.selectedText()))
-        menu.addAction("Copy message", lambda: _copy_to_clipboard(self.copy_text))
-        menu.exec(self.mapToGlobal(pos))
-
-
-class UserBubble(QFrame):
-    def __init__(self, text: str, parent=None):
-        super().__init__(parent)
-        self.setObjectName("userBubble")
-        self.body = _BodyLabel(self)
-        self.body.setText(text)
-        self.body.copy_text = text
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(12, 8, 12, 8)
-        lay.addWidget(self.body)
-
-    @property
-    def text(self) -> str:
-        return self.body.copy_text
-
-    def fit(self, max_width: int) -> None:
-        """As wide as the longest line, wrapping only beyond max_width (a word-wrapped QLabel alone
-        would pick an arbitrary narrow width)."""
-        margins = self.layout().contentsMargins()
-        room = max_width - margins.left() - margins.right()
-        fm = self.body.fontMetrics()
-        natural = max(fm.horizontalAdvance(line) for line in self.text.split("\n")) + 4
-        self.body.setFixedWidth(max(min(natural, room), 20))
 
 
 def _visible(label: str) -> str:
     """A token's text in token view: a newline shows as ↵ (then breaks the line), a tab as →."""
     return label.replace("\r", "").replace("\t", "→").replace("\n", "↵\n") or "∅"
+
+
+def _token_index(url) -> int:
+    href = url.toString()
+    try:
+        return int(href.split(":", 1)[1]) if href.startswith("tok:") else -1
+    except ValueError:
+        return -1
 
 
 class ReplyBody(QTextBrowser):
@@ -145,8 +88,8 @@ class ReplyBody(QTextBrowser):
         menu = QMenu(self)
         selected = self.textCursor().selectedText().replace("\u2029", "\n")
         if selected:
-            menu.addAction("Copy selection", lambda: _copy_to_clipboard(selected))
-        menu.addAction("Copy message", lambda: _copy_to_clipboard(self.copy_text))
+            menu.addAction("Copy selection", lambda: copy_to_clipboard(selected))
+        menu.addAction("Copy message", lambda: copy_to_clipboard(self.copy_text))
         menu.exec(self.mapToGlobal(pos))
 
     def _end(self) -> QTextCursor:
@@ -179,14 +122,14 @@ class ReplyPane(QFrame):
     tokenHovered = Signal(object, int)  # (pane, token index), index -1 when the pointer leaves tokens
     tokenClicked = Signal(object, int)
 
-    def __init__(self, title: str, parent=None):
+    def __init__(self, title: str, parent=None, token_view: bool = False):
         super().__init__(parent)
         self.setObjectName("modelBubble")
         self.title = title
         self.pieces = []  # TokenPiece objects, in order
         self.text = ""  # everything streamed so far
         self.span = None  # (start, end) of `text` kept as the reply; None = all of it
-        self.token_view = False
+        self.token_view = token_view
         self.failed = False
         self.header = QLabel(title, self)
         self.header.setObjectName("bubbleHeader")
@@ -200,7 +143,7 @@ class ReplyPane(QFrame):
         self.copy_button.setObjectName("copyButton")
         self.copy_button.setText("Copy")
         self.copy_button.setToolTip("Copy this reply to the clipboard")
-        self.copy_button.clicked.connect(lambda: _copy_to_clipboard(self.reply_text))
+        self.copy_button.clicked.connect(lambda: copy_to_clipboard(self.reply_text))
         foot = QHBoxLayout()
         foot.addWidget(self.footer, 1)
         foot.addWidget(self.copy_button)
@@ -212,14 +155,13 @@ class ReplyPane(QFrame):
         lay.addLayout(foot)
         self.render()
 
-    # -------------------------------------------------------------------------------------- content
     @property
     def reply_text(self) -> str:
         return self.text if self.span is None else self.text[self.span[0] : self.span[1]]
 
     def _colours(self) -> tuple[QColor, QColor]:
         fg = self.palette().color(QPalette.Text)
-        return (QColor("#d9534f") if self.failed else fg), self.palette().color(QPalette.AlternateBase)
+        return (QColor(ERROR_COLOUR) if self.failed else fg), self.palette().color(QPalette.AlternateBase)
 
     def append(self, pieces) -> None:
         """Add streamed pieces; only the new text is drawn."""
@@ -283,118 +225,3 @@ class ReplyPane(QFrame):
                 out.append((i, p))
             at += len(p.text)
         return out
-
-
-def _token_index(url) -> int:
-    href = url.toString()
-    try:
-        return int(href.split(":", 1)[1]) if href.startswith("tok:") else -1
-    except ValueError:
-        return -1
-
-
-class ReplyRow(QWidget):
-    """Side-by-side answers to one prompt; a single answer sits on the left like a chat bubble."""
-
-    def __init__(self, titles: list[str], group: int, parent=None):
-        super().__init__(parent)
-        self.group = group
-        self.panes = [ReplyPane(t, self) for t in titles]
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        for pane in self.panes:
-            lay.addWidget(pane, 1, Qt.AlignTop)  # each bubble as tall as its own text
-
-
-class ChatView(QScrollArea):
-    """A scrolling column of bubbles that follows the newest text while the user is at the bottom."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setWidgetResizable(True)
-        self.setFrameShape(QFrame.StyledPanel)
-        self._inner = QWidget()
-        self._inner.setObjectName("chatInner")
-        self._column = QVBoxLayout(self._inner)
-        self._column.setContentsMargins(10, 10, 10, 10)
-        self._column.setSpacing(10)
-        self._column.addStretch(1)
-        self.setWidget(self._inner)
-        self.setStyleSheet(BUBBLE_STYLE)
-        self._follow = True
-        self.verticalScrollBar().valueChanged.connect(self._on_scrolled)
-        self.verticalScrollBar().rangeChanged.connect(self._on_range_changed)
-        self.placeholder = QLabel("", self._inner)
-        self.placeholder.setAlignment(Qt.AlignCenter)
-        self.placeholder.setWordWrap(True)
-        self.placeholder.setObjectName("bubbleFooter")
-        self._column.insertWidget(0, self.placeholder)
-
-    def set_placeholder(self, text: str) -> None:
-        self.placeholder.setText(text)
-        self.placeholder.setVisible(bool(text) and not self.rows())
-
-    def rows(self) -> list[QWidget]:
-        return [
-            self._column.itemAt(i).widget()
-            for i in range(self._column.count())
-            if isinstance(self._column.itemAt(i).widget(), (UserBubble, ReplyRow))
-        ]
-
-    def _wrap(self, widget: QWidget, right: bool) -> None:
-        """Put a bubble on the right (user) or left (model), at most MAX_BUBBLE_FRACTION of the width."""
-        self.placeholder.hide()
-        widget._align_right = right
-        self._column.insertWidget(self._column.count() - 1, widget, 0, Qt.AlignRight if right else Qt.AlignLeft)
-        self._limit_width(widget)
-        self._follow = True
-
-    def _limit_width(self, widget: QWidget) -> None:
-        """Side-by-side answers take the full width; a lone bubble at most MAX_BUBBLE_FRACTION of it."""
-        full = max(self.viewport().width() - 24, 200)
-        lone = max(int(full * MAX_BUBBLE_FRACTION), 200)
-        if isinstance(widget, ReplyRow):
-            widget.setFixedWidth(full if len(widget.panes) > 1 else lone)
-        elif isinstance(widget, UserBubble):
-            widget.fit(lone)
-
-    def resizeEvent(self, event):
-        super().resizeEvent(event)
-        for row in self.rows():
-            self._limit_width(row)
-
-    def add_user(self, text: str) -> UserBubble:
-        bubble = UserBubble(text)
-        self._wrap(bubble, right=True)
-        return bubble
-
-    def add_reply(self, titles: list[str], group: int) -> ReplyRow:
-        row = ReplyRow(titles, group)
-        self._wrap(row, right=False)
-        return row
-
-    def remove(self, widget: QWidget) -> None:
-        self._column.removeWidget(widget)
-        widget.deleteLater()
-
-    def clear(self) -> None:
-        for row in self.rows():
-            self.remove(row)
-        self.set_placeholder(self.placeholder.text())
-
-    # --------------------------------------------------------------------------- follow the new text
-    def _on_scrolled(self, value: int) -> None:
-        bar = self.verticalScrollBar()
-        self._follow = value >= bar.maximum() - 4
-
-    def _on_range_changed(self, _lo: int, hi: int) -> None:
-        if self._follow:
-            # after the layout settles, so the new maximum is the real bottom
-            QTimer.singleShot(0, lambda: self.verticalScrollBar().setValue(self.verticalScrollBar().maximum()))
-
-    def changeEvent(self, event):
-        if event.type() == QEvent.PaletteChange:
-            for row in self.rows():
-                for pane in getattr(row, "panes", []):
-                    pane.render()  # token shades are mixed from the palette
-        super().changeEvent(event)

@@ -1,0 +1,46 @@
+"""What the Playground remembers between sessions, read defensively (Qt-free).
+
+Stored under the app settings key "playground" as a plain dict (the keys below are a stable format).
+A value of the wrong type, from an older version or a hand edit, falls back to its default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+SETTINGS_KEY = "playground"
+
+
+@dataclass
+class PlaygroundPrefs:
+    sampling: dict = field(default_factory=dict)  # the sampling form's values (it checks them itself)
+    mode: str = "chat"
+    token_view: bool = False
+    drop_unknown: bool = False
+    checkpoint: str | None = None  # path of the chosen checkpoint
+    compare_checkpoint: str | None = None
+    external_checkpoints: list[str] = field(default_factory=list)  # files opened from elsewhere
+
+    @classmethod
+    def from_settings(cls, settings) -> PlaygroundPrefs:
+        saved = settings.get(SETTINGS_KEY, {})
+        saved = saved if isinstance(saved, dict) else {}
+        default = cls()
+
+        def get(key, kind):
+            value = saved.get(key)
+            return value if isinstance(value, kind) else getattr(default, key)
+
+        files = [p for p in get("external_checkpoints", list) if isinstance(p, str)]
+        return cls(
+            sampling=get("sampling", dict),
+            mode=get("mode", str),
+            token_view=get("token_view", bool),
+            drop_unknown=get("drop_unknown", bool),
+            checkpoint=get("checkpoint", str),
+            compare_checkpoint=get("compare_checkpoint", str),
+            external_checkpoints=files,
+        )
+
+    def save(self, settings) -> None:
+        settings.set(SETTINGS_KEY, asdict(self))

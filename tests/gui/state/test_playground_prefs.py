@@ -1,0 +1,37 @@
+"""What the Playground remembers between sessions, read defensively (Qt-free)."""
+
+from gptstudio.gui.state.playground_prefs import SETTINGS_KEY, PlaygroundPrefs
+
+
+class FakeSettings(dict):
+    def set(self, key, value):
+        self[key] = value
+
+
+def test_prefs_round_trip_and_defaults_for_bad_values():
+    settings = FakeSettings()
+    assert PlaygroundPrefs.from_settings(settings) == PlaygroundPrefs()
+    prefs = PlaygroundPrefs(
+        sampling={"temperature": 0.5},
+        mode="complete",
+        token_view=True,
+        drop_unknown=True,
+        checkpoint="/r/a.pt",
+        compare_checkpoint="/r/b.pt",
+        external_checkpoints=["/x.pt"],
+    )
+    prefs.save(settings)
+    assert set(settings[SETTINGS_KEY]) == {
+        "sampling",
+        "mode",
+        "token_view",
+        "drop_unknown",
+        "checkpoint",
+        "compare_checkpoint",
+        "external_checkpoints",
+    }
+    assert PlaygroundPrefs.from_settings(settings) == prefs
+    settings[SETTINGS_KEY] = {"sampling": [1], "token_view": "yes", "checkpoint": 3, "external_checkpoints": [1, "/y"]}
+    assert PlaygroundPrefs.from_settings(settings) == PlaygroundPrefs(external_checkpoints=["/y"])
+    settings[SETTINGS_KEY] = "garbage"
+    assert PlaygroundPrefs.from_settings(settings) == PlaygroundPrefs()
