@@ -9,12 +9,10 @@ import pytest
 import torch
 
 from gptstudio.core.checkpoint import save_checkpoint
-from gptstudio.core.dataset import demo_text_path
-from gptstudio.core.model import GPT, GPTConfig
-from gptstudio.core.tokenizer import CharTokenizer
 from gptstudio.core.workspace import Workspace
+from tests.core.sampling_helpers import checkpoint_dict, train_tiny_char_model
 
-MODEL_ARGS = dict(n_layer=2, n_head=2, n_embd=32, block_size=32, bias=False, dropout=0.0)
+MODEL_ARGS = dict(n_layer=2, n_head=2, n_embd=32, block_size=32)  # ~28k parameters
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -44,45 +42,17 @@ def _event_loops_work(request):
         qapp.exec()
 
 
-def _train_tiny_char_model(text: str, steps: int, seed: int = 0):
-    """~30k parameters trained for `steps` steps with a plain loop: letters and spaces, not yet words."""
-    torch.manual_seed(seed)
-    tok = CharTokenizer(sorted(set(text)))
-    data = torch.tensor(tok.encode(text), dtype=torch.long)
-    args = {**MODEL_ARGS, "vocab_size": tok.vocab_size}
-    model = GPT(GPTConfig(**args))
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    block = args["block_size"]
-    for _ in range(steps):
-        ix = torch.randint(len(data) - block - 1, (8,))
-        x = torch.stack([data[i : i + block] for i in ix])
-        y = torch.stack([data[i + 1 : i + block + 1] for i in ix])
-        _, loss = model(x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return {
-        "model": model.state_dict(),
-        "optimizer": {},
-        "model_args": args,
-        "iter_num": steps,
-        "best_val_loss": loss.item(),
-        "config": {"dataset": "tiny_shakespeare"},
-        "tokenizer": tok.to_meta(),
-        "dataset": "tiny_shakespeare",
-    }
-
-
 @pytest.fixture(scope="session")
-def tiny_run_source(tmp_path_factory):
+def tiny_run_source(tmp_path_factory, shakespeare_text):
     """A run folder: latest (100 steps) and best (30 steps, different weights) checkpoints."""
     folder = tmp_path_factory.mktemp("tiny_run")
-    text = demo_text_path().read_text(encoding="utf-8")[:100_000]
+    text = shakespeare_text[:100_000]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny matrices: threads only add overhead on a shared machine
     try:
-        save_checkpoint(_train_tiny_char_model(text, 30), folder / "best.pt")
-        save_checkpoint(_train_tiny_char_model(text, 100), folder / "ckpt.pt")
+        for name, steps, loss in (("best.pt", 30, 2.4), ("ckpt.pt", 100, 2.41)):
+            model, tok, args = train_tiny_char_model(text, steps, **MODEL_ARGS)
+            save_checkpoint(checkpoint_dict(model, args, tok, steps, loss, dataset="tiny_shakespeare"), folder / name)
     finally:
         torch.set_num_threads(threads)
     return folder
