@@ -1,34 +1,33 @@
 """The main window: four tabs (Dataset, Config, Training, Playground), menus, status bar, remembered layout.
 
-The tabs know nothing of each other; this module wires their documented signals to each other's
-public methods (checked with hasattr, so a tab can grow its API without touching the window).
+The tabs know nothing of each other; `wire_tabs` connects their documented signals to each other's
+public methods, by name: a name misspelt on either side fails at once (AttributeError) when the
+window is built, rather than silently dropping a feature.
 """
 
 from __future__ import annotations
 
-import importlib
 import platform
 from functools import lru_cache
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QUrl, qVersion
+from PySide6.QtCore import QByteArray, QUrl, qVersion
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 import gptstudio
 from gptstudio.core.resources import resource_path
 from gptstudio.core.workspace import Workspace
+from gptstudio.gui.config_tab import ConfigTab
+from gptstudio.gui.dataset_tab import DatasetTab
+from gptstudio.gui.playground_tab import PlaygroundTab
 from gptstudio.gui.settings import AppSettings
+from gptstudio.gui.training_tab import TrainingTab
 
 ICON_DIR = resource_path("icons")
 
-# (tab title, module, class): the order here is the order of the tabs and of Ctrl+1..4
-TAB_SPECS = (
-    ("Dataset", "gptstudio.gui.dataset_tab", "DatasetTab"),
-    ("Config", "gptstudio.gui.config_tab", "ConfigTab"),
-    ("Training", "gptstudio.gui.training_tab", "TrainingTab"),
-    ("Playground", "gptstudio.gui.playground_tab", "PlaygroundTab"),
-)
+TAB_TITLES = ("Dataset", "Config", "Training", "Playground")  # the order of the tabs and of Ctrl+1..4
+STATUS_MS = 8000  # how long a tab's status message stays in the status bar
 
 
 @lru_cache(maxsize=1)
@@ -77,42 +76,22 @@ class MainWindow(QMainWindow):
 
         self.tabs = QTabWidget(objectName="mainTabs")
         self.tabs.setDocumentMode(True)
-        self.tab_widgets: dict[str, QWidget] = {}
-        for title, module, cls in TAB_SPECS:
-            tab = self._make_tab(title, module, cls)
-            self.tab_widgets[title] = tab
+        self.dataset_tab = DatasetTab(self.workspace, self.settings, self)
+        self.config_tab = ConfigTab(self.workspace, self.settings, self)
+        self.training_tab = TrainingTab(self.workspace, self.settings, self)
+        self.playground_tab = PlaygroundTab(self.workspace, self.settings, self)
+        self.tab_widgets: dict[str, QWidget] = dict(
+            zip(TAB_TITLES, (self.dataset_tab, self.config_tab, self.training_tab, self.playground_tab))
+        )
+        for title, tab in self.tab_widgets.items():
             self.tabs.addTab(tab, title)
         self.setCentralWidget(self.tabs)
-        self._wire_tabs()
+        wire_tabs(self, self.dataset_tab, self.config_tab, self.training_tab, self.playground_tab)
         self._build_menus()
         self._build_status_bar()
         self._restore_layout()
 
     # ---- tabs -------------------------------------------------------------------------------------
-
-    def _make_tab(self, title: str, module: str, cls: str) -> QWidget:
-        try:
-            tab_class = getattr(importlib.import_module(module), cls)
-            return tab_class(self.workspace, self.settings, self)
-        except Exception as e:
-            if isinstance(e, ModuleNotFoundError) and e.name == module:
-                # a build without this tab's module (tabs are developed separately): say so, keep the rest
-                return self._message_page(f"The {title} tab is coming in a later version.")
-            # one broken tab must not take the whole app down: log it and say so in the tab
-            from gptstudio.gui.errors import log_exception, log_file
-
-            log_exception(type(e), e, e.__traceback__)
-            return self._message_page(
-                f"The {title} tab could not be loaded: {type(e).__name__}: {e}\nDetails were written to {log_file()}."
-            )
-
-    @staticmethod
-    def _message_page(text: str) -> QWidget:
-        page = QWidget()
-        label = QLabel(text, wordWrap=True, objectName="tabMessage")
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        QVBoxLayout(page).addWidget(label, 0, Qt.AlignmentFlag.AlignTop)
-        return page
 
     def tab(self, title: str) -> QWidget:
         return self.tab_widgets[title]
@@ -121,32 +100,8 @@ class MainWindow(QMainWindow):
         if title in self.tab_widgets:
             self.tabs.setCurrentWidget(self.tab_widgets[title])
 
-    def _wire_tabs(self) -> None:
-        data, config = self.tab("Dataset"), self.tab("Config")
-        if hasattr(data, "sig_show_tab"):
-            data.sig_show_tab.connect(self.show_tab)
-        if hasattr(data, "sig_status"):
-            data.sig_status.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        if hasattr(data, "sig_dataset_selected") and hasattr(config, "set_dataset"):
-            data.sig_dataset_selected.connect(config.set_dataset)
-            if data.selected_dataset():  # the dataset remembered from last time
-                config.set_dataset(data.selected_dataset())
-        if hasattr(data, "sig_datasets_changed") and hasattr(config, "refresh_datasets"):
-            data.sig_datasets_changed.connect(config.refresh_datasets)
-        training = self.tab("Training")
-        if hasattr(training, "set_config_source") and hasattr(config, "config"):
-            training.set_config_source(config.config)
-        if hasattr(training, "set_config_valid") and hasattr(config, "sig_validity_changed"):
-            config.sig_validity_changed.connect(training.set_config_valid)
-            training.set_config_valid(config.is_valid())
-        playground = self.tab("Playground")
-        if hasattr(playground, "refresh_checkpoints"):
-            # new checkpoints show up in the Playground's list as soon as training writes them
-            for name in ("sig_run_finished", "sig_checkpoint_saved"):
-                if hasattr(training, name):
-                    getattr(training, name).connect(playground.refresh_checkpoints)
-        if hasattr(playground, "sig_status"):
-            playground.sig_status.connect(lambda text: self.statusBar().showMessage(text, 8000))
+    def show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, STATUS_MS)
 
     # ---- menus and status bar ---------------------------------------------------------------------
 
@@ -161,12 +116,12 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_menus(self) -> None:
-        data = self.tab("Dataset")
+        data = self.dataset_tab
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(
             self._action(
                 "&Import text…",
-                lambda: self._on_dataset_tab("open_file_dialog"),
+                lambda: self._on_dataset_tab(data.open_file_dialog),
                 QKeySequence.StandardKey.Open,
                 "actionImportText",
             )
@@ -174,13 +129,13 @@ class MainWindow(QMainWindow):
         file_menu.addAction(
             self._action(
                 "Import &folder…",
-                lambda: self._on_dataset_tab("open_folder_dialog"),
+                lambda: self._on_dataset_tab(data.open_folder_dialog),
                 "Ctrl+Shift+O",
                 "actionImportFolder",
             )
         )
         file_menu.addAction(
-            self._action("Use &demo text", lambda: self._on_dataset_tab("use_demo_text"), None, "actionDemoText")
+            self._action("Use &demo text", lambda: self._on_dataset_tab(data.use_demo_text), None, "actionDemoText")
         )
         file_menu.addSeparator()
         file_menu.addAction(
@@ -188,11 +143,9 @@ class MainWindow(QMainWindow):
         )
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, "Ctrl+Q", "actionQuit"))
-        for action in file_menu.actions()[:3]:
-            action.setEnabled(hasattr(data, "use_demo_text"))
 
         view_menu = self.menuBar().addMenu("&View")
-        for i, (title, _m, _c) in enumerate(TAB_SPECS):
+        for i, title in enumerate(TAB_TITLES):
             view_menu.addAction(
                 self._action(
                     f"&{title}", lambda _=False, t=title: self.show_tab(t), f"Ctrl+{i + 1}", f"actionShow{title}"
@@ -202,9 +155,9 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self._action("&About GPT Studio", self.show_about, None, "actionAbout"))
 
-    def _on_dataset_tab(self, method: str) -> None:
+    def _on_dataset_tab(self, action) -> None:
         self.show_tab("Dataset")
-        getattr(self.tab("Dataset"), method)()
+        action()
 
     def _build_status_bar(self) -> None:
         self.device_label = QLabel(f"Device: {_default_device()}", objectName="deviceLabel")
@@ -244,13 +197,30 @@ class MainWindow(QMainWindow):
         self.settings.set("window.last_tab", self.tabs.currentIndex(), save=False)
 
     def closeEvent(self, event) -> None:
-        # a tab may veto closing (e.g. to ask whether to stop a training run)
-        if any(hasattr(t, "confirm_close") and not t.confirm_close() for t in self.tab_widgets.values()):
+        if not self.training_tab.confirm_close():  # it asks whether to stop a training run
             event.ignore()
             return
         self.save_layout()
-        for tab in self.tab_widgets.values():
-            if hasattr(tab, "shutdown"):
-                tab.shutdown()  # stop workers cleanly before their threads are destroyed
+        for tab in (self.dataset_tab, self.config_tab, self.training_tab, self.playground_tab):
+            tab.shutdown()  # stop their jobs cleanly before their threads are destroyed
         self.settings.save()  # tabs keep their choices in memory (set(..., save=False)); write them once
         super().closeEvent(event)
+
+
+def wire_tabs(
+    window: MainWindow, data: DatasetTab, config: ConfigTab, training: TrainingTab, playground: PlaygroundTab
+) -> None:
+    """The tabs' seams, each a typed signal connected to a public method."""
+    data.sig_show_tab.connect(window.show_tab)
+    data.sig_status.connect(window.show_status)
+    data.sig_dataset_selected.connect(config.set_dataset)
+    data.sig_datasets_changed.connect(config.refresh_datasets)
+    if data.selected_dataset():  # the dataset remembered from last time in this workspace
+        config.set_dataset(data.selected_dataset())
+    training.set_config_source(config.config)
+    config.sig_validity_changed.connect(training.set_config_valid)
+    training.set_config_valid(config.is_valid())
+    # new checkpoints show up in the Playground's list as soon as training writes them
+    training.sig_run_finished.connect(playground.refresh_checkpoints)
+    training.sig_checkpoint_saved.connect(playground.refresh_checkpoints)
+    playground.sig_status.connect(window.show_status)
