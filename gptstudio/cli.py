@@ -1,6 +1,7 @@
 """`gptstudio` command line: no arguments opens the app; subcommands run the engine headless.
 
-User mistakes (GPTStudioError) print one line on stderr and exit 2, never a traceback.
+User mistakes (GPTStudioError) print one line on stderr and exit 2, never a traceback; running out of
+memory prints one line and exits 1.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 
 from gptstudio import __version__
 from gptstudio.core.errors import GPTStudioError
+from gptstudio.core.failures import is_out_of_memory, readable_failure
 
 # subcommand modules under gptstudio.commands, in the order `--help` lists them
 COMMAND_MODULES = [
@@ -72,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         error_line("interrupted.")
         return 130
+    except Exception as e:
+        if not is_out_of_memory(e):
+            raise  # a bug: the traceback is what a report needs
+        error_line(readable_failure(e))
+        return 1
 
 
 def open_app() -> int:

@@ -64,7 +64,7 @@ def run_list(args) -> int:
 
 
 def run_import(args) -> int:
-    from gptstudio.core.runs import import_nanogpt_run
+    from gptstudio.core.nanogpt import import_nanogpt_run
 
     run_dir = import_nanogpt_run(args.src, args.name, dataset=args.dataset, meta_pkl=args.meta)
     print(

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from gptstudio.core.sampler import CHECKPOINT_CHOICES, SLIDES, Sampler, SamplerError, SampleSettings
+from gptstudio.core.sample_settings import CHECKPOINT_CHOICES, SLIDES, SamplerError, SampleSettings
 
 SEPARATOR = "---------------"
 
@@ -163,6 +163,8 @@ class SamplePrinter:
 
 
 def run(args) -> int:
+    from gptstudio.core.sampler import Sampler  # torch: loaded by this command only
+
     prompt = _read_prompt(args)
     settings = settings_from_args(args)
     sampler = Sampler.open(args.run, args.checkpoint, device=args.device)

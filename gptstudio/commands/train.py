@@ -20,14 +20,7 @@ import sys
 import threading
 import time
 
-from gptstudio.core.config import (
-    ALIASES,
-    FIELDS,
-    IGNORED_NANOGPT_KEYS,
-    TrainConfig,
-    read_config_file,
-    unknown_key_message,
-)
+from gptstudio.core.config import FIELDS, TrainConfig, known_settings, read_config_file, unknown_key_message
 from gptstudio.core.errors import ConfigError, Problem
 from gptstudio.core.events import Eval, Finished, Message, RunStarted, Step
 from gptstudio.core.units import format_count, format_duration
@@ -108,15 +101,8 @@ def gather_settings(args) -> tuple[dict, list[Problem]]:
         settings["dataset"] = args.dataset
     if args.name:
         settings["run_name"] = args.name
-    known = {}
-    for key, value in settings.items():
-        if key in IGNORED_NANOGPT_KEYS:
-            continue
-        if ALIASES.get(key, key) not in FIELDS:
-            problems.append(Problem(unknown_key_message(key), (), "unknown_key"))
-            continue
-        known[ALIASES.get(key, key)] = value
-    return known, problems
+    known, unknown = known_settings(settings)
+    return known, problems + [Problem(unknown_key_message(key), (), "unknown_key") for key in unknown]
 
 
 def build_config(args, settings: dict) -> TrainConfig:

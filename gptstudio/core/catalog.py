@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from gptstudio.core.checkpoint import checkpoint_paths
 from gptstudio.core.errors import CheckpointError
+from gptstudio.core.runs import checkpoint_paths
 from gptstudio.core.workspace import Workspace
 
 

@@ -18,7 +18,7 @@ turn), and `cut_reply` to clean a reply that ran out of tokens.
 
 from __future__ import annotations
 
-from gptstudio.core.sampler import SamplerError
+from gptstudio.core.sample_settings import SamplerError
 
 USER, MODEL = "user", "model"
 _ROLE_ALIASES = {"user": USER, "human": USER, "model": MODEL, "assistant": MODEL, "bot": MODEL}

@@ -18,8 +18,6 @@ from gptstudio.core.errors import CheckpointError
 from gptstudio.core.model import GPT, GPTConfig, strip_compile_prefix
 
 FORMAT = "gptstudio-1"
-LATEST = "ckpt.pt"
-BEST = "best.pt"
 
 
 def save_checkpoint(payload: dict, path: str | os.PathLike) -> Path:
@@ -98,13 +96,3 @@ def model_from_checkpoint(ckpt: dict, device="cpu", dropout: float | None = None
             f"The checkpoint's weights do not match a GPT model: missing {missing[:3]}, unexpected {unexpected[:3]}."
         )
     return model.to(device)
-
-
-def checkpoint_paths(run_dir: str | os.PathLike) -> dict[str, Path]:
-    """The checkpoints a run folder holds: {'latest': ..., 'best': ...} for those that exist."""
-    run_dir = Path(run_dir)
-    found = {}
-    for key, name in (("latest", LATEST), ("best", BEST)):
-        if (run_dir / name).is_file():
-            found[key] = run_dir / name
-    return found

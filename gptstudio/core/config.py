@@ -17,13 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from gptstudio.core.atomic import write_text_atomic
-from gptstudio.core.devices import compile_default, compile_supported, device_info
 from gptstudio.core.errors import ConfigError, Problem
 
 GROUPS = ("Data", "Model", "Optimizer", "Schedule", "Evaluation & checkpoints", "System", "Logging")
 PRETRAINED = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
 INIT_CHOICES = ("scratch", "resume") + PRETRAINED
 NO_DATASET = "no_dataset"  # Problem.code of "no dataset chosen" (the trainer resolves the dataset itself)
+
+
+def _compile_default() -> bool:
+    # devices.py loads torch (1-2 s): only once a config is built, so the CLI's other commands start at once
+    from gptstudio.core.devices import compile_default
+
+    return compile_default()
 
 
 def setting(
@@ -184,7 +190,7 @@ class TrainConfig:
         None,
         "torch.compile the model (faster on GPUs after a minute of compiling; not on Windows or MPS).",
         "System",
-        factory=compile_default,
+        factory=_compile_default,
     )
     seed: int = setting(1337, "Random seed: same seed and settings give the same run.", "System", min=0, max=2**31 - 1)
     backend: str = setting(
@@ -214,13 +220,10 @@ class TrainConfig:
         return cfg
 
     def update(self, d: dict, strict: bool = True) -> TrainConfig:
-        problems = []
-        for key, value in d.items():
-            key = ALIASES.get(key, key)
-            if key not in FIELDS:
-                if strict:
-                    problems.append(Problem(unknown_key_message(key), (), "unknown_key"))
-                continue
+        """Set the given settings (ours or nanoGPT's names); strict: a name we do not have is a problem."""
+        known, unknown = known_settings(d)
+        problems = [Problem(unknown_key_message(key), (), "unknown_key") for key in unknown] if strict else []
+        for key, value in known.items():
             try:
                 setattr(self, key, coerce(key, value))
             except ValueError as e:
@@ -252,6 +255,21 @@ FIELDS = {f.name: f for f in fields(TrainConfig)}
 ALIASES = {"out_dir": "run_name", "lr": "learning_rate"}
 # nanoGPT settings we accept and ignore (they have no meaning here), so its files import cleanly
 IGNORED_NANOGPT_KEYS = {"master_process", "ddp", "seed_offset"}
+
+
+def known_settings(data: dict) -> tuple[dict, list[str]]:
+    """Settings named as we or nanoGPT name them -> (the ones we have, under our names; the names we do
+    not have). nanoGPT's bookkeeping names (IGNORED_NANOGPT_KEYS) are dropped without a word."""
+    known, unknown = {}, []
+    for key, value in data.items():
+        if key in IGNORED_NANOGPT_KEYS:
+            continue
+        name = ALIASES.get(key, key)
+        if name in FIELDS:
+            known[name] = value
+        else:
+            unknown.append(key)
+    return known, unknown
 
 
 def field_meta(name: str) -> dict:
@@ -404,6 +422,8 @@ def _divisor_near(n: int, k: int) -> int:
 
 
 def _validate_device(cfg: TrainConfig) -> list[Problem]:
+    from gptstudio.core.devices import compile_supported, device_info
+
     spec = cfg.device.strip().lower()
     valid_form = spec in ("auto", "cpu", "cuda", "mps") or (spec.startswith("cuda:") and spec[5:].isdigit())
     if not valid_form:
@@ -494,9 +514,7 @@ def read_config_file(path: str | os.PathLike) -> dict:
 
 
 def load_config(path: str | os.PathLike, base: TrainConfig | None = None) -> TrainConfig:
-    data = read_config_file(path)
-    cfg = base or TrainConfig()
-    return cfg.update({k: v for k, v in data.items() if k not in IGNORED_NANOGPT_KEYS})
+    return (base or TrainConfig()).update(read_config_file(path))
 
 
 def parse_nanogpt_config(text: str, filename: str = "config.py") -> dict:

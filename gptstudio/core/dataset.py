@@ -41,7 +41,7 @@ from gptstudio.core.atomic import write_json_atomic
 from gptstudio.core.errors import Cancelled, DatasetError
 from gptstudio.core.locks import dataset_lock
 from gptstudio.core.resources import resource_path
-from gptstudio.core.safe_pickle import safe_load
+from gptstudio.core.safe_pickle import read_meta_pkl
 from gptstudio.core.textfiles import (
     TextChunk,
     TextFileInfo,
@@ -51,7 +51,7 @@ from gptstudio.core.textfiles import (
     iter_text_chunks,
     sniff_encoding,
 )
-from gptstudio.core.tokenizer import GPT2_EOT, GPT2_VOCAB, gpt2_encoding
+from gptstudio.core.tokenizer import GPT2_EOT, GPT2_VOCAB, gpt2_encoding, gpt2_meta
 from gptstudio.core.workspace import Workspace
 
 __all__ = [
@@ -379,8 +379,7 @@ def _encode_gpt2(files, tmp: Path, progress: _Progress, chunk_bytes: int, io_poo
         out.close()
     if total_chars == 0:
         raise DatasetError("The input has no text (only empty files or byte order marks): give files with text.")
-    tok = {"tokenizer": "gpt2", "vocab_size": GPT2_VOCAB, "eot_token": GPT2_EOT}
-    return tok, out, sources, total_chars
+    return gpt2_meta(), out, sources, total_chars
 
 
 # ------------------------------------------------------------------------------------- build and publish
@@ -554,31 +553,6 @@ def prepare_dataset(
 # ---------------------------------------------------------------------------------------- nanoGPT import
 
 
-def _nanogpt_tokenizer(src: Path) -> dict:
-    """The tokenizer meta of a nanoGPT data folder: meta.pkl (char-level), or GPT-2 BPE without it."""
-    gpt2 = {"tokenizer": "gpt2", "vocab_size": GPT2_VOCAB, "eot_token": GPT2_EOT}
-    pkl = src / "meta.pkl"
-    if not pkl.exists():
-        return gpt2
-    meta = safe_load(pkl)
-    if not isinstance(meta, dict):
-        raise DatasetError(f"{pkl} is not a nanoGPT meta.pkl (expected a dict with vocab_size, itos and stoi).")
-    vocab, itos = meta.get("vocab_size"), meta.get("itos")
-    if itos is None and vocab in (GPT2_VOCAB, 50304):
-        return gpt2
-    if not isinstance(vocab, int) or not 0 < vocab <= 65535 or not isinstance(itos, dict):
-        raise DatasetError(
-            f"{pkl} has no usable vocabulary (vocab_size and itos): only char-level and GPT-2 "
-            "nanoGPT datasets can be imported."
-        )
-    chars = [itos.get(i) for i in range(vocab)]
-    if not all(isinstance(c, str) and len(c) == 1 for c in chars) or len(set(chars)) != vocab:
-        raise DatasetError(
-            f"{pkl} has a damaged vocabulary: itos must map 0..{vocab - 1} to distinct single characters."
-        )
-    return {"tokenizer": "char", "vocab_size": vocab, "chars": chars}
-
-
 def _token_lengths(tok: dict) -> tuple[np.ndarray, np.ndarray]:
     """Per token id: its UTF-8 byte length and how many characters start in it (to total the text)."""
     if tok["tokenizer"] == "char":
@@ -633,7 +607,8 @@ def import_nanogpt_data(src_dir, name: str, *, home=None, force: bool = False, r
         if size == 0 or size % 2:
             problem = "is empty" if size == 0 else "has an odd size, so it is not uint16 token ids"
             raise DatasetError(f"{path} {problem}: it cannot be imported.")
-    tok = _nanogpt_tokenizer(src)
+    # without meta.pkl a nanoGPT data folder is GPT-2 BPE (data/openwebtext, data/shakespeare)
+    tok = read_meta_pkl(src / "meta.pkl") if (src / "meta.pkl").exists() else gpt2_meta()
     if final.exists() and not force:
         raise _exists_error(name)
     progress = _Progress(report, cancel, sum(p.stat().st_size for p in bins.values()))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from gptstudio.core.config import PRETRAINED
 from gptstudio.core.devices import free_memory_bytes, resolve_device, resolve_dtype
 from gptstudio.core.errors import Cancelled, ConfigError
+from gptstudio.core.failures import is_out_of_memory, out_of_memory_message
 from gptstudio.core.schedule import get_lr
 from gptstudio.core.units import format_bytes
 
@@ -275,7 +276,6 @@ def _measure(cfg, vocab_size, dev, iters, report, cancel) -> Measurement:
         elif kind == "mps":
             torch.mps.synchronize()
 
-    oom = getattr(torch, "OutOfMemoryError", getattr(torch.cuda, "OutOfMemoryError", MemoryError))
     try:
         with torch.random.fork_rng(devices=[]):  # leave the global RNG as it was (seeded runs)
             model = GPT(GPTConfig(**args)).to(dev)
@@ -310,10 +310,10 @@ def _measure(cfg, vocab_size, dev, iters, report, cancel) -> Measurement:
                     report((i + 1, total))
                 if i > 0 and sum(train) + sum(step) + sum(fwd) > MEASURE_BUDGET_S:
                     break
-    except oom:
-        raise ConfigError(
-            f"Out of memory on {dev} at batch {batch}: lower batch_size, block_size or the model size."
-        ) from None
+    except Exception as e:
+        if not is_out_of_memory(e):
+            raise
+        raise ConfigError(out_of_memory_message(where=f"{dev} at batch {batch}")) from None
     finally:
         if kind == "cuda":
             torch.cuda.empty_cache()  # give the memory back to the training that follows

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import torch
 
-from gptstudio.core.checkpoint import checkpoint_paths, load_checkpoint, model_from_checkpoint
+from gptstudio.core.checkpoint import load_checkpoint, model_from_checkpoint
 from gptstudio.core.errors import CheckpointError, GPTStudioError
 from gptstudio.core.model import GPT, GPTConfig
 from gptstudio.core.pretrained import _gpt2_tokenizer_files, hf_config, to_hf_state_dict
+from gptstudio.core.runs import checkpoint_paths
 from gptstudio.core.workspace import Workspace
 
 FORMATS = ("hf", "safetensors")

@@ -10,7 +10,8 @@ runs/NAME/
 
 Everything here tolerates damaged or missing files: a run folder made by hand, copied from nanoGPT or
 left by a killed process still lists. Also here: the inputs of a run (its dataset's meta, the settings
-saved in a checkpoint) and nanoGPT interop (meta.pkl, importing a nanoGPT out_dir as a run).
+saved in a checkpoint). No torch here (checkpoints are read and written by core/checkpoint.py), so
+`gptstudio runs` starts at once.
 """
 
 from __future__ import annotations
@@ -18,22 +19,32 @@ from __future__ import annotations
 import json
 import math
 import os
-import pickle
 import time
 from datetime import datetime
 from pathlib import Path
 
 from gptstudio.core.atomic import write_json_atomic
-from gptstudio.core.checkpoint import BEST, LATEST, checkpoint_paths, clean_state_dict, load_checkpoint, save_checkpoint
-from gptstudio.core.config import ALIASES, FIELDS, TrainConfig, coerce, save_config
-from gptstudio.core.errors import CheckpointError, DatasetError, GPTStudioError, WorkspaceError
+from gptstudio.core.config import TrainConfig, coerce, known_settings
+from gptstudio.core.errors import DatasetError
 from gptstudio.core.workspace import Workspace
 
+LATEST = "ckpt.pt"
+BEST = "best.pt"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 STATUS_FILE = "status.json"
 STOP_FILE = "STOP"
 STATUSES = ("running", "stopped", "completed", "failed")
+
+
+def checkpoint_paths(run_dir: str | os.PathLike) -> dict[str, Path]:
+    """The checkpoints a run folder holds: {'latest': ..., 'best': ...} for those that exist."""
+    run_dir = Path(run_dir)
+    found = {}
+    for key, name in (("latest", LATEST), ("best", BEST)):
+        if (run_dir / name).is_file():
+            found[key] = run_dir / name
+    return found
 
 
 def now_iso() -> str:
@@ -224,10 +235,9 @@ def apply_architecture(cfg: TrainConfig, ckpt: dict) -> TrainConfig:
 def config_from_checkpoint(ckpt: dict) -> TrainConfig:
     """The settings a checkpoint (ours or nanoGPT's) was trained with, as far as we know them."""
     cfg = TrainConfig()
-    saved = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    saved, _ = known_settings(ckpt["config"] if isinstance(ckpt.get("config"), dict) else {})
     for key, value in saved.items():
-        key = ALIASES.get(key, key)
-        if key in FIELDS and key not in NOT_CARRIED:
+        if key not in NOT_CARRIED:
             try:
                 setattr(cfg, key, coerce(key, value))
             except ValueError:
@@ -235,124 +245,6 @@ def config_from_checkpoint(ckpt: dict) -> TrainConfig:
     if isinstance(ckpt.get("dataset"), str) and ckpt["dataset"]:
         cfg.dataset = ckpt["dataset"]
     return apply_architecture(cfg, ckpt)
-
-
-# ----- nanoGPT interop -----
-
-
-class _PlainUnpickler(pickle.Unpickler):
-    """Only dicts, lists, strings and numbers: any class or function reference is refused."""
-
-    def find_class(self, module, name):
-        raise pickle.UnpicklingError(f"refused to load {module}.{name}")
-
-
-def read_meta_pkl(path: str | os.PathLike) -> dict:
-    """Tokenizer meta from nanoGPT's data/NAME/meta.pkl ({vocab_size, itos, stoi}), read without
-    running code."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            data = _PlainUnpickler(f).load()
-        itos = data["itos"]
-        chars = [itos[i] for i in range(len(itos))]
-    except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path} is not a nanoGPT meta.pkl with a character vocabulary ({e}).") from None
-    if not all(isinstance(c, str) and len(c) == 1 for c in chars):
-        raise CheckpointError(f"{path} does not hold a character vocabulary (itos must map ids to characters).")
-    return {"tokenizer": "char", "vocab_size": len(chars), "chars": chars}
-
-
-def import_nanogpt_run(
-    src_dir: str | os.PathLike,
-    name: str,
-    *,
-    home=None,
-    dataset: str | None = None,
-    meta_pkl: str | os.PathLike | None = None,
-) -> Path:
-    """Copy a nanoGPT out_dir's ckpt.pt into runs/NAME so it can be resumed, sampled and listed.
-
-    The tokenizer comes from, in order: `dataset` (a prepared dataset of this workspace), `meta_pkl`
-    or a meta.pkl beside the checkpoint, the workspace dataset named in the checkpoint's config, and
-    GPT-2 BPE for models with GPT-2's vocabulary. Returns the new run folder.
-    """
-    ws = Workspace.open(home)
-    run_dir = ws.run_dir(name)
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise WorkspaceError(f"A run named '{name}' already exists: choose another name.")
-    src = Path(src_dir).expanduser()
-    ckpt = load_checkpoint(src if src.is_file() else src / LATEST)
-    cfg = config_from_checkpoint(ckpt)
-    if dataset:
-        cfg.dataset = dataset
-    tok = _nanogpt_tokenizer(ws, ckpt, cfg, dataset, meta_pkl, src if src.is_dir() else src.parent)
-    vocab = int(ckpt["model_args"].get("vocab_size") or 0)
-    if tok["vocab_size"] > vocab:
-        raise CheckpointError(
-            f"The tokenizer has {tok['vocab_size']} tokens but the model only {vocab}: "
-            "pick the dataset the model was trained on."
-        )
-    cfg.run_name, cfg.init_from = name, "resume"
-    best = ckpt.get("best_val_loss")
-    best = float(best) if best is not None and float(best) < 1e9 else None
-    payload = {
-        **ckpt,
-        "model": clean_state_dict(ckpt["model"]),
-        "config": cfg.to_dict(),
-        "tokenizer": tok,
-        "dataset": cfg.dataset,
-        "best_val_loss": best if best is not None else math.inf,
-        "iter_num": int(ckpt.get("iter_num", 0)),
-    }
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(payload, run_dir / LATEST)
-    save_config(cfg, run_dir / CONFIG_FILE)
-    log = MetricsLog(run_dir)
-    log.write(
-        {
-            "type": "message",
-            "level": "info",
-            "text": f"Imported from nanoGPT checkpoint {src} at iteration {payload['iter_num']}.",
-        }
-    )
-    log.close()
-    write_status(
-        run_dir,
-        status="stopped",
-        iter=payload["iter_num"],
-        max_iters=cfg.max_iters,
-        best_val_loss=best,
-        dataset=cfg.dataset,
-        tokenizer=tok["tokenizer"],
-        reason="Imported from nanoGPT.",
-        imported_from=str(src),
-    )
-    return run_dir
-
-
-def _nanogpt_tokenizer(ws: Workspace, ckpt: dict, cfg: TrainConfig, dataset, meta_pkl, src_dir: Path) -> dict:
-    if dataset:
-        return tokenizer_meta(read_dataset_meta(ws.dataset_dir(dataset)))
-    if meta_pkl:
-        return read_meta_pkl(meta_pkl)
-    if (src_dir / "meta.pkl").is_file():
-        return read_meta_pkl(src_dir / "meta.pkl")
-    vocab = int(ckpt["model_args"].get("vocab_size") or 0)
-    named = cfg.dataset
-    if named:
-        try:
-            meta = tokenizer_meta(read_dataset_meta(ws.dataset_dir(named)))
-            if meta.get("vocab_size", 0) <= vocab:
-                return meta
-        except GPTStudioError:
-            pass
-    if vocab >= 50257:
-        return {"tokenizer": "gpt2", "vocab_size": 50257, "eot_token": 50256}
-    raise CheckpointError(
-        f"This nanoGPT model has a {vocab}-token character vocabulary: give the dataset it "
-        "was trained on (--dataset NAME) or its meta.pkl."
-    )
 
 
 __all__ = [
@@ -364,12 +256,11 @@ __all__ = [
     "STOP_FILE",
     "MetricsLog",
     "apply_architecture",
+    "checkpoint_paths",
     "config_from_checkpoint",
-    "import_nanogpt_run",
     "is_running_elsewhere",
     "list_runs",
     "read_dataset_meta",
-    "read_meta_pkl",
     "read_metrics",
     "read_status",
     "tokenizer_meta",

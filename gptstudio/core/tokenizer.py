@@ -48,6 +48,11 @@ def gpt2_encoding():
     )
 
 
+def gpt2_meta() -> dict:
+    """What meta.json and checkpoints record for GPT-2 BPE (known without loading the BPE tables)."""
+    return {"tokenizer": "gpt2", "vocab_size": GPT2_VOCAB, "eot_token": GPT2_EOT}
+
+
 class CharTokenizer:
     """One token per Unicode character; ids are positions in the sorted vocabulary."""
 
@@ -127,7 +132,7 @@ class GPT2Tokenizer:
         return self.enc.decode_single_token_bytes(int(i)).decode("utf-8", errors="replace")
 
     def to_meta(self) -> dict:
-        return {"tokenizer": "gpt2", "vocab_size": self.vocab_size, "eot_token": self.eot_token}
+        return gpt2_meta()
 
 
 def tokenizer_from_meta(meta: dict):

@@ -30,26 +30,30 @@ import numpy as np
 import torch
 
 from gptstudio.core.atomic import atomic_path, remove_stale_temps
-from gptstudio.core.checkpoint import BEST, LATEST, load_checkpoint, model_from_checkpoint, save_checkpoint
+from gptstudio.core.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from gptstudio.core.config import NO_DATASET, TrainConfig, save_config
 from gptstudio.core.devices import resolve_device, resolve_dtype
 from gptstudio.core.errors import CheckpointError, ConfigError, GPTStudioError, Problem, TokenizerError
 from gptstudio.core.events import CheckpointSaved, Eval, Event, Finished, Message, RunStarted, Step
+from gptstudio.core.failures import is_out_of_memory, out_of_memory_message
 from gptstudio.core.locks import run_lock
-from gptstudio.core.model import GPT, GPTConfig, KVCache
+from gptstudio.core.model import GPT, GPTConfig
+from gptstudio.core.nanogpt import import_nanogpt_run
 from gptstudio.core.runs import (
+    BEST,
     CONFIG_FILE,
+    LATEST,
     STOP_FILE,
     MetricsLog,
     apply_architecture,
     config_from_checkpoint,
-    import_nanogpt_run,
     list_runs,
     read_dataset_meta,
     read_metrics,
     tokenizer_meta,
     write_status,
 )
+from gptstudio.core.sampler import Sampler, SampleSettings
 from gptstudio.core.schedule import get_lr
 from gptstudio.core.workspace import Workspace
 
@@ -67,7 +71,6 @@ __all__ = [
 ]
 
 PT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-OOM_ERRORS = (getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), MemoryError)
 STATUS_EVERY_S = 5.0  # status.json is rewritten at most this often between evals (it fsyncs)
 # what the ranks agree on each iteration (max wins): keep going, stop, early stop, diverged
 GO, STOP, EARLY_STOP, DIVERGED = 0, 1, 2, 3
@@ -790,36 +793,17 @@ class Session:
             self._write_status("running")
         self._mark_time()  # evals and saves are not training time
 
-    @torch.no_grad()
     def sample(self) -> str:
-        """A short text from the model (temperature 0.8, top-k 200), generated with a KV cache."""
-        n = self.cfg.eval_sample_tokens
-        tok = self.tokenizer
-        start = tok.eot_token if tok.eot_token is not None else tok.stoi.get("\n", 0)
-        model, block = self.model, self.model.config.block_size
-        gen = torch.Generator(self.device).manual_seed(self.cfg.seed + self.iter_num)
-        kv_dtype = PT_DTYPES[self.dtype] if self.dtype != "float32" else torch.float32
-        ids, out = [start], []
-        model.eval()
-        cache = None
-        for _ in range(n):
-            if cache is None or cache.pos >= block:
-                # (re)fill the cache with the last half block of context when it runs full
-                context = ids[-max(1, block // 2) :]
-                cache = KVCache(model.config, 1, block, self.device, kv_dtype)
-                inp = torch.tensor([context], device=self.device)
-            else:
-                inp = torch.tensor([[ids[-1]]], device=self.device)
-            with self.autocast:
-                logits, _ = model(inp, cache=cache)
-            logits = logits[0, -1, : tok.vocab_size].float() / 0.8  # never a padding id
-            kth = torch.topk(logits, min(200, logits.numel())).values[-1]
-            logits[logits < kth] = -math.inf
-            nxt = int(torch.multinomial(torch.softmax(logits, -1), 1, generator=gen))
-            ids.append(nxt)
-            out.append(nxt)
-        model.train()
-        return tok.decode(out)
+        """A short text from the model as it is now, by the sampler the Playground uses (nanoGPT's
+        temperature 0.8 and top-k 200, from a new line or end-of-text), seeded by the iteration so that
+        the same run writes the same samples."""
+        settings = SampleSettings(
+            max_new_tokens=self.cfg.eval_sample_tokens, seed=self.cfg.seed + self.iter_num, slide="fast"
+        )
+        try:
+            return Sampler(self.model, self.tokenizer, device=self.device).generate("", settings)[0]
+        finally:
+            self.model.train()  # the sampler put it in eval mode
 
     def _params_finite(self) -> bool:
         return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
@@ -902,13 +886,8 @@ class Session:
 
 def _failure(e: Exception) -> Outcome | None:
     """A readable Outcome for failures a user can act on; None for bugs."""
-    oom = isinstance(e, OOM_ERRORS) or (isinstance(e, RuntimeError) and "out of memory" in str(e).lower())
-    if oom:
-        return Outcome(
-            "failed",
-            "Out of memory: lower batch_size or block_size (or use a smaller model); the last checkpoint was kept.",
-            save=False,
-        )
+    if is_out_of_memory(e):
+        return Outcome("failed", out_of_memory_message(then="the last checkpoint was kept."), save=False)
     if isinstance(e, GPTStudioError):
         return Outcome("failed", str(e), save=False)
     return None

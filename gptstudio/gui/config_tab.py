@@ -19,10 +19,8 @@ from PySide6.QtWidgets import QHBoxLayout, QMessageBox, QVBoxLayout, QWidget
 
 from gptstudio.core import presets
 from gptstudio.core.config import (
-    ALIASES,
-    FIELDS,
-    IGNORED_NANOGPT_KEYS,
     TrainConfig,
+    known_settings,
     load_config,
     read_config_file,
     save_config,
@@ -198,14 +196,7 @@ class ConfigTab(QWidget):
     def import_nanogpt_file(self, path) -> list[str]:
         """Read a nanoGPT config/*.py without running it: train.py's defaults + the file's settings.
         Settings GPT Studio does not have are skipped and returned (and listed under the form)."""
-        known, skipped = {}, []
-        for key, value in read_config_file(path).items():
-            if key in IGNORED_NANOGPT_KEYS:
-                continue
-            if ALIASES.get(key, key) in FIELDS:
-                known[key] = value
-            else:
-                skipped.append(key)
+        known, skipped = known_settings(read_config_file(path))
         self.set_config(TrainConfig(dataset=self.config().dataset).update(known))
         note = f"Imported {Path(path).name}."
         if skipped:

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from gptstudio.core import checkpoint as ckpt_module
-from gptstudio.core.checkpoint import checkpoint_paths, load_checkpoint, model_from_checkpoint, save_checkpoint
+from gptstudio.core.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from gptstudio.core.errors import CheckpointError
 from gptstudio.core.model import GPT, GPTConfig
+from gptstudio.core.runs import checkpoint_paths
 
 ARGS = dict(block_size=8, vocab_size=7, n_layer=1, n_head=2, n_embd=8, dropout=0.0, bias=False)
 

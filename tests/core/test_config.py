@@ -3,7 +3,15 @@
 import pytest
 import torch
 
-from gptstudio.core.config import TrainConfig, coerce, load_config, parse_nanogpt_config, read_config_file, save_config
+from gptstudio.core.config import (
+    TrainConfig,
+    coerce,
+    known_settings,
+    load_config,
+    parse_nanogpt_config,
+    read_config_file,
+    save_config,
+)
 from gptstudio.core.errors import ConfigError, Problem
 
 NANOGPT_SHAKESPEARE_CHAR = """# train a miniature character-level shakespeare model
@@ -151,6 +159,15 @@ def test_unknown_keys_are_refused_with_a_suggestion():
 def test_nanogpt_names_are_aliases():
     cfg = TrainConfig().update({"out_dir": "out-x", "lr": 3e-4})
     assert cfg.run_name == "out-x" and cfg.learning_rate == 3e-4
+
+
+def test_known_settings_maps_nanogpt_names_and_names_the_rest():
+    known, unknown = known_settings({"out_dir": "out-x", "n_layer": 2, "ddp": True, "seed_offset": 0, "n_layers": 4})
+    assert known == {"run_name": "out-x", "n_layer": 2} and unknown == ["n_layers"]
+    # every reader of settings filters the same way: nanoGPT's bookkeeping names are no problem anywhere
+    assert TrainConfig().update({"master_process": True, "lr": 0.1}).learning_rate == 0.1
+    with pytest.raises(ConfigError, match="Unknown setting 'n_layers'"):
+        TrainConfig().update({"n_layers": 4, "ddp": False})
 
 
 @pytest.mark.parametrize("suffix", [".json", ".toml"])

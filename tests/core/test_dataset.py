@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from gptstudio.core import dataset as ds
 from gptstudio.core.errors import Cancelled, DatasetError, WorkspaceError
-from gptstudio.core.safe_pickle import safe_load, safe_loads
+from gptstudio.core.safe_pickle import MAX_PICKLE_BYTES, read_meta_pkl, safe_load, safe_loads
 from gptstudio.core.textfiles import iter_text_chunks
 from gptstudio.core.tokenizer import GPT2_EOT, CharTokenizer, gpt2_encoding
 
@@ -510,6 +510,30 @@ def test_safe_unpickler_accepts_plain_data_and_refuses_code(tmp_path):
     assert live.exists()
     with pytest.raises(DatasetError, match="refused"):
         safe_loads(b"not a pickle")
+
+
+def test_read_meta_pkl_gives_our_tokenizer_meta_or_one_clear_refusal(tmp_path):
+    path = tmp_path / "meta.pkl"
+    chars = sorted(set("hello world"))
+    for itos in (dict(enumerate(chars)), chars):  # nanoGPT writes a dict; a list reads the same
+        path.write_bytes(pickle.dumps({"vocab_size": len(chars), "itos": itos, "stoi": {}}))
+        assert read_meta_pkl(path) == {"tokenizer": "char", "vocab_size": len(chars), "chars": chars}
+    for vocab in (50257, 50304):  # a GPT-2 data folder's meta.pkl: no itos
+        path.write_bytes(pickle.dumps({"vocab_size": vocab}))
+        assert read_meta_pkl(path) == {"tokenizer": "gpt2", "vocab_size": 50257, "eot_token": GPT2_EOT}
+    for bad, match in [
+        ([1, 2], "not a nanoGPT meta.pkl"),
+        ({"vocab_size": 3}, "no usable vocabulary"),
+        ({"vocab_size": 2, "itos": {0: "a", 1: "a"}}, "damaged vocabulary"),
+        ({"vocab_size": 2, "itos": {0: "ab", 1: 7}}, "damaged vocabulary"),
+    ]:
+        path.write_bytes(pickle.dumps(bad))
+        with pytest.raises(DatasetError, match=match):
+            read_meta_pkl(path)
+    with open(path, "wb") as f:  # a sparse file past the cap: refused before it is read
+        f.truncate(MAX_PICKLE_BYTES + 1)
+    with pytest.raises(DatasetError, match="too large for a vocabulary file"):
+        read_meta_pkl(path)
 
 
 def make_nanogpt_char(folder: Path, text: str) -> list[int]:

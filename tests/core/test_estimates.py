@@ -166,6 +166,20 @@ def test_measure_cancel_and_too_big(monkeypatch):
         E.measure_iteration_time(tiny_cfg(n_layer=2), 20)
 
 
+def test_measure_out_of_memory_is_one_sentence(monkeypatch):
+    E._cache.clear()
+
+    def oom(self, *args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(GPT, "forward", oom)
+    with pytest.raises(ConfigError, match=r"^Out of memory on cpu at batch 4: lower batch_size or block_size"):
+        E.measure_iteration_time(tiny_cfg(), 20, iters=1)
+    monkeypatch.setattr(GPT, "forward", lambda self, *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # a bug is not dressed up as out of memory
+        E.measure_iteration_time(tiny_cfg(n_layer=3), 20, iters=1)
+
+
 def test_formatting():
     assert format_bytes(3 * 2**30) == "3.0 GiB"
     assert format_bytes(512) == "512 B"

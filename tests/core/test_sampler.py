@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from gptstudio.core.chat import chat_prompt, chat_stops, cut_reply
 from gptstudio.core.checkpoint import save_checkpoint
-from gptstudio.core.errors import Cancelled, CheckpointError, GPTStudioError, TokenizerError
+from gptstudio.core.errors import Cancelled, CheckpointError, DatasetError, GPTStudioError, TokenizerError
 from gptstudio.core.model import GPT, GPTConfig
 from gptstudio.core.sampler import (
     Sampler,
@@ -582,7 +582,7 @@ def test_malicious_meta_pkl_is_refused_and_never_runs(tmp_path, trained):
         Sampler.from_checkpoint_file(tmp_path / "ckpt.pt")
     assert not marker.exists()
     (tmp_path / "meta.pkl").write_bytes(pickle.dumps({"vocab_size": 2, "itos": {0: "ab", 1: 7}}))
-    with pytest.raises(CheckpointError, match="meta.pkl is not a nanoGPT char vocabulary"):
+    with pytest.raises(DatasetError, match="meta.pkl has a damaged vocabulary"):
         Sampler.from_checkpoint_file(tmp_path / "ckpt.pt")
 
 

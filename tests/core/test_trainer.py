@@ -13,10 +13,13 @@ import torch
 from gptstudio.core import trainer
 from gptstudio.core.checkpoint import load_checkpoint
 from gptstudio.core.config import TrainConfig
-from gptstudio.core.errors import CheckpointError, ConfigError, WorkspaceError
+from gptstudio.core.errors import CheckpointError, ConfigError, DatasetError, WorkspaceError
 from gptstudio.core.events import CheckpointSaved, Eval, RunStarted, Step, event_from_dict
 from gptstudio.core.model import GPT, GPTConfig
-from gptstudio.core.runs import import_nanogpt_run, list_runs, read_metrics
+from gptstudio.core.nanogpt import import_nanogpt_run
+from gptstudio.core.runs import list_runs, read_metrics
+from gptstudio.core.safe_pickle import MAX_PICKLE_BYTES
+from gptstudio.core.sampler import Sampler, SampleSettings
 from gptstudio.core.trainer import Batches, get_lr, measure_matmul_peak, resume_config, train
 
 from .training_helpers import TEXT, tiny_config, write_char_dataset
@@ -88,6 +91,9 @@ def test_run_reports_events_and_writes_its_folder(home, dataset):
     evals = [e for e in events if isinstance(e, Eval)]
     assert [e.iter for e in evals] == [0, 5, 10]
     assert all(len(e.sample) == 12 and set(e.sample) <= set(TEXT) for e in evals)
+    # the eval sample is the Playground's sampler on the weights of that moment, seeded by the iteration
+    settings = SampleSettings(max_new_tokens=12, seed=tiny_config().seed + 10, slide="fast")
+    assert Sampler.from_run("r", home=home, device="cpu").generate("", settings) == [evals[-1].sample]
     run_dir = home / "runs" / "r"
     assert sorted(p.name for p in run_dir.iterdir()) == [
         "best.pt",
@@ -415,9 +421,18 @@ def test_import_refuses_a_meta_pkl_with_code(home, tmp_path):
     torch.save(nanogpt_checkpoint(), out_dir / "ckpt.pt")
     with open(out_dir / "meta.pkl", "wb") as f:
         pickle.dump({"itos": Evil()}, f)
-    with pytest.raises(CheckpointError, match="meta.pkl"):
+    with pytest.raises(DatasetError, match="meta.pkl"):
         import_nanogpt_run(out_dir, "x", home=home)
     assert not marker.exists() and not (home / "runs" / "x").exists()
+
+
+def test_import_refuses_an_oversized_meta_pkl(home, tmp_path):
+    torch.save(nanogpt_checkpoint(), tmp_path / "ckpt.pt")
+    with open(tmp_path / "meta.pkl", "wb") as f:
+        f.truncate(MAX_PICKLE_BYTES + 1)
+    with pytest.raises(DatasetError, match="too large"):
+        import_nanogpt_run(tmp_path, "x", home=home)
+    assert not (home / "runs" / "x").exists()
 
 
 def test_import_without_any_vocabulary_says_what_to_give(home, tmp_path):
