@@ -125,7 +125,7 @@ class SamplePrinter:
 
     def __init__(self, out, num_samples: int, prompt: str):
         self.out, self.prompt = out, prompt
-        self.buffers = [[] for _ in range(num_samples)]
+        self.buffers: list[list[str]] = [[] for _ in range(num_samples)]
         self.done = [False] * num_samples
         self.current = 0
         self._begin()

@@ -117,7 +117,6 @@ def build_config(args, settings: dict) -> TrainConfig:
 
 def check(args, settings: dict, problems: list[Problem]) -> TrainConfig:
     """Build the config; raise one ConfigError listing every problem (nothing is written)."""
-    cfg = None
     try:
         cfg = build_config(args, settings)
     except ConfigError as e:

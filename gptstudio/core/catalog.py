@@ -84,8 +84,8 @@ def describe_checkpoint(path: str | os.PathLike, run: str = "", which: str = "")
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model_args"), dict):
         raise CheckpointError(f"{path.name} is not a GPT checkpoint: it lacks the 'model_args' entry.")
     args = ckpt["model_args"]
-    config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
-    meta = ckpt.get("tokenizer") if isinstance(ckpt.get("tokenizer"), dict) else {}
+    config = ckpt["config"] if isinstance(ckpt.get("config"), dict) else {}
+    meta = ckpt["tokenizer"] if isinstance(ckpt.get("tokenizer"), dict) else {}
     iter_num = _plain_number(ckpt.get("iter_num"))
     loss = _plain_number(ckpt.get("best_val_loss"))
     shape = ""

@@ -12,7 +12,7 @@ import json
 import math
 import os
 import sys
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -278,12 +278,15 @@ def field_meta(name: str) -> dict:
 
 def field_default(name: str):
     f = FIELDS[name]
-    return f.default_factory() if f.default is MISSING else f.default
+    return f.default_factory() if callable(f.default_factory) else f.default
+
+
+_TYPE_NAMES: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
 
 
 def field_type(name: str) -> type:
     t = FIELDS[name].type
-    return {"int": int, "float": float, "bool": bool, "str": str}.get(t, t) if isinstance(t, str) else t
+    return _TYPE_NAMES[t] if isinstance(t, str) else t  # annotations are names (from __future__ import)
 
 
 def unknown_key_message(key: str) -> str:

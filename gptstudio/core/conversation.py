@@ -99,11 +99,11 @@ class Conversation:
                     m["text"],
                     label=str(m.get("label", "")),
                     group=_int(m.get("group", 0)),
-                    meta=m.get("meta") if isinstance(m.get("meta"), dict) else {},
+                    meta=m["meta"] if isinstance(m.get("meta"), dict) else {},
                 )
             )
-        mode = d.get("mode") if d.get("mode") in MODES else "chat"
-        settings = d.get("settings") if isinstance(d.get("settings"), dict) else {}
+        mode = str(d["mode"]) if d.get("mode") in MODES else "chat"
+        settings = d["settings"] if isinstance(d.get("settings"), dict) else {}
         return cls(
             messages,
             mode=mode,
@@ -245,8 +245,8 @@ def parse_stop_sequences(text: str) -> tuple[str, ...]:
         i += 1
     items.append("".join(current))
     # spaces around the separators are layout; blank entries (", ," or a trailing comma) are leftovers
-    items = (s.strip(" ") for s in items)
-    return tuple(dict.fromkeys(s for s in items if s))
+    stripped = (s.strip(" ") for s in items)
+    return tuple(dict.fromkeys(s for s in stripped if s))
 
 
 def format_stop_sequences(stops) -> str:

@@ -129,7 +129,8 @@ class _Hasher:
     """sha256 fed on a helper thread (hashlib releases the GIL), so hashing overlaps the encoding."""
 
     def __init__(self, pool: ThreadPoolExecutor):
-        self._h, self._pool, self._last, self.size = hashlib.sha256(), pool, None, 0
+        self._h, self._pool, self.size = hashlib.sha256(), pool, 0
+        self._last: Future | None = None
 
     def update(self, data: bytes) -> None:
         self.size += len(data)
@@ -157,7 +158,8 @@ class _TokenFile:
     def __init__(self, path: Path, dtype, pool: ThreadPoolExecutor | None = None):
         self.path, self.dtype, self.count = path, np.dtype(dtype), 0
         self._f = open(path, "wb")
-        self._pool, self._last = pool, None
+        self._pool = pool
+        self._last: Future | None = None
 
     def write(self, ids: np.ndarray) -> None:
         self._wait()
@@ -168,7 +170,7 @@ class _TokenFile:
         self.count += len(ids)
 
     def _write_now(self, ids: np.ndarray) -> None:
-        self._f.write(np.ascontiguousarray(ids, dtype=self.dtype))
+        self._f.write(np.ascontiguousarray(ids, dtype=self.dtype).data)
 
     def _wait(self) -> None:
         if self._last is not None:
@@ -278,10 +280,10 @@ class _CharEncoder:
 
     def encode(self, chunk: TextChunk) -> np.ndarray | None:
         if chunk.is_ascii:
-            ids = chunk.data.translate(self.ascii_table)
-            if b"\xff" in ids:
+            ascii_ids = chunk.data.translate(self.ascii_table)
+            if b"\xff" in ascii_ids:
                 return None
-            return np.frombuffer(ids, np.uint8)  # widened to the file's dtype by the writer
+            return np.frombuffer(ascii_ids, np.uint8)  # widened to the file's dtype by the writer
         cps = np.frombuffer(chunk.text.encode("utf-32-le"), np.uint32)
         if cps.max() >= len(self.lut):
             return None

@@ -88,7 +88,7 @@ EventCallback = Callable[[Event], None]
 
 def event_from_dict(d: dict) -> Event:
     """Inverse of Event.to_dict (unknown keys are ignored so old/new versions interoperate)."""
-    cls = EVENT_TYPES.get(d.get("type"))
+    cls = EVENT_TYPES.get(str(d.get("type")))
     if cls is None:
         raise ValueError(f"Unknown event type {d.get('type')!r}")
     names = {f.name for f in fields(cls)}

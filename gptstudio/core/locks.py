@@ -34,7 +34,7 @@ def _me() -> dict:
     return {"pid": pid, "host": socket.gethostname(), "started": _process_start(pid), "time": time.time()}
 
 
-def _is_stale(holder: dict, lock_path: Path) -> bool:
+def _is_stale(holder: dict | None, lock_path: Path) -> bool:
     if not isinstance(holder, dict) or "pid" not in holder:
         # unreadable: a writer died between creating and filling it, or it is being written right now
         try:

@@ -130,7 +130,7 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return []
-    events = []
+    events: list[dict] = []
     for line in lines:
         try:
             record = json.loads(line)

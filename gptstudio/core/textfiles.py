@@ -229,11 +229,10 @@ def _wide_chunks(path, blocks: Iterator[bytes], bom: int, encoding: str) -> Iter
     """UTF-16/32 (with BOM): decode incrementally, re-encode each piece as UTF-8."""
     decoder = codecs.getincrementaldecoder(encoding)("strict")
     fed, nread, skip = bom, 0, bom  # fed: file offset of the next byte given to the decoder
-    for block in itertools.chain(blocks, [None]):  # None: the end of the file
-        final = block is None
-        if final:
-            block = b""
-        else:
+    for item in itertools.chain(blocks, [None]):  # None: the end of the file
+        final = item is None
+        block = b"" if item is None else item
+        if not final:
             nread += len(block)
             if skip:
                 block, skip = block[skip:], 0

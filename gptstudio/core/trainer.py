@@ -25,9 +25,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from gptstudio.core.atomic import atomic_path, remove_stale_temps
 from gptstudio.core.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
@@ -56,6 +59,9 @@ from gptstudio.core.runs import (
 from gptstudio.core.sampler import Sampler, SampleSettings
 from gptstudio.core.schedule import get_lr
 from gptstudio.core.workspace import Workspace
+
+if TYPE_CHECKING:  # torch builds without distributed support lack it
+    from torch.distributed import ProcessGroup
 
 __all__ = [
     "Batches",
@@ -196,7 +202,7 @@ class Distributed:
     local_rank: int = 0
     world_size: int = 1
     device: str | None = None  # set under torchrun: one device per local rank
-    stop_group: object = None  # a gloo group for the per-iteration stop vote (no GPU sync)
+    stop_group: ProcessGroup | None = None  # a gloo group for the per-iteration stop vote (no GPU sync)
 
     @property
     def enabled(self) -> bool:
@@ -354,6 +360,8 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
     problems += _logger_problems(cfg)
     if problems:
         raise ConfigError(problems)
+    # each of these is None only together with a problem, raised just above
+    assert run_dir is not None and meta is not None and tok is not None and vocab_size is not None
     return Plan(cfg, ws.home, run_dir, dataset_dir, meta.get("dtype", "uint16"), tok, vocab_size, ckpt)
 
 
@@ -514,12 +522,10 @@ class Session:
             rng = self._restore(ckpt, rng)
         self.start_iter = self.iter_num
 
-        self.forward_model = self.model
+        self.forward_model: nn.Module = self.model  # what the training step calls: maybe compiled, maybe DDP
         if cfg.compile:
-            self.forward_model = torch.compile(self.model)
+            self.forward_model = cast(nn.Module, torch.compile(self.model))  # typed as a plain callable
         if dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
             ids = [dist.local_rank] if self.device_type == "cuda" else None
             self.forward_model = DDP(self.forward_model, device_ids=ids)
         self.grad_accum = cfg.gradient_accumulation_steps // dist.world_size
@@ -648,12 +654,13 @@ class Session:
             self.tokenizer = self._tokenizer()
             outcome = self._loop()
         except Exception as e:
-            outcome = _failure(e)
-            if outcome is None or (self.metrics is None and isinstance(e, GPTStudioError)):
+            failure = _failure(e)
+            if failure is None or (self.metrics is None and isinstance(e, GPTStudioError)):
                 # a bug, or a user problem found before anything was written: let it surface
                 if self.metrics is not None:
                     self._finish(Outcome("failed", f"Unexpected error: {type(e).__name__}: {e}", save=False))
                 raise
+            outcome = failure
         return self._finish(outcome)
 
     def _loop(self) -> Outcome:
@@ -698,16 +705,16 @@ class Session:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         model, last = self.forward_model, self.grad_accum - 1
-        total = None
+        total = torch.zeros((), device=self.device)
         for micro in range(self.grad_accum):
             x, y = self.batches.next()
             # under DDP, average gradients across ranks only once, after the last micro-step
-            no_sync = model.no_sync() if self.dist.enabled and micro < last else contextlib.nullcontext()
+            no_sync = model.no_sync() if isinstance(model, DDP) and micro < last else contextlib.nullcontext()
             with no_sync:
                 with self.autocast:
                     _, loss = model(x, y)
                 self.scaler.scale(loss / self.grad_accum).backward()
-            total = loss.detach() if total is None else total + loss.detach()
+            total += loss.detach()
         if self.cfg.grad_clip:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
@@ -749,7 +756,7 @@ class Session:
         """Mean loss over eval_iters batches of each split. The batches are the same at every eval
         (a fixed seed per split), so successive evals differ only by the model, not by luck."""
         cfg, out = self.cfg, {}
-        model = self.forward_model.module if self.dist.enabled else self.forward_model
+        model = self.forward_model.module if isinstance(self.forward_model, DDP) else self.forward_model
         model.eval()
         for i, split in enumerate(("train", "val")):
             batches = Batches(
@@ -939,8 +946,8 @@ class _TensorBoardLogger:
         self.writer.close()
 
 
-def _external_loggers(cfg: TrainConfig, run_dir: Path) -> list:
-    loggers = []
+def _external_loggers(cfg: TrainConfig, run_dir: Path) -> list[_WandbLogger | _TensorBoardLogger]:
+    loggers: list[_WandbLogger | _TensorBoardLogger] = []
     if cfg.wandb_log:
         loggers.append(_WandbLogger(cfg))
     if cfg.tensorboard_log:
