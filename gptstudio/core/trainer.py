@@ -267,7 +267,7 @@ class Plan:
     dataset_dir: Path
     data_dtype: str
     tokenizer: dict  # tokenizer meta (char vocabulary or gpt2)
-    vocab_size: int  # the model's (may be padded above the tokenizer's)
+    vocab_size: int | None  # the model's (may be padded above the tokenizer's); None: pretrained weights say
     checkpoint: dict | None = None
 
 
@@ -361,7 +361,7 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
     if problems:
         raise ConfigError(problems)
     # each of these is None only together with a problem, raised just above
-    assert run_dir is not None and meta is not None and tok is not None and vocab_size is not None
+    assert run_dir is not None and meta is not None and tok is not None
     return Plan(cfg, ws.home, run_dir, dataset_dir, meta.get("dtype", "uint16"), tok, vocab_size, ckpt)
 
 
@@ -541,6 +541,7 @@ class Session:
         if ckpt is not None:
             return model_from_checkpoint(ckpt, self.device, dropout=cfg.dropout)
         if cfg.init_from == "scratch":
+            assert self.plan.vocab_size is not None  # plan_run sizes every model made from scratch
             return GPT(GPTConfig(**cfg.model_args(self.plan.vocab_size))).to(self.device)
         from gptstudio.core.pretrained import find_pretrained, load_hf_gpt2, resolve_pretrained
 
