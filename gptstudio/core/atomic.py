@@ -12,15 +12,30 @@ import tempfile
 from pathlib import Path
 
 
+def _plain_file_mode() -> int:
+    mask = os.umask(0)  # read once, at import, before any thread of ours creates files
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+# the permissions open() gives a new file; temporary files are private (0600) until given this mode
+PLAIN_FILE_MODE = _plain_file_mode()
+
+
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike):
-    """Yield a temporary path in the target's folder; on success it replaces the target."""
+def atomic_path(target: str | os.PathLike, mode: int | None = None):
+    """Yield a temporary path in the target's folder; on success it replaces the target.
+
+    mode: the permissions the file gets (e.g. PLAIN_FILE_MODE for a file other programs or users
+    read, such as an export); None keeps the temporary file's private 0600."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        if mode is not None:
+            os.chmod(tmp, mode)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, target)
@@ -30,13 +45,13 @@ def atomic_path(target: str | os.PathLike):
         raise
 
 
-def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> None:
-    with atomic_path(target) as tmp:
+def write_bytes_atomic(target: str | os.PathLike, data: bytes, mode: int | None = None) -> None:
+    with atomic_path(target, mode) as tmp:
         Path(tmp).write_bytes(data)
 
 
-def write_text_atomic(target: str | os.PathLike, text: str) -> None:
-    write_bytes_atomic(target, text.encode("utf-8"))
+def write_text_atomic(target: str | os.PathLike, text: str, mode: int | None = None) -> None:
+    write_bytes_atomic(target, text.encode("utf-8"), mode)
 
 
 def write_json_atomic(target: str | os.PathLike, obj) -> None:

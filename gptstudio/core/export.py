@@ -4,7 +4,10 @@
   BPE runs, GPT-2's tokenizer files) that `transformers.AutoModelForCausalLM.from_pretrained` loads.
   Char-level runs add `char_vocab.json` and a README saying how to tokenize (one id per character).
 - `safetensors`: the weights plus our JSON metadata (model_args, tokenizer, iteration) only.
-The folder is built beside the target and renamed into place, so a failure leaves nothing half-written.
+- `gguf`: one file for llama.cpp, LM Studio and Ollama, plus an Ollama Modelfile beside it
+  (core/gguf_export.py writes it; `export_gguf` here says how to use it).
+A folder is built beside the target and renamed into place, a file written to a temporary file and
+renamed, so a failure leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ import torch
 
 from gptstudio.core.checkpoint import load_checkpoint, model_from_checkpoint
 from gptstudio.core.errors import CheckpointError, GPTStudioError
+from gptstudio.core.gguf_export import DEFAULT_QUANT, GGUFExport, ollama_name, write_gguf, write_modelfile
 from gptstudio.core.model import GPT, GPTConfig
 from gptstudio.core.pretrained import _gpt2_tokenizer_files, hf_config, to_hf_state_dict
 from gptstudio.core.runs import checkpoint_paths
+from gptstudio.core.tokenizer import tokenizer_from_meta
 from gptstudio.core.workspace import Workspace
 
-FORMATS = ("hf", "safetensors")
+FORMATS = ("hf", "safetensors", "gguf")
 
 CHAR_README = """# {name} (GPT Studio, char-level)
 
@@ -57,10 +62,26 @@ def resolve_checkpoint(run: str, which: str = "latest", home=None) -> Path:
 
 
 def export_run(
-    run: str, fmt: str, out: str | os.PathLike, *, which: str = "latest", home=None, force: bool = False
+    run: str,
+    fmt: str,
+    out: str | os.PathLike,
+    *,
+    which: str = "latest",
+    home=None,
+    force: bool = False,
+    quant: str = DEFAULT_QUANT,
+    report=None,
+    cancel=None,
 ) -> Path:
+    """Export a run (name, folder or checkpoint file) in a format; return the folder or file written.
+
+    quant, report(fraction) and cancel concern `gguf` only (the other formats are quick)."""
     if fmt not in FORMATS:
-        raise GPTStudioError(f"Unknown export format {fmt!r}: use {' or '.join(FORMATS)}.")
+        raise GPTStudioError(f"Unknown export format {fmt!r}: use {', '.join(FORMATS)}.")
+    if fmt == "gguf":
+        return export_gguf(
+            run, out, which=which, home=home, force=force, quant=quant, report=report, cancel=cancel
+        ).path
     out = Path(out).expanduser()
     if out.exists() and any(out.iterdir()) and not force:
         raise GPTStudioError(f"{out} already exists and is not empty; choose another folder or use --force.")
@@ -85,6 +106,59 @@ def export_run(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def gguf_target(out: str | os.PathLike, name: str, quant: str) -> Path:
+    """The .gguf file to write: `out` itself (with .gguf added if it lacks it), or, for an existing
+    folder, `<name>-<quant>.gguf` inside it."""
+    out = Path(out).expanduser()
+    if out.is_dir():
+        return out / f"{name}-{quant}.gguf"
+    return out if out.suffix.lower() == ".gguf" else out.with_name(out.name + ".gguf")
+
+
+def export_gguf(
+    run: str,
+    out: str | os.PathLike,
+    *,
+    quant: str = DEFAULT_QUANT,
+    which: str = "latest",
+    home=None,
+    force: bool = False,
+    report=None,
+    cancel=None,
+) -> GGUFExport:
+    """Write a run's model as a .gguf file with an Ollama Modelfile beside it (see core/gguf_export.py)."""
+    path = resolve_checkpoint(run, which, home)
+    name = path.parent.name if Path(run).expanduser().is_file() else Path(run).name
+    target = gguf_target(out, name, quant)
+    if target.exists() and not force:
+        raise GPTStudioError(f"{target} already exists; choose another file name or use --force.")
+    ckpt = load_checkpoint(path)
+    model = model_from_checkpoint(ckpt)
+    tokenizer = tokenizer_from_meta(ckpt.get("tokenizer") or {"tokenizer": "gpt2"})
+    written = write_gguf(
+        model,
+        tokenizer,
+        target,
+        quant=quant,
+        name=name,
+        description=_description(ckpt),
+        report=report,
+        cancel=cancel,
+    )
+    modelfile = write_modelfile(written, name=name, context_length=model.config.block_size)
+    return GGUFExport(written, modelfile, ollama_name(name), quant, model.config.block_size)
+
+
+def _description(ckpt: dict) -> str:
+    bits = ["Trained with GPT Studio"]
+    dataset = ckpt.get("dataset")
+    if isinstance(dataset, str) and dataset:
+        bits.append(f"on the dataset {dataset}")
+    if isinstance(ckpt.get("iter_num"), int):
+        bits.append(f"for {ckpt['iter_num']} iterations")
+    return " ".join(bits) + "."
 
 
 def _write_hf(model: GPT, tok: dict, folder: Path, name: str) -> None:
