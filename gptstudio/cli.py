@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "prepare",
     "export",
     "sample",
+    "serve",
     "train",
     "runs",
 ]

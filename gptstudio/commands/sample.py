@@ -1,6 +1,7 @@
 """`gptstudio sample RUN --prompt TEXT`: generate text from a trained model, streamed as it comes.
 
-RUN is a run name in the workspace, a run folder or nanoGPT out_dir, or a checkpoint file. Like
+RUN is a run name in the workspace, a run folder or nanoGPT out_dir, or a checkpoint file; or
+`--init_from=gpt2` samples a pretrained GPT-2 (commands/model_choice.py). Like
 nanoGPT's sample.py, each sample is printed with its prompt and followed by a line of dashes.
 Information about the model and the speed goes to stderr, so stdout holds only the text.
 """
@@ -11,7 +12,8 @@ import os
 import sys
 import time
 
-from gptstudio.core.sample_settings import CHECKPOINT_CHOICES, SLIDES, SamplerError, SampleSettings
+from gptstudio.commands.model_choice import add_model_arguments, open_model
+from gptstudio.core.sample_settings import SLIDES, SamplerError, SampleSettings
 
 SEPARATOR = "---------------"
 
@@ -24,7 +26,7 @@ def register(sub) -> None:
         description="Generate text from a run's checkpoint, streamed to stdout as it "
         "comes. Samples are separated by a line of dashes, as in nanoGPT.",
     )
-    p.add_argument("run", metavar="RUN", help="run name, run folder (or nanoGPT out_dir), or checkpoint file")
+    add_model_arguments(p)
     src = p.add_mutually_exclusive_group()
     src.add_argument(
         "--prompt",
@@ -72,8 +74,6 @@ def register(sub) -> None:
         metavar="STR",
         help="stop a sample when it writes this text (repeatable; \\n means a line break)",
     )
-    p.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="latest")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     p.add_argument(
         "--drop-unknown",
         action="store_true",
@@ -163,11 +163,9 @@ class SamplePrinter:
 
 
 def run(args) -> int:
-    from gptstudio.core.sampler import Sampler  # torch: loaded by this command only
-
     prompt = _read_prompt(args)
     settings = settings_from_args(args)
-    sampler = Sampler.open(args.run, args.checkpoint, device=args.device)
+    sampler, _name = open_model(args)
     pieces = sampler.stream(prompt, settings)  # checks the prompt before anything is printed
     if not args.quiet:
         print(f"Sampling from {sampler.summary()}", file=sys.stderr, flush=True)

@@ -21,7 +21,14 @@ import torch
 
 from gptstudio.core.checkpoint import load_checkpoint, model_from_checkpoint
 from gptstudio.core.errors import CheckpointError, GPTStudioError
-from gptstudio.core.gguf_export import DEFAULT_QUANT, GGUFExport, ollama_name, write_gguf, write_modelfile
+from gptstudio.core.gguf_export import (
+    DEFAULT_QUANT,
+    GGUFExport,
+    gguf_context_length,
+    ollama_name,
+    write_gguf,
+    write_modelfile,
+)
 from gptstudio.core.model import GPT, GPTConfig
 from gptstudio.core.pretrained import _gpt2_tokenizer_files, hf_config, to_hf_state_dict
 from gptstudio.core.runs import checkpoint_paths
@@ -147,8 +154,9 @@ def export_gguf(
         report=report,
         cancel=cancel,
     )
-    modelfile = write_modelfile(written, name=name, context_length=model.config.block_size)
-    return GGUFExport(written, modelfile, ollama_name(name), quant, model.config.block_size)
+    context = gguf_context_length(model.config.block_size)
+    modelfile = write_modelfile(written, name=name, context_length=context)
+    return GGUFExport(written, modelfile, ollama_name(name), quant, context)
 
 
 def _description(ckpt: dict) -> str:

@@ -12,6 +12,13 @@ llama.cpp must not either. llama.cpp computes GELU with its tanh approximation; 
 use the exact one, a difference far below what changes a greedy choice in practice (the parity tests
 with llama-cpp-python measure it).
 
+The context. llama.cpp rounds every context up to a multiple of 256 tokens, and a gpt2 model reading
+a position past its position table aborts the whole program (LM Studio, Ollama's runner). So a model
+trained on shorter windows (a char model's 64 or 128) gets its table extended to the next multiple of
+256, the extra positions repeating its last trained one: up to block_size tokens the model is exactly
+ours; past that (where GPT Studio slides its window instead) the text is less coherent, but nothing
+crashes. The file's context length is the extended one, and the description says what was trained.
+
 Weights: `f32` (exact), `f16` (half the size) or `q8_0` (8-bit blocks of 32, about a quarter).
 As llama.cpp's own converter does, 1-D tensors (norms, biases) and the position embeddings stay f32,
 and a matrix whose rows do not split into blocks of 32 falls back to f16 in a q8_0 file.
@@ -28,9 +35,9 @@ The tokenizer, as llama.cpp reads it:
   default end token. llama.cpp also requires a line-break token in an `rwkv` vocabulary: a char
   vocabulary without one is refused with a sentence saying what to do.
 
-Beside the .gguf goes an Ollama Modelfile (context length set to the model's: past it the position
-embeddings end), and `GGUFExport.instructions()` says how to use the file in Ollama, LM Studio and
-llama.cpp; the CLI prints that and the GUI shows it.
+Beside the .gguf goes an Ollama Modelfile (its context is the file's, so that Ollama shifts its
+context before it runs out of positions), and `GGUFExport.instructions()` says how to use the file
+in Ollama, LM Studio and llama.cpp; the CLI prints that and the GUI shows it.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from gptstudio.core.model import GPT
 from gptstudio.core.special_tokens import END_OF_TEXT
 
 QUANTS = ("f32", "f16", "q8_0")
+LLAMA_CPP_CONTEXT_STEP = 256  # llama.cpp pads its context to a multiple of this
 DEFAULT_QUANT = "f16"
 ARCH = "gpt2"
 LAYER_NORM_EPS = 1e-5  # model.LayerNorm's
@@ -206,8 +214,15 @@ class TensorPlan:
     make: Callable[[], np.ndarray]
 
 
+def gguf_context_length(block_size: int) -> int:
+    """The context a GGUF file declares: block_size rounded up to what llama.cpp runs (module doc)."""
+    step = LLAMA_CPP_CONTEXT_STEP
+    return -(-block_size // step) * step
+
+
 def gguf_tensors(model: GPT, vocab_size: int) -> list[TensorPlan]:
-    """Every tensor under llama.cpp's gpt2 names and layouts; the embedding cut to vocab_size rows.
+    """Every tensor under llama.cpp's gpt2 names and layouts; the embedding cut to vocab_size rows, the
+    position table extended to gguf_context_length rows (repeating the last trained position).
 
     The data is made on demand: the writer converts one tensor at a time, so memory stays at one
     tensor's worth beyond the model."""
@@ -222,9 +237,16 @@ def gguf_tensors(model: GPT, vocab_size: int) -> list[TensorPlan]:
             t = t[:rows]
         return TensorPlan(name, tuple(t.shape), lambda: t.detach().to("cpu", torch.float32).contiguous().numpy())
 
+    wpe = sd["transformer.wpe.weight"]
+    positions = gguf_context_length(wpe.shape[0])
+
+    def position_table() -> np.ndarray:
+        table = wpe.detach().to("cpu", torch.float32).numpy()
+        return np.concatenate([table, np.repeat(table[-1:], positions - len(table), axis=0)])
+
     out = [
         plan("token_embd.weight", "transformer.wte.weight", rows=vocab_size),
-        plan("position_embd.weight", "transformer.wpe.weight"),
+        TensorPlan("position_embd.weight", (positions, e), position_table),
     ]
     for i in range(model.config.n_layer):
         b, h = f"blk.{i}.", f"transformer.h.{i}."
@@ -307,12 +329,12 @@ def write_gguf(
             writer = gguf.GGUFWriter(tmp, ARCH)
             try:
                 writer.add_name(name)
-                if description:
-                    writer.add_description(description)
+                trained = f"Trained on windows of {cfg.block_size} tokens."
+                writer.add_description(f"{description} {trained}".strip())
                 writer.add_file_type(int(file_type))
                 if quant == "q8_0":
                     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
-                writer.add_context_length(cfg.block_size)
+                writer.add_context_length(gguf_context_length(cfg.block_size))
                 writer.add_embedding_length(cfg.n_embd)
                 writer.add_feed_forward_length(4 * cfg.n_embd)
                 writer.add_block_count(cfg.n_layer)
@@ -375,7 +397,7 @@ def modelfile_path(gguf_path: Path) -> Path:
 
 def modelfile_text(gguf_path: Path, modelfile: Path, *, name: str, context_length: int) -> str:
     """An Ollama Modelfile for the file: the prompt goes to the model as it is (a base model continues
-    text), the context is the model's own (past it the position embeddings end), nanoGPT's sampling."""
+    text), the context is the file's (Ollama shifts it before the positions run out), nanoGPT's sampling."""
     lines = [
         f"# Ollama Modelfile for {name}, written by GPT Studio. Use it with:",
         f"#   ollama create {ollama_name(name)} -f {_quoted(modelfile)}",

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import json
 import math
 import secrets
 from collections.abc import Callable, Iterator
@@ -108,6 +109,7 @@ class TokenPiece:
       (token text, probability), in the distribution the token was drawn from (see module doc).
     index: position of the token in its sample's continuation (0 = first); sample: which sample.
     done: this is the sample's last piece (a stop sequence was hit or max_new_tokens reached).
+    stopped: the sample ended at a stop sequence (done and not merely out of tokens).
     """
 
     text: str
@@ -118,6 +120,7 @@ class TokenPiece:
     sample: int
     token: str = ""
     done: bool = False
+    stopped: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,6 +288,20 @@ def _resolve_device(spec: str) -> str:
     return dev
 
 
+def _hf_folder_tokenizer(folder: Path):
+    """The tokenizer of a Hugging Face GPT-2 folder: GPT-2's BPE, or the characters of our char export."""
+    vocab = folder / "char_vocab.json"
+    if not vocab.is_file():
+        return GPT2Tokenizer()
+    try:
+        chars = json.loads(vocab.read_text(encoding="utf-8"))["chars"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{vocab} is damaged ({e}): export the model again.") from None
+    return tokenizer_from_meta(
+        {"tokenizer": "char", "vocab_size": len(chars) if isinstance(chars, list) else 0, "chars": chars}
+    )
+
+
 def _number(x, kind):
     try:
         return kind(x.item() if torch.is_tensor(x) else x)
@@ -413,6 +430,21 @@ class Sampler:
         }
         return cls(model, tokenizer, device=dev, info=info)
 
+    @classmethod
+    def from_pretrained(cls, init_from: str, *, home=None, device: str = "auto", report=None, cancel=None) -> Sampler:
+        """A pretrained GPT-2 without training first, as nanoGPT's `sample.py --init_from=gpt2`: a name
+        (gpt2, gpt2-medium, gpt2-large, gpt2-xl) or a Hugging Face GPT-2 folder, looked up as training's
+        `init_from` is (core/pretrained.py: the folder, the workspace, the Hugging Face cache, then a
+        download when online; report(done_bytes, total_bytes) follows a download). The tokenizer is
+        GPT-2's, unless the folder is a char-level export of ours (it has char_vocab.json)."""
+        from gptstudio.core.pretrained import load_hf_gpt2, resolve_pretrained
+
+        folder = resolve_pretrained(init_from, Workspace.open(home).home, report=report, cancel=cancel)
+        dev = _resolve_device(device)
+        model = load_hf_gpt2(folder).to(dev)
+        info = {"path": folder, "model_args": dict(vars(model.config)), "pretrained": init_from}
+        return cls(model, _hf_folder_tokenizer(folder), device=dev, info=info)
+
     # -- what was loaded ----------------------------------------------------------------------
 
     @property
@@ -442,6 +474,8 @@ class Sampler:
     def summary(self) -> str:
         """One line: which checkpoint, its training state, tokenizer and device."""
         parts = [str(self.checkpoint_path) if self.checkpoint_path else "model"]
+        if self.info.get("pretrained"):
+            parts[0] = f"pretrained {self.info['pretrained']} ({self.checkpoint_path})"
         if self.iter_num is not None:
             parts.append(f"iter {self.iter_num}")
         if self.best_val_loss is not None:
@@ -560,6 +594,7 @@ class Sampler:
                     sample=i,
                     token=self.token_label(tok),
                     done=assembler.done,
+                    stopped=assembler.stopped,
                 )
             if all(a.done for a in texts):
                 return

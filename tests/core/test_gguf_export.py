@@ -88,7 +88,8 @@ def test_char_model_f32_round_trip(tmp_path):
     reader = gguf.GGUFReader(path)
     f = fields(reader)
     assert f["general.architecture"] == "gpt2" and f["general.name"] == "tiny"
-    assert f["gpt2.context_length"] == 24
+    assert f["gpt2.context_length"] == 256  # llama.cpp runs at least 256 positions: the table is extended
+    assert "Trained on windows of 24 tokens." in f["general.description"]
     assert f["gpt2.embedding_length"] == 32
     assert f["gpt2.feed_forward_length"] == 128
     assert f["gpt2.block_count"] == 2
@@ -106,7 +107,6 @@ def test_char_model_f32_round_trip(tmp_path):
     sd = model.state_dict()
     for gguf_name, ours in [
         ("token_embd.weight", "transformer.wte.weight"),
-        ("position_embd.weight", "transformer.wpe.weight"),
         ("blk.1.attn_qkv.weight", "transformer.h.1.attn.c_attn.weight"),
         ("blk.0.ffn_up.weight", "transformer.h.0.mlp.c_fc.weight"),
         ("blk.0.ffn_down.weight", "transformer.h.0.mlp.c_proj.weight"),
@@ -116,6 +116,11 @@ def test_char_model_f32_round_trip(tmp_path):
         assert t.tensor_type == gguf.GGMLQuantizationType.F32
         assert list(t.shape) == list(reversed(sd[ours].shape))  # ggml lists dimensions innermost first
         np.testing.assert_array_equal(np.asarray(t.data).reshape(sd[ours].shape), sd[ours].numpy())
+    # positions past block_size repeat the last trained one
+    positions = np.asarray(tensors["position_embd.weight"].data).reshape(256, 32)
+    wpe = sd["transformer.wpe.weight"].numpy()
+    np.testing.assert_array_equal(positions[:24], wpe)
+    np.testing.assert_array_equal(positions[24:], np.repeat(wpe[-1:], 256 - 24, axis=0))
     # bias=False: zero biases of the right widths
     assert list(tensors["blk.0.attn_qkv.bias"].shape) == [96]
     assert list(tensors["blk.0.ffn_up.bias"].shape) == [128]
@@ -208,15 +213,15 @@ def test_export_run_writes_gguf_and_modelfile(home, tmp_path):
     assert done.path == tmp_path / "out" / "model.gguf" and done.path.is_file()
     assert done.modelfile == tmp_path / "out" / "Modelfile"
     text = done.modelfile.read_text()
-    assert "FROM ./model.gguf\n" in text and "PARAMETER num_ctx 24\n" in text
+    assert "FROM ./model.gguf\n" in text and "PARAMETER num_ctx 256\n" in text
     assert 'TEMPLATE """{{ .Prompt }}"""' in text
     assert done.ollama_name == "my_run"
     lines = "\n".join(done.instructions())
     assert f"ollama create my_run -f {done.modelfile}" in lines and "ollama run my_run" in lines
-    assert f"lms import {done.path}" in lines and f"llama-cli -m {done.path} -c 24" in lines
+    assert f"lms import {done.path}" in lines and f"llama-cli -m {done.path} -c 256" in lines
     assert done.path.stat().st_mode & 0o044 == 0o044  # readable by Ollama's service user
     description = fields(gguf.GGUFReader(done.path))["general.description"]
-    assert "d" in description and "7 iterations" in description
+    assert "dataset d" in description and "7 iterations" in description
     # an existing file is kept unless forced; a second model in the folder gets its own Modelfile
     with pytest.raises(GPTStudioError, match="already exists"):
         export_gguf(run, done.path, home=home)
