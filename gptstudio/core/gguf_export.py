@@ -229,10 +229,10 @@ def gguf_tensors(model: GPT, vocab_size: int) -> list[TensorPlan]:
     sd = model.state_dict()
     e = model.config.n_embd
 
-    def plan(name: str, key: str, zeros: int | None = None, rows: int | None = None) -> TensorPlan:
-        t = sd.get(key)
-        if t is None:  # bias=False: llama.cpp requires the bias, and zero adds nothing
+    def plan(name: str, key: str, zeros: int = 0, rows: int | None = None) -> TensorPlan:
+        if key not in sd and zeros:  # bias=False: llama.cpp requires the bias, and zero adds nothing
             return TensorPlan(name, (zeros,), lambda: np.zeros(zeros, dtype=np.float32))
+        t = sd[key]
         if rows is not None:
             t = t[:rows]
         return TensorPlan(name, tuple(t.shape), lambda: t.detach().to("cpu", torch.float32).contiguous().numpy())

@@ -239,7 +239,8 @@ def create_app(
         try:
             return kind.model_validate_json(await request.body())
         except ValidationError as e:
-            first = e.errors()[0] if e.errors() else {}
+            errors = e.errors()
+            first: dict = dict(errors[0]) if errors else {}
             if first.get("type") == "json_invalid":
                 raise APIError(400, "The request body is not valid JSON.") from None
             where = ".".join(str(p) for p in first.get("loc", ()))
