@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from gptstudio.cli import main
-from gptstudio.core.config import TrainConfig
 from gptstudio.core.dataset import dataset_tokens, demo_text_path, prepare_dataset
 from gptstudio.core.export import export_gguf
 from gptstudio.core.gguf_export import write_gguf
@@ -21,6 +20,7 @@ from gptstudio.core.model import GPT, GPTConfig
 from gptstudio.core.sampler import Sampler, SampleSettings
 from gptstudio.core.tokenizer import GPT2Tokenizer
 from gptstudio.core.trainer import train
+from tests.core.training_helpers import tiny_config
 
 pytestmark = pytest.mark.llamacpp
 llama_cpp = pytest.importorskip("llama_cpp")
@@ -34,27 +34,20 @@ def trained(tmp_path_factory):
     """A tiny char model trained on the demo text (a few hundred iterations), exported three ways."""
     home = tmp_path_factory.mktemp("home")
     prepare_dataset([demo_text_path()], "demo", "char", home=home)
-    cfg = TrainConfig(
+    cfg = tiny_config(
         dataset="demo",
         run_name="tiny",
         n_layer=2,
-        n_head=2,
         n_embd=32,
         block_size=BLOCK,
         batch_size=16,
-        dropout=0.0,
         max_iters=400,
         lr_decay_iters=400,
         warmup_iters=20,
         learning_rate=1e-2,
         min_lr=1e-3,
         eval_interval=1000,
-        eval_iters=2,
-        eval_sample_tokens=0,
         log_interval=100,
-        compile=False,
-        device="cpu",
-        dtype="float32",
     )
     train(cfg, home=home)
     files = {q: export_gguf("tiny", home / f"tiny-{q}.gguf", quant=q, home=home).path for q in ("f32", "f16", "q8_0")}
