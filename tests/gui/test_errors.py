@@ -6,7 +6,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from gptstudio.gui.errors import install_excepthook, log_file
-from gptstudio.gui.workers import JobWorker, start_worker
+from gptstudio.gui.jobs import JobRunner
 
 
 def test_exception_in_slot_is_logged_and_shown(qtbot, monkeypatch):
@@ -31,15 +31,15 @@ def test_exception_in_slot_is_logged_and_shown(qtbot, monkeypatch):
     qtbot.waitUntil(lambda: bool(ticks), timeout=2000)
 
 
-def test_exception_in_worker_becomes_failed_signal_and_log(qtbot):
-    def job(report=None, cancel=None):
+def test_exception_in_a_job_becomes_failed_signal_and_log(qtbot):
+    def job(*, report, cancel):
         raise KeyError("unexpected in a worker")
 
-    worker = JobWorker(job)
+    runner = JobRunner()
     failures = []
-    worker.failed.connect(failures.append)
-    with qtbot.waitSignal(worker.finished, timeout=5000):
-        start_worker(worker, qtbot_parent := QPushButton())
+    runner.failed.connect(failures.append)
+    with qtbot.waitSignal(runner.finished, timeout=5000):
+        runner.start(job)
     assert failures and "KeyError" in failures[0]
     assert "unexpected in a worker" in log_file().read_text()
-    qtbot_parent.deleteLater()
+    assert runner.shutdown(5000)
