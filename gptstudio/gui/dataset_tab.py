@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSize, Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QGroupBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGroupBox, QSplitter, QVBoxLayout, QWidget
 
 from gptstudio.core import dataset as ds
 from gptstudio.core.workspace import Workspace
@@ -29,9 +29,7 @@ from gptstudio.gui.dataset.prepare_panel import DEMO_NAME, PreparePanel
 from gptstudio.gui.settings import AppSettings
 
 SELECTED_KEY = "dataset.selected"  # a workspace preference: the dataset chosen last
-LAST_DIR_KEY = "dataset.last_dir"
 SPLITTER_KEYS = ("dataset.splitter", "dataset.right_splitter")
-TEXT_FILTER = "Text files (*.txt *.md *.csv *.json *.py *.html *.xml);;All files (*)"
 
 
 class DatasetTab(QWidget):
@@ -49,7 +47,7 @@ class DatasetTab(QWidget):
         self.setObjectName("datasetTab")
         self.workspace, self.settings = workspace, settings
         self.prefs = settings.for_workspace(workspace.home)
-        self.drop_area = DropArea()
+        self.drop_area = DropArea(settings)
         self.input_panel = InputPanel()
         self.prepare_panel = PreparePanel(workspace, settings)
         self.guide = GuidedStart(settings)
@@ -86,8 +84,7 @@ class DatasetTab(QWidget):
         QVBoxLayout(self).addWidget(self.splitter)
 
     def _connect(self) -> None:
-        self.drop_area.sig_paths_dropped.connect(self.add_inputs)
-        self.drop_area.sig_clicked.connect(self.open_file_dialog)
+        self.drop_area.sig_paths_chosen.connect(self.add_inputs)
         self.drop_area.sig_remote_dropped.connect(
             lambda: self.input_panel.show_message(
                 "Only files on this computer can be imported; save the text to a file first."
@@ -116,26 +113,17 @@ class DatasetTab(QWidget):
     # ---- inputs
 
     def open_file_dialog(self) -> None:
-        start = self.settings.get(LAST_DIR_KEY) or str(Path.home())
-        files, _ = QFileDialog.getOpenFileNames(self, "Choose text files", start, TEXT_FILTER)
-        if files:
-            self.add_inputs([Path(f) for f in files])
+        self.drop_area.choose_files()
 
     def open_folder_dialog(self) -> None:
-        start = self.settings.get(LAST_DIR_KEY) or str(Path.home())
-        folder = QFileDialog.getExistingDirectory(self, "Choose a folder of text files", start)
-        if folder:
-            self.add_inputs([Path(folder)])
+        self.drop_area.choose_folder()
 
     def add_inputs(self, paths: list) -> None:
         """Add dropped/chosen files and folders (checked in the background; `is_checking()` says when done)."""
         if self.is_preparing():
             self.input_panel.show_message("A dataset is being prepared; wait for it or cancel it first.")
             return
-        paths = [Path(p) for p in paths]
-        if paths:
-            self.settings.set(LAST_DIR_KEY, str(paths[0] if paths[0].is_dir() else paths[0].parent), save=False)
-            self.input_panel.add(paths)
+        self.input_panel.add([Path(p) for p in paths])
 
     def clear_inputs(self) -> None:
         self.input_panel.clear()

@@ -1,4 +1,5 @@
-"""The drop target of the Dataset tab: a dashed box that takes dropped files and folders, or a click."""
+"""Where a new dataset's files come from: a dashed box that takes dropped files and folders, or opens a
+file dialog when clicked (the File menu opens the same dialogs)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,25 @@ from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QPainter, QPalette, QPen
-from PySide6.QtWidgets import QFrame, QLabel, QStyle, QVBoxLayout
+from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QStyle, QVBoxLayout
+
+from gptstudio.gui.settings import AppSettings
+
+LAST_DIR_KEY = "dataset.last_dir"
+TEXT_FILTER = "Text files (*.txt *.md *.csv *.json *.py *.html *.xml);;All files (*)"
 
 
 class DropArea(QFrame):
-    """A dashed box that takes dropped files/folders and opens a file dialog when clicked."""
+    """Signals out: `sig_paths_chosen(list[Path])` (dropped, or picked in a dialog), `sig_remote_dropped()`
+    (links that are not files on this computer). Methods in: choose_files, choose_folder (the dialogs,
+    starting where the last files came from)."""
 
-    sig_paths_dropped = Signal(list)  # list[Path] of local files and folders
+    sig_paths_chosen = Signal(list)  # list[Path] of local files and folders
     sig_remote_dropped = Signal()  # URLs that are not local files (e.g. from a browser)
-    sig_clicked = Signal()
 
-    def __init__(self, parent=None):
+    def __init__(self, settings: AppSettings, parent=None):
         super().__init__(parent)
+        self.settings = settings
         self.setObjectName("datasetDropArea")
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -37,6 +45,22 @@ class DropArea(QFrame):
         layout.addWidget(text)
         layout.addStretch(1)
         self._set_active(False)
+
+    def choose_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Choose text files", self._start_dir(), TEXT_FILTER)
+        self._chosen([Path(f) for f in files])
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder of text files", self._start_dir())
+        self._chosen([Path(folder)] if folder else [])
+
+    def _start_dir(self) -> str:
+        return self.settings.get(LAST_DIR_KEY) or str(Path.home())
+
+    def _chosen(self, paths: list[Path]) -> None:
+        if paths:
+            self.settings.set(LAST_DIR_KEY, str(paths[0] if paths[0].is_dir() else paths[0].parent), save=False)
+            self.sig_paths_chosen.emit(paths)
 
     def _set_active(self, active: bool) -> None:
         self._active = active
@@ -80,15 +104,14 @@ class DropArea(QFrame):
         event.acceptProposedAction()
         if len(paths) < len(urls):
             self.sig_remote_dropped.emit()
-        if paths:
-            self.sig_paths_dropped.emit(paths)
+        self._chosen(paths)
 
     def mouseReleaseEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
-            self.sig_clicked.emit()
+            self.choose_files()
 
     def keyPressEvent(self, event) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
-            self.sig_clicked.emit()
+            self.choose_files()
         else:
             super().keyPressEvent(event)
