@@ -85,8 +85,13 @@ def main(argv: list[str] | None = None) -> int:
 def open_app() -> int:
     try:
         from gptstudio.gui.app import run_app
+        from gptstudio.gui.display_check import startup_problem
     except ImportError as e:
         error_line(f"the desktop app cannot start ({e}); the subcommands still work, see `gptstudio --help`.")
+        return 1
+    problem = startup_problem()  # missing X11 libraries or no display: Qt itself would abort (exit 134)
+    if problem:
+        error_line(problem)
         return 1
     return run_app()
 
