@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from gptstudio.core.export import FORMATS, export_gguf, export_run
-from gptstudio.core.gguf_export import DEFAULT_QUANT, QUANTS
+from gptstudio.core.export_formats import DEFAULT_QUANT, FORMATS, QUANTS
 from gptstudio.core.units import format_bytes
 
 
@@ -35,6 +34,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from gptstudio.core.export import export_gguf, export_run  # torch: loaded by this command only
+
     if args.format != "gguf":
         out = export_run(args.run, args.format, args.out, which=args.checkpoint, force=args.force)
         print(f"Exported {args.run} ({args.checkpoint}) as {args.format} to {out}")

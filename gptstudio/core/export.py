@@ -21,8 +21,8 @@ import torch
 
 from gptstudio.core.checkpoint import load_checkpoint, model_from_checkpoint
 from gptstudio.core.errors import CheckpointError, GPTStudioError
+from gptstudio.core.export_formats import DEFAULT_QUANT, FORMATS
 from gptstudio.core.gguf_export import (
-    DEFAULT_QUANT,
     GGUFExport,
     gguf_context_length,
     ollama_name,
@@ -35,7 +35,7 @@ from gptstudio.core.runs import checkpoint_paths
 from gptstudio.core.tokenizer import tokenizer_from_meta
 from gptstudio.core.workspace import Workspace
 
-FORMATS = ("hf", "safetensors", "gguf")
+__all__ = ["FORMATS", "export_gguf", "export_run", "load_safetensors_export", "resolve_checkpoint"]
 
 CHAR_README = """# {name} (GPT Studio, char-level)
 

@@ -53,12 +53,11 @@ import torch
 
 from gptstudio.core.atomic import PLAIN_FILE_MODE, atomic_path, describe_write_error, write_text_atomic
 from gptstudio.core.errors import Cancelled, GPTStudioError
+from gptstudio.core.export_formats import DEFAULT_QUANT, QUANTS
 from gptstudio.core.model import GPT
 from gptstudio.core.special_tokens import END_OF_TEXT
 
-QUANTS = ("f32", "f16", "q8_0")
 LLAMA_CPP_CONTEXT_STEP = 256  # llama.cpp pads its context to a multiple of this
-DEFAULT_QUANT = "f16"
 ARCH = "gpt2"
 LAYER_NORM_EPS = 1e-5  # model.LayerNorm's
 TOKEN_NORMAL, TOKEN_CONTROL = 1, 3  # gguf.TokenType values
