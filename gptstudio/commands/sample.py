@@ -4,10 +4,16 @@ RUN is a run name in the workspace, a run folder or nanoGPT out_dir, or a checkp
 `--init_from=gpt2` samples a pretrained GPT-2 (commands/model_choice.py). Like
 nanoGPT's sample.py, each sample is printed with its prompt and followed by a line of dashes.
 Information about the model and the speed goes to stderr, so stdout holds only the text.
+
+nanoGPT's sample.py flags work as they are, as `--key=value` or `--key value` (the guide's
+`gptstudio sample --out_dir=out-my_dataset --start="..."`): `--out_dir` names the run, `--start` is the
+prompt (FILE:path too), `--num_samples`, `--max_new_tokens`, `--top_k` are ours with underscores,
+`--init_from=resume` means the run; `--compile` and `--dtype` are accepted and left to the sampler.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -25,6 +31,8 @@ def register(sub) -> None:
         help="generate text from a trained model (streamed)",
         description="Generate text from a run's checkpoint, streamed to stdout as it "
         "comes. Samples are separated by a line of dashes, as in nanoGPT.",
+        epilog="nanoGPT's sample.py flags work too: --out_dir=DIR (the run), --start=TEXT or FILE:path, "
+        "--num_samples, --max_new_tokens, --top_k, --init_from=resume; --compile and --dtype are accepted.",
     )
     add_model_arguments(p)
     src = p.add_mutually_exclusive_group()
@@ -34,6 +42,7 @@ def register(sub) -> None:
         help="text to continue (default: start from a new line); FILE:path reads it from a file, as in nanoGPT",
     )
     src.add_argument("--prompt-file", metavar="F", help="read the prompt from this UTF-8 text file")
+    src.add_argument("--start", dest="prompt", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # nanoGPT's
     p.add_argument(
         "--num-samples",
         type=int,
@@ -86,7 +95,24 @@ def register(sub) -> None:
         help="past the context length: exact (as nanoGPT) or fast (half-window re-prefill)",
     )
     p.add_argument("--quiet", action="store_true", help="print only the generated text")
+    add_nanogpt_aliases(p)
     p.set_defaults(func=run)
+
+
+def add_nanogpt_aliases(p) -> None:
+    """nanoGPT's spellings of our flags (underscores), hidden from the help: the epilog names them."""
+    hidden = dict(default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    p.add_argument("--num_samples", dest="num_samples", type=int, **hidden)
+    p.add_argument("--max_new_tokens", dest="max_new_tokens", type=int, **hidden)
+    p.add_argument("--top_k", dest="top_k", type=_top_k, **hidden)
+    # nanoGPT sets these for its own model; the sampler chooses its dtype and needs no compiling
+    p.add_argument("--compile", dest="nanogpt_compile", **hidden)
+    p.add_argument("--dtype", dest="nanogpt_dtype", choices=("float32", "bfloat16", "float16"), **hidden)
+
+
+def _top_k(text: str) -> int:
+    """nanoGPT writes --top_k=None for no cut: ours is 0."""
+    return 0 if text.strip() in ("None", "none", "") else int(text)
 
 
 def _read_prompt(args) -> str:

@@ -144,6 +144,56 @@ def test_prompt_and_prompt_file_together_are_refused(run, capsys):
     assert e.value.code == 2
 
 
+def test_nanogpt_sample_py_flags_work_as_they_are(run, tmp_path, capsys):
+    """The guide's `gptstudio sample --out_dir=out-my_dataset --start="..."`, with every sample.py flag,
+    as --key=value or --key value: the same text as our own flags."""
+    ours = ["tiny", "--prompt", "ROMEO:", "--num-samples", "2", "--max-new-tokens", "12", "--top-k", "5"]
+    code, expected, _ = sample([*ours, "--temperature", "0.9", "--seed", "7", "--device", "cpu", "--quiet"], capsys)
+    assert code == 0 and expected.count(SEPARATOR) == 2
+    nanogpt = [
+        f"--out_dir={run}",
+        "--init_from=resume",
+        "--start=ROMEO:",
+        "--num_samples=2",
+        "--max_new_tokens=12",
+        "--temperature=0.9",
+        "--top_k=5",
+        "--seed=7",
+        "--device=cpu",
+        "--compile=False",
+        "--dtype=float32",
+        "--quiet",
+    ]
+    assert sample(nanogpt, capsys)[:2] == (0, expected)
+    spaced = [part for flag in nanogpt for part in (flag.split("=", 1) if "=" in flag else [flag])]
+    assert sample(spaced, capsys)[:2] == (0, expected)  # --key value
+    assert sample(["--out_dir", "tiny", "--init_from", "resume", *spaced[4:]], capsys)[:2] == (0, expected)
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("ROMEO:", encoding="utf-8")
+    assert sample([*nanogpt[:2], f"--start=FILE:{prompt}", *nanogpt[3:]], capsys)[:2] == (0, expected)
+    code, no_cut, _ = sample([*nanogpt[:6], "--top_k=None", *nanogpt[7:]], capsys)  # nanoGPT's "no top-k"
+    assert code == 0 and no_cut.startswith("ROMEO:") and no_cut.count(SEPARATOR) == 2
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--init_from=resume", "--start=a"], ["--out_dir"]),
+        (["tiny", "--out_dir=other", "--start=a"], ["tiny", "other"]),
+    ],
+)
+def test_nanogpt_flags_that_name_no_run_or_two_are_one_line(run, capsys, argv, words):
+    code, out, err = sample(argv, capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith("gptstudio: error:") and all(w in err for w in words)
+
+
+def test_start_and_prompt_together_are_refused(run):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["sample", "tiny", "--prompt", "a", "--start", "b"])
+    assert e.value.code == 2
+
+
 def piece(sample, text, done=False):
     return TokenPiece(text=text, token_id=0, prob=1.0, top=[], index=0, sample=sample, done=done)
 
