@@ -38,6 +38,8 @@ def test_invalid_settings_exit_2_listing_every_problem(home, dataset, capsys):
     assert rc == 2 and out == ""
     lines = [line for line in err.splitlines() if line.startswith("  - ")]
     assert len(lines) == 5, err
+    # the problems are data (Problem objects); the CLI prints their sentences as it always did
+    assert err.splitlines() == ["gptstudio: error: the settings have problems; nothing was started:", *lines]
     for text in (
         "stray does not exist",
         "Unknown setting 'n_layers'. Did you mean 'n_layer'?",
