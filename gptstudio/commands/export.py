@@ -45,6 +45,6 @@ def run(args) -> int:
     print(f"Exported {args.run} ({args.checkpoint}) as GGUF {done.quant} to {done.path} ({size})")
     print(f"Ollama Modelfile: {done.modelfile}")
     print("Use it:")
-    for line in done.instructions():
-        print(f"  {line}")
+    for tool, line in done.instructions():
+        print(f"  {tool + ':' if tool else '':<11}{line}")
     return 0

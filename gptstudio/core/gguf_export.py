@@ -90,16 +90,17 @@ class GGUFExport:
     quant: str
     context_length: int
 
-    def instructions(self) -> list[str]:
-        """Lines telling how to run the file in Ollama, LM Studio and llama.cpp (real commands)."""
+    def instructions(self) -> list[tuple[str, str]]:
+        """How to run the file in Ollama, LM Studio and llama.cpp: (tool, line) pairs, real commands
+        (a tool's further lines have "" as tool)."""
         lms_folder = Path("~/.lmstudio/models/gptstudio") / self.ollama_name
         return [
-            f"Ollama:    ollama create {self.ollama_name} -f {_quoted(self.modelfile)}",
-            f"           ollama run {self.ollama_name}",
-            f"LM Studio: lms import {_quoted(self.path)}",
-            f"           (or copy the file into {lms_folder}/ and pick it in LM Studio)",
-            f"llama.cpp: llama-cli -m {_quoted(self.path)} -c {self.context_length} -p 'Your prompt'",
-            f"           llama-server -m {_quoted(self.path)} -c {self.context_length}",
+            ("Ollama", f"ollama create {self.ollama_name} -f {_quoted(self.modelfile)}"),
+            ("", f"ollama run {self.ollama_name}"),
+            ("LM Studio", f"lms import {_quoted(self.path)}"),
+            ("", f"(or copy the file into {lms_folder}/ and pick it in LM Studio)"),
+            ("llama.cpp", f"llama-cli -m {_quoted(self.path)} -c {self.context_length} -p 'Your prompt'"),
+            ("", f"llama-server -m {_quoted(self.path)} -c {self.context_length}"),
         ]
 
 

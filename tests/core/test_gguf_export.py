@@ -216,7 +216,7 @@ def test_export_run_writes_gguf_and_modelfile(home, tmp_path):
     assert "FROM ./model.gguf\n" in text and "PARAMETER num_ctx 256\n" in text
     assert 'TEMPLATE """{{ .Prompt }}"""' in text
     assert done.ollama_name == "my_run"
-    lines = "\n".join(done.instructions())
+    lines = "\n".join(line for _tool, line in done.instructions())
     assert f"ollama create my_run -f {done.modelfile}" in lines and "ollama run my_run" in lines
     assert f"lms import {done.path}" in lines and f"llama-cli -m {done.path} -c 256" in lines
     assert done.path.stat().st_mode & 0o044 == 0o044  # readable by Ollama's service user

@@ -92,3 +92,29 @@ def test_export_dialog_stays_open_until_its_export_ends(qtbot, home, run, tmp_pa
     assert dialog.shutdown(10_000) and dialog.export_button.isEnabled()
     dialog.reject()
     assert not dialog.isVisible()
+
+
+def test_export_gguf_shows_how_to_use_it(qtbot, home, run, tmp_path):
+    from pathlib import Path
+
+    import gguf
+
+    from gptstudio.gui.export_dialog import ExportDialog
+
+    dialog = ExportDialog(run, home)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert not dialog.quant_combo.isVisible() and dialog.out_label.text() == "Folder"
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("gguf"))
+    assert dialog.quant_combo.isVisible() and dialog.out_label.text() == "File"
+    assert dialog.out_edit.text() == str(Path.home() / "exp-f16.gguf")  # the default follows the choices
+    dialog.quant_combo.setCurrentIndex(dialog.quant_combo.findData("q8_0"))
+    assert dialog.out_edit.text() == str(Path.home() / "exp-q8_0.gguf")
+    text = finish_export(qtbot, dialog, tmp_path / "exp.gguf", fmt_index=dialog.format_combo.findData("gguf"))
+    assert text.startswith(f"Exported to {tmp_path / 'exp.gguf'}"), text
+    assert f"ollama create exp -f {tmp_path / 'Modelfile'}" in text and "lms import" in text
+    assert "llama-server -m" in text
+    reader = gguf.GGUFReader(tmp_path / "exp.gguf")
+    assert reader.fields["general.file_type"].contents() == int(gguf.LlamaFileType.MOSTLY_Q8_0)
+    assert (tmp_path / "Modelfile").is_file()
+    dialog.close()
