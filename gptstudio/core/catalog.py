@@ -3,10 +3,13 @@
 The Playground lists every run's latest and best checkpoint with its dataset, tokenizer, iteration and
 validation loss. Those live inside the checkpoint; a memory-mapped, weights-only load reads just the small pickled
 part and maps the tensors lazily, so describing even a GPT-2-sized file takes milliseconds.
+It can also offer a pretrained GPT-2 (`describe_pretrained`: a name or a Hugging Face folder), so a
+user talks to GPT-2 before training, and compares it with the fine-tuned run.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import zipfile
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from gptstudio.core.errors import CheckpointError
+from gptstudio.core.errors import CheckpointError, GPTStudioError
 from gptstudio.core.runs import checkpoint_paths
 from gptstudio.core.workspace import Workspace
 
@@ -31,19 +34,29 @@ class CheckpointInfo:
     best_val_loss: float | None = None
     n_params_hint: str = ""  # e.g. "6L·6H·384" from model_args
     mtime_ns: int = 0  # a rewritten file (training went on) is a different model
+    pretrained: str = ""  # a pretrained GPT-2: its name (gpt2, ...) or Hugging Face folder, as init_from takes
 
     @property
     def key(self) -> str:
         """Identity for caching a loaded model: the resolved file path and its modification time."""
+        if self.pretrained:
+            return f"pretrained:{self.pretrained}"  # the same model before and after its download
         return f"{Path(self.path).resolve()}@{self.mtime_ns}"
 
     @property
     def short_name(self) -> str:
+        if self.pretrained:
+            return Path(self.pretrained).name
         return f"{self.run}/{self.which}" if self.run else Path(self.path).name
+
+    @property
+    def model_id(self) -> str:
+        """The model's name for other programs (the local server's model id): run, pretrained name or file."""
+        return self.run or Path(self.pretrained).name or Path(self.path).stem
 
     def describe(self) -> str:
         """One line for a list: name, dataset, tokenizer, iteration, validation loss."""
-        bits = [self.short_name]
+        bits = [self.short_name] + (["pretrained"] if self.pretrained else [])
         if self.dataset:
             bits.append(self.dataset)
         if self.tokenizer:
@@ -102,6 +115,28 @@ def describe_checkpoint(path: str | os.PathLike, run: str = "", which: str = "")
         n_params_hint=shape,
         mtime_ns=path.stat().st_mtime_ns,
     )
+
+
+def describe_pretrained(init_from: str, home=None) -> CheckpointInfo:
+    """A pretrained GPT-2 as a choice: a name (gpt2, gpt2-medium, ...) or a Hugging Face folder, looked up
+    as training's init_from is. Described from its config.json when it is here; a name not downloaded
+    yet is offered all the same (loading it downloads it, when online). PretrainedError for an unknown
+    name or a folder without GPT-2 weights."""
+    from gptstudio.core.pretrained import find_pretrained, hf_config_to_model_args
+
+    folder = find_pretrained(init_from, home)
+    if Path(init_from).expanduser().exists():
+        init_from = str(Path(init_from).expanduser().resolve())
+    if folder is None:
+        return CheckpointInfo(path=Path(home or ".") / "pretrained" / init_from, tokenizer="gpt2", pretrained=init_from)
+    shape = ""
+    try:
+        args = hf_config_to_model_args(json.loads((folder / "config.json").read_text(encoding="utf-8")))
+        shape = f"{args['n_layer']}L·{args['n_head']}H·{args['n_embd']}"
+    except (OSError, ValueError, GPTStudioError):
+        pass  # described by name only; loading it says what is wrong
+    tokenizer = "char" if (folder / "char_vocab.json").is_file() else "gpt2"
+    return CheckpointInfo(path=folder, tokenizer=tokenizer, n_params_hint=shape, pretrained=init_from)
 
 
 def list_checkpoints(workspace: Workspace) -> tuple[list[CheckpointInfo], list[str]]:

@@ -1,7 +1,8 @@
 """Generation for a window: load a checkpoint's model, and stream a reply in batches at a steady rate.
 
 Two jobs, plain functions taking `report` and `cancel` (the GUI runs them on its JobRunner):
-- `load_sampler(info, home)`: the Sampler for a checkpoint that a `catalog.CheckpointInfo` describes.
+- `load_sampler(info, home)`: the Sampler for a checkpoint that a `catalog.CheckpointInfo` describes
+  (or the pretrained GPT-2 it names).
 - `stream_job(sampler, prompt, settings)`: iterates `Sampler.stream` and reports lists of TokenPiece at
   most about 30 times a second however fast the tokens come, so a chat view redraws at a steady rate
   and its event loop stays free. The sampler checks `cancel` before every token. A cancelled stream is
@@ -20,11 +21,18 @@ UPDATE_INTERVAL_S = 1 / 30
 
 
 def load_sampler(info, home=None, *, report, cancel):
-    """Load the model a CheckpointInfo describes (a run's checkpoint, or a file from elsewhere)."""
+    """Load the model a CheckpointInfo describes (a run's checkpoint, a file from elsewhere, or a
+    pretrained GPT-2, downloaded first if need be: report((done_bytes, total_bytes)) follows it)."""
     from gptstudio.core.sampler import Sampler  # torch: imported in the job's thread
 
     if cancel.is_set():
         raise Cancelled()
+    if info.pretrained:
+
+        def downloading(done: int, total: int) -> None:
+            report((done, total))
+
+        return Sampler.from_pretrained(info.pretrained, home=home, report=downloading, cancel=cancel)
     if info.run:
         return Sampler.from_run(info.run, info.which, home=home)
     return Sampler.from_checkpoint_file(info.path)

@@ -1,8 +1,8 @@
 """The Playground tab: talk to a checkpoint, or let it continue a text, and watch the tokens come.
 
 An assembler of the panels in `gptstudio.gui.playground` (model bar, mode choice, chat view,
-composer, conversation files, sampling panel, token inspector): it lays them out and routes between
-them. The state they share is Qt-free (`PlaygroundSession`, `PlaygroundPrefs`); the `ChatController`
+composer, conversation files, sampling panel, serve panel, token inspector): it lays them out and
+routes between them. The state they share is Qt-free (`PlaygroundSession`, `PlaygroundPrefs`); the `ChatController`
 keeps the session and the chat view in step and streams the replies.
 """
 
@@ -20,6 +20,7 @@ from gptstudio.gui.playground.composer import Composer, ModeChoice
 from gptstudio.gui.playground.conversation_files import ConversationFiles
 from gptstudio.gui.playground.model_bar import ModelBar
 from gptstudio.gui.playground.sampling_panel import SamplingPanel
+from gptstudio.gui.playground.serve_panel import ServePanel
 from gptstudio.gui.playground.token_inspector import TokenInspector
 from gptstudio.gui.state.playground_prefs import PlaygroundPrefs
 from gptstudio.gui.state.playground_session import PlaygroundSession, draw_seed
@@ -61,13 +62,14 @@ class PlaygroundTab(QWidget):
         self.composer = Composer()
         self.files = ConversationFiles(self.workspace.home)
         self.sampling = SamplingPanel()
+        self.serving = ServePanel()
         self.inspector = TokenInspector()
         self.composer.add_action(self.files, space_before=0)
         self.composer.add_action(self.inspector.view_check)
 
         splitter = QSplitter(Qt.Horizontal, objectName="playgroundSplitter")
         splitter.addWidget(_column(self.chat_view, self.composer, grows=self.chat_view))
-        splitter.addWidget(_column(self.sampling, self.inspector, grows=self.inspector))
+        splitter.addWidget(_column(self.sampling, self.serving, self.inspector, grows=self.inspector))
         splitter.widget(1).setMinimumWidth(240)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
@@ -87,6 +89,7 @@ class PlaygroundTab(QWidget):
         self.composer.promptChanged.connect(self._check_prompt)
         self.chat.progressed.connect(self.composer.show_stats)
         self.chat.finished.connect(self._on_reply_finished)
+        self.serving.serveRequested.connect(self.serve)
         self.files.saveRequested.connect(self.save_conversation_to)
         self.files.openRequested.connect(self.open_conversation_from)
         self.inspector.view_check.toggled.connect(self.chat_view.set_token_view)
@@ -99,6 +102,7 @@ class PlaygroundTab(QWidget):
             self.sampling.changed,
             self.inspector.view_check.toggled,
             self.composer.drop_unknown_check.toggled,
+            self.serving.port_spin.valueChanged,
         ):
             changed.connect(self._save_timer.start)
 
@@ -161,6 +165,18 @@ class PlaygroundTab(QWidget):
         if self._pending_send and self.models.ready():
             self._pending_send = False
             self.send()
+
+    def serve(self, port: int | None = None) -> bool:
+        """Serve the chosen model with the OpenAI API on this computer; True if the server starts."""
+        info = self.models.pairing().primary
+        if info is None:
+            self.serving.refuse("Choose a model first.")
+            return False
+        if not self.models.ready() or not self.models.samplers():
+            self.serving.refuse(f"{info.short_name} is not loaded yet: try again in a moment.")
+            return False
+        self.serving.start(self.models.samplers()[0], info.model_id, port)
+        return True
 
     # ----------------------------------------------------------------------------- conversation
     def regenerate(self) -> bool:
@@ -228,15 +244,18 @@ class PlaygroundTab(QWidget):
         return False
 
     def _restore(self, prefs: PlaygroundPrefs) -> None:
-        self.models.remember(prefs.checkpoint, prefs.compare_checkpoint, prefs.external_checkpoints)
+        self.models.remember(
+            prefs.checkpoint, prefs.compare_checkpoint, prefs.external_checkpoints, prefs.pretrained_models
+        )
         self.sampling.set_values(prefs.sampling)
         self.mode_choice.set_mode(prefs.mode)
         self.inspector.set_token_view(prefs.token_view)
         self.composer.set_drop_unknown(prefs.drop_unknown)
+        self.serving.port_spin.setValue(prefs.serve_port)
         self._on_mode(self.mode_choice.mode())
 
     def _save_prefs(self) -> None:
-        checkpoint, compare, files = self.models.remembered()
+        checkpoint, compare, files, pretrained = self.models.remembered()
         PlaygroundPrefs(
             sampling=self.sampling.values(),
             mode=self.session.mode,
@@ -245,6 +264,8 @@ class PlaygroundTab(QWidget):
             checkpoint=checkpoint,
             compare_checkpoint=compare,
             external_checkpoints=files,
+            pretrained_models=pretrained,
+            serve_port=self.serving.port(),
         ).save(self.settings)
 
     def showEvent(self, event) -> None:
@@ -258,4 +279,5 @@ class PlaygroundTab(QWidget):
             self._save_timer.stop()
             self._save_prefs()
         self.chat.shutdown()
+        self.serving.shutdown()
         self.models.shutdown()

@@ -83,3 +83,14 @@ def test_offline_without_weights_says_where_to_put_them(home, monkeypatch):
     monkeypatch.setenv("GPTSTUDIO_HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: offline
     with pytest.raises(PretrainedError, match="pretrained"):
         Sampler.from_pretrained("gpt2", home=home)
+
+
+def test_described_for_a_list_without_loading(hf_gpt2, home, monkeypatch):
+    from gptstudio.core.catalog import describe_pretrained
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(home / "no-cache"))  # whatever this machine has cached
+    _ref, folder = hf_gpt2
+    info = describe_pretrained(str(folder), home)
+    assert info.describe() == "tiny-gpt2 · pretrained · gpt2 · 2L·2H·32" and info.path == folder
+    by_name = describe_pretrained("gpt2-medium", home)  # not here: offered by name, downloaded on use
+    assert by_name.describe() == "gpt2-medium · pretrained · gpt2" and by_name.model_id == "gpt2-medium"

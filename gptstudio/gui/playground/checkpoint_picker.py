@@ -1,15 +1,21 @@
-"""Which checkpoint answers: a list of the offered checkpoints (each run's latest and best, and files
-opened from elsewhere), a button to open a checkpoint file, and one to export the chosen checkpoint.
+"""Which checkpoint answers: a list of the offered checkpoints (each run's latest and best, files
+opened from elsewhere, pretrained GPT-2 models), a button to open a checkpoint file, a menu to add a
+pretrained GPT-2 (by name, or a Hugging Face folder), and a button to export the chosen checkpoint.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QMenu, QPushButton, QToolButton, QWidget
 
 from gptstudio.core.catalog import CheckpointInfo
+from gptstudio.core.pretrained import PRETRAINED_NAMES
+
+# OpenAI's GPT-2 sizes, to show in the menu
+PRETRAINED_SIZES = {"gpt2": "124M", "gpt2-medium": "355M", "gpt2-large": "774M", "gpt2-xl": "1.5B"}
 
 NO_CHECKPOINTS = "No checkpoints yet: train a model, or open a checkpoint file"
 
@@ -46,6 +52,7 @@ class CheckpointCombo(QComboBox):
 class CheckpointPicker(QWidget):
     changed = Signal()  # another checkpoint was chosen
     fileChosen = Signal(str)  # the user picked a checkpoint file to open
+    pretrainedChosen = Signal(str)  # the user picked a pretrained GPT-2: a name or a Hugging Face folder
 
     def __init__(self, home, parent=None):
         super().__init__(parent)
@@ -56,6 +63,21 @@ class CheckpointPicker(QWidget):
             objectName="openCheckpointButton",
             toolTip="Use a nanoGPT ckpt.pt or a GPT Studio checkpoint from anywhere on disk.",
         )
+        self.pretrained_button = QToolButton(
+            text="GPT-2…",
+            objectName="openPretrainedButton",
+            toolTip="Talk to a pretrained GPT-2 without training (downloaded once if it is not on this machine), "
+            "or compare it with your fine-tuned run.",
+            popupMode=QToolButton.InstantPopup,
+        )
+        menu = QMenu(self.pretrained_button)
+        for name in PRETRAINED_NAMES:
+            menu.addAction(
+                f"{name} ({PRETRAINED_SIZES.get(name, '?')} parameters)", partial(self.pretrainedChosen.emit, name)
+            )
+        menu.addSeparator()
+        menu.addAction("Hugging Face folder…", self._ask_for_folder)
+        self.pretrained_button.setMenu(menu)
         self.export_button = QPushButton(
             "Export…",
             objectName="exportCheckpointButton",
@@ -66,6 +88,7 @@ class CheckpointPicker(QWidget):
         lay.addWidget(QLabel("Model:"))
         lay.addWidget(self.combo, 1)
         lay.addWidget(self.open_button)
+        lay.addWidget(self.pretrained_button)
         lay.addWidget(self.export_button)
         self.combo.currentIndexChanged.connect(self._on_changed)
         self.open_button.clicked.connect(self._ask_for_file)
@@ -75,13 +98,18 @@ class CheckpointPicker(QWidget):
     def set_choices(self, infos: list[CheckpointInfo], select_path=None) -> None:
         """Offer these (without signalling a change: the caller knows), choosing `select_path` if there."""
         self.combo.set_choices(infos, select_path)
-        self.export_button.setEnabled(self.current() is not None)
+        self._update_export()
 
     def current(self) -> CheckpointInfo | None:
         return self.combo.current()
 
+    def _update_export(self) -> None:
+        """Only a checkpoint exports (a pretrained GPT-2 comes from Hugging Face already)."""
+        info = self.current()
+        self.export_button.setEnabled(info is not None and not info.pretrained)
+
     def _on_changed(self, *_args) -> None:
-        self.export_button.setEnabled(self.current() is not None)
+        self._update_export()
         self.changed.emit()
 
     def _ask_for_file(self) -> None:
@@ -91,12 +119,17 @@ class CheckpointPicker(QWidget):
         if path:
             self.fileChosen.emit(path)
 
+    def _ask_for_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "A Hugging Face GPT-2 folder", str(self.home))
+        if folder:
+            self.pretrainedChosen.emit(folder)
+
     def export_checkpoint(self):
         """Open the export dialog for the chosen checkpoint file (window-modal; returned for tests)."""
         from gptstudio.gui.export_dialog import ExportDialog
 
         info = self.current()
-        if info is None:
+        if info is None or info.pretrained:
             return None
         dialog = ExportDialog(str(info.path), self.home, self, is_file=True)
         dialog.setAttribute(Qt.WA_DeleteOnClose)

@@ -48,6 +48,7 @@ class ModelBar(QWidget):
         self.picker.changed.connect(self._on_choice)
         self.compare.changed.connect(self._on_choice)
         self.picker.fileChosen.connect(self.add_file)
+        self.picker.pretrainedChosen.connect(self.add_pretrained)
         self.loader.changed.connect(self._on_loaded)
 
     def insert(self, widget: QWidget) -> None:
@@ -55,14 +56,21 @@ class ModelBar(QWidget):
         self._row.insertWidget(2, widget)
         self._row.insertSpacing(3, 12)
 
-    def remember(self, primary: str | None, compare: str | None, files: list[str]) -> None:
-        """Last session's choices: its opened files are offered again, its choices taken until the user chooses."""
+    def remember(self, primary: str | None, compare: str | None, files: list[str], pretrained=()) -> None:
+        """Last session's choices: its opened files and pretrained models are offered again, its choices
+        taken until the user chooses."""
         self._remembered = (primary, compare)
         self.choices.restore_files(files)
+        self.choices.restore_pretrained(list(pretrained), self.workspace.home)
 
-    def remembered(self) -> tuple[str | None, str | None, list[str]]:
+    def remembered(self) -> tuple[str | None, str | None, list[str], list[str]]:
         """What `remember` takes back next session."""
-        return _path(self.picker.current()), _path(self.compare.choice()), self.choices.file_paths()
+        return (
+            _path(self.picker.current()),
+            _path(self.compare.choice()),
+            self.choices.file_paths(),
+            self.choices.pretrained_names(),
+        )
 
     # ------------------------------------------------------------------------------------ choices
     def refresh(self) -> None:
@@ -76,6 +84,17 @@ class ModelBar(QWidget):
         """Offer a checkpoint file from anywhere and choose it; None (and `problem`) if it is not one."""
         try:
             info = self.choices.add_file(path)
+        except GPTStudioError as e:
+            self.problem.emit(str(e))
+            return None
+        self._offer(primary=info.path)
+        return info
+
+    def add_pretrained(self, init_from: str) -> CheckpointInfo | None:
+        """Offer a pretrained GPT-2 (a name or a Hugging Face folder) and choose it; None (and `problem`)
+        if there is no such model. Its weights load (or download, when not here) like any checkpoint's."""
+        try:
+            info = self.choices.add_pretrained(init_from, self.workspace.home)
         except GPTStudioError as e:
             self.problem.emit(str(e))
             return None

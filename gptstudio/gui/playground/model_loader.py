@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal
 
 from gptstudio.core.catalog import CheckpointInfo
 from gptstudio.core.streaming import load_sampler
-from gptstudio.core.units import format_count
+from gptstudio.core.units import format_bytes, format_count
 from gptstudio.gui.jobs import JobRunner
 
 
@@ -27,6 +27,7 @@ class ModelLoader(QObject):
         self._wanted: list[CheckpointInfo] = []
         self._samplers: dict[str, object] = {}  # CheckpointInfo.key -> Sampler
         self._errors: dict[str, str] = {}  # CheckpointInfo.key -> why it could not load
+        self._downloads: dict[str, tuple[int, int]] = {}  # CheckpointInfo.key -> (bytes done, total)
         self._runners: list[JobRunner] = []
         self._loading: dict[JobRunner, CheckpointInfo] = {}
 
@@ -52,11 +53,19 @@ class ModelLoader(QObject):
             if runner not in self._loading:
                 return runner
         runner = JobRunner(self)
+        runner.progressed.connect(partial(self._on_download, runner))
         runner.succeeded.connect(partial(self._on_loaded, runner))
         runner.failed.connect(partial(self._on_failed, runner))
         runner.finished.connect(partial(self._on_finished, runner))
         self._runners.append(runner)
         return runner
+
+    def _on_download(self, runner: JobRunner, progress) -> None:
+        """A pretrained model's weights arriving: (bytes done, total)."""
+        info = self._loading.get(runner)
+        if info is not None:
+            self._downloads[info.key] = progress
+            self.changed.emit()
 
     def _on_loaded(self, runner: JobRunner, sampler) -> None:
         info = self._loading.get(runner)
@@ -69,7 +78,9 @@ class ModelLoader(QObject):
             self._errors[info.key] = message
 
     def _on_finished(self, runner: JobRunner) -> None:
-        self._loading.pop(runner, None)
+        info = self._loading.pop(runner, None)
+        if info is not None:
+            self._downloads.pop(info.key, None)
         self.changed.emit()
 
     # ------------------------------------------------------------------------------------ reading
@@ -91,6 +102,10 @@ class ModelLoader(QObject):
             sampler = self._samplers.get(info.key)
             if info.key in self._errors:
                 parts.append(f"Could not load {info.short_name}: {self._errors[info.key]}")
+            elif sampler is None and info.key in self._downloads:
+                done, total = self._downloads[info.key]
+                of = f" of {format_bytes(total)}" if total else ""
+                parts.append(f"Downloading {info.short_name}: {format_bytes(done)}{of}…")
             elif sampler is None:
                 parts.append(f"Loading {info.short_name}…")
             else:

@@ -1,7 +1,8 @@
 """Which checkpoints the Playground offers, and which of them answer a prompt (Qt-free).
 
 The offer is every run's latest and best checkpoint (core.catalog describes them without loading the
-weights) plus checkpoint files the user opened from elsewhere, which are remembered between sessions.
+weights) plus checkpoint files the user opened from elsewhere and pretrained GPT-2 models (a name or a
+Hugging Face folder) the user added, both remembered between sessions.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gptstudio.core.catalog import CheckpointInfo, describe_checkpoint, list_checkpoints
+from gptstudio.core.catalog import CheckpointInfo, describe_checkpoint, describe_pretrained, list_checkpoints
 from gptstudio.core.errors import GPTStudioError
 
 
@@ -17,11 +18,13 @@ from gptstudio.core.errors import GPTStudioError
 class CheckpointChoices:
     runs: list[CheckpointInfo] = field(default_factory=list)  # the workspace's, as last read
     files: list[CheckpointInfo] = field(default_factory=list)  # opened from anywhere on disk
+    pretrained: list[CheckpointInfo] = field(default_factory=list)  # GPT-2 models, by name or folder
 
     def all(self) -> list[CheckpointInfo]:
-        """Runs first, then opened files; a file that is also a run's checkpoint is listed once, as a file."""
+        """Runs first, then opened files, then pretrained models; a file that is also a run's checkpoint
+        is listed once, as a file."""
         opened = {str(c.path) for c in self.files}
-        return [c for c in self.runs if str(c.path) not in opened] + self.files
+        return [c for c in self.runs if str(c.path) not in opened] + self.files + self.pretrained
 
     def refresh(self, workspace) -> list[str]:
         """Re-read the workspace's runs; forget opened files that are gone. Returns what could not be read."""
@@ -45,6 +48,23 @@ class CheckpointChoices:
 
     def file_paths(self) -> list[str]:
         return [str(c.path) for c in self.files]
+
+    def add_pretrained(self, init_from: str, home=None) -> CheckpointInfo:
+        """Offer a pretrained GPT-2 (raises GPTStudioError for an unknown name or a folder without weights)."""
+        info = describe_pretrained(init_from, home)
+        self.pretrained = [c for c in self.pretrained if c.key != info.key] + [info]
+        return info
+
+    def restore_pretrained(self, names, home=None) -> None:
+        """Offer again the pretrained models of last session (a folder that moved away is dropped)."""
+        for name in names if isinstance(names, list) else []:
+            try:
+                self.add_pretrained(name, home)
+            except (GPTStudioError, TypeError):
+                continue
+
+    def pretrained_names(self) -> list[str]:
+        return [c.pretrained for c in self.pretrained]
 
     def find(self, path) -> CheckpointInfo | None:
         return next((c for c in self.all() if str(c.path) == str(path)), None)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from gptstudio.core.server import DEFAULT_PORT
+
 SETTINGS_KEY = "playground"
 
 
@@ -20,6 +22,8 @@ class PlaygroundPrefs:
     checkpoint: str | None = None  # path of the chosen checkpoint
     compare_checkpoint: str | None = None
     external_checkpoints: list[str] = field(default_factory=list)  # files opened from elsewhere
+    pretrained_models: list[str] = field(default_factory=list)  # GPT-2 names or Hugging Face folders added
+    serve_port: int = DEFAULT_PORT  # the local server's port (Serve this model)
 
     @classmethod
     def from_settings(cls, settings) -> PlaygroundPrefs:
@@ -32,6 +36,8 @@ class PlaygroundPrefs:
             return value if isinstance(value, kind) else getattr(default, key)
 
         files = [p for p in get("external_checkpoints", list) if isinstance(p, str)]
+        pretrained = [p for p in get("pretrained_models", list) if isinstance(p, str)]
+        port = get("serve_port", int)
         return cls(
             sampling=get("sampling", dict),
             mode=get("mode", str),
@@ -40,6 +46,8 @@ class PlaygroundPrefs:
             checkpoint=get("checkpoint", str),
             compare_checkpoint=get("compare_checkpoint", str),
             external_checkpoints=files,
+            pretrained_models=pretrained,
+            serve_port=port if 1 <= port <= 65535 and not isinstance(port, bool) else default.serve_port,
         )
 
     def save(self, settings) -> None:

@@ -39,6 +39,7 @@ def texts(row):
 OBJECT_NAMES = [
     "checkpointCombo",
     "openCheckpointButton",
+    "openPretrainedButton",
     "exportCheckpointButton",
     "modeCombo",
     "compareCheck",
@@ -69,6 +70,12 @@ OBJECT_NAMES = [
     "numSamplesSpin",
     "stopSequencesEdit",
     "resetSamplingButton",
+    "servePanel",
+    "servePortSpin",
+    "serveButton",
+    "serveUrlEdit",
+    "copyServeUrlButton",
+    "serveStatus",
 ]
 
 

@@ -77,3 +77,18 @@ def test_pairing_answers_and_pane_titles():
         "b/best · sample 1",
         "b/best · sample 2",
     ]
+
+
+def test_pretrained_models_are_offered_after_the_runs_and_restored(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no-cache"))  # whatever this machine has cached
+    choices = CheckpointChoices(runs=[info("a")])
+    gpt2 = choices.add_pretrained("gpt2", tmp_path)  # not downloaded: offered by name, loads on demand
+    assert gpt2.pretrained == "gpt2" and gpt2.tokenizer == "gpt2" and gpt2.short_name == "gpt2"
+    assert gpt2.key == "pretrained:gpt2" and gpt2.model_id == "gpt2"
+    assert choices.add_pretrained("gpt2", tmp_path) == gpt2 and len(choices.pretrained) == 1  # once
+    assert [c.short_name for c in choices.all()] == ["a/latest", "gpt2"]
+    with pytest.raises(GPTStudioError, match="Unknown pretrained model"):
+        choices.add_pretrained("gpt5", tmp_path)
+    again = CheckpointChoices()
+    again.restore_pretrained([*choices.pretrained_names(), "gpt5", str(tmp_path / "gone")], tmp_path)
+    assert again.pretrained_names() == ["gpt2"]

@@ -19,6 +19,8 @@ def test_prefs_round_trip_and_defaults_for_bad_values():
         checkpoint="/r/a.pt",
         compare_checkpoint="/r/b.pt",
         external_checkpoints=["/x.pt"],
+        pretrained_models=["gpt2", "/models/tiny-gpt2"],
+        serve_port=8123,
     )
     prefs.save(settings)
     assert set(settings[SETTINGS_KEY]) == {
@@ -29,9 +31,14 @@ def test_prefs_round_trip_and_defaults_for_bad_values():
         "checkpoint",
         "compare_checkpoint",
         "external_checkpoints",
+        "pretrained_models",
+        "serve_port",
     }
     assert PlaygroundPrefs.from_settings(settings) == prefs
     settings[SETTINGS_KEY] = {"sampling": [1], "token_view": "yes", "checkpoint": 3, "external_checkpoints": [1, "/y"]}
     assert PlaygroundPrefs.from_settings(settings) == PlaygroundPrefs(external_checkpoints=["/y"])
+    for port in (0, 70000, True, "8000"):
+        settings[SETTINGS_KEY] = {"serve_port": port, "pretrained_models": ["gpt2", 5]}
+        assert PlaygroundPrefs.from_settings(settings) == PlaygroundPrefs(pretrained_models=["gpt2"])
     settings[SETTINGS_KEY] = "garbage"
     assert PlaygroundPrefs.from_settings(settings) == PlaygroundPrefs()
