@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from gptstudio.core.export import export_gguf, export_run
-from gptstudio.core.gguf_export import DEFAULT_QUANT, GGUFExport
+from gptstudio.core.export_formats import DEFAULT_QUANT, QUANTS
+from gptstudio.core.gguf_export import GGUFExport
 from gptstudio.core.units import format_bytes
 from gptstudio.gui.jobs import JobRunner
 
@@ -39,11 +40,11 @@ FORMATS = (
     ("safetensors + JSON metadata", "safetensors"),
     ("GGUF file (llama.cpp, LM Studio, Ollama)", "gguf"),
 )
-QUANTS = (
-    ("f16: half the size, what llama.cpp's converter writes", "f16"),
-    ("f32: exact weights", "f32"),
-    ("q8_0: 8-bit, about a quarter of f32", "q8_0"),
-)
+QUANT_LABELS = {
+    "f32": "f32: exact weights",
+    "f16": "f16: half the size, what llama.cpp's converter writes",
+    "q8_0": "q8_0: 8-bit, about a quarter of f32",
+}
 
 
 def export_job(source: str, fmt: str, out: str, which: str, home, quant: str = DEFAULT_QUANT, *, report, cancel):
@@ -84,8 +85,9 @@ class ExportDialog(QDialog):
         self.which_combo.addItems(["latest", "best"])
         self.which_combo.setEnabled(not is_file)  # a file is one checkpoint already
         self.quant_combo = QComboBox(objectName="exportQuantCombo")
-        for text, quant in QUANTS:
-            self.quant_combo.addItem(text, quant)
+        for quant in QUANTS:
+            self.quant_combo.addItem(QUANT_LABELS[quant], quant)
+        self.quant_combo.setCurrentIndex(self.quant_combo.findData(DEFAULT_QUANT))
         self._name = Path(source).parent.name if is_file else source
         self.out_edit = QLineEdit(str(self._default_out()), objectName="exportOutEdit")
         browse = QPushButton("Browse…", clicked=self._browse)
@@ -141,7 +143,7 @@ class ExportDialog(QDialog):
 
     def _defaults(self) -> set[str]:
         home, name = Path.home(), self._name
-        return {str(home / f"{name}-export")} | {str(home / f"{name}-{q}.gguf") for _, q in QUANTS}
+        return {str(home / f"{name}-export")} | {str(home / f"{name}-{q}.gguf") for q in QUANTS}
 
     def _browse(self) -> None:
         if self.format() == "gguf":
