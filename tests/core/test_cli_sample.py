@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import pytest
-import torch
 
 from gptstudio import cli
 from gptstudio.commands.sample import SEPARATOR, SamplePrinter
@@ -14,13 +13,9 @@ from tests.core.sampling_helpers import save_run, shared_tiny_char_model
 
 
 @pytest.fixture(autouse=True)
-def only_sample_command(monkeypatch):
+def only_sample_command(monkeypatch, one_torch_thread):
     """Run the real dispatcher with just this command, independent of the other commands' modules."""
     monkeypatch.setattr(cli, "COMMAND_MODULES", ["sample"])
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -38,14 +38,7 @@ from tests.core.sampling_helpers import (
     sharp_random_model,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and the test machine's cores are shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # every test here runs tiny models
 
 
 @pytest.fixture(scope="module")

@@ -475,6 +475,7 @@ def test_read_metrics_skips_a_torn_last_line(home, dataset):
 # ----- end to end -----
 
 
+@pytest.mark.usefixtures("one_torch_thread")
 def test_learns_tiny_shakespeare(home, shakespeare_text):
     """A tiny char model on CPU gets well below the unigram entropy (~3.3 nats): ~10 s on 2 idle cores."""
     write_char_dataset(home, "shakespeare_char", shakespeare_text)
