@@ -40,7 +40,7 @@ TOKENIZER_KEY, VAL_FRACTION_KEY = "dataset.tokenizer", "dataset.val_fraction"
 
 class PreparePanel(QWidget):
     """Signals out: `sig_prepare_requested()` (Prepare pressed), `sig_demo_requested()`, `sig_prepared(meta)`,
-    `sig_status(str)`, `sig_busy_changed(bool)`. Methods in: prepare(paths), cancel, suggest_name,
+    `sig_status(str)`, `sig_busy_changed(bool)`, `sig_tokenizer_changed(kind)`. Methods in: prepare(paths), cancel, suggest_name,
     set_name, reset_name, set_tokenizer, set_checking, show_error; read: name, tokenizer, is_preparing."""
 
     sig_prepare_requested = Signal()
@@ -48,6 +48,7 @@ class PreparePanel(QWidget):
     sig_prepared = Signal(dict)
     sig_status = Signal(str)
     sig_busy_changed = Signal(bool)
+    sig_tokenizer_changed = Signal(str)
 
     def __init__(self, workspace: Workspace, settings: AppSettings, parent=None):
         super().__init__(parent)
@@ -137,6 +138,7 @@ class PreparePanel(QWidget):
     def _on_tokenizer_changed(self, kind: str) -> None:
         self.tokenizer_help.setText(TOKENIZER_HELP.get(kind, ""))
         self.settings.set(TOKENIZER_KEY, kind, save=False)
+        self.sig_tokenizer_changed.emit(kind)
 
     # ---- methods in
 

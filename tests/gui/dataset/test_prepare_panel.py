@@ -146,7 +146,9 @@ def test_a_failure_reads_like_the_cli(qtbot, panel, poem, home):
 
 
 def test_choices_are_remembered_and_a_typed_name_kept(qtbot, home, settings, panel):
-    find(panel, "tokenizerCombo").setCurrentText("gpt2")
+    with qtbot.waitSignal(panel.sig_tokenizer_changed) as changed:
+        find(panel, "tokenizerCombo").setCurrentText("gpt2")
+    assert changed.args == ["gpt2"]
     find(panel, "valFractionSpin").setValue(0.2)
     assert "byte-pair" in find(panel, "tokenizerHelp").text()
     again = PreparePanel(Workspace.open(home), settings)
