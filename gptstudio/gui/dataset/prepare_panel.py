@@ -40,8 +40,9 @@ TOKENIZER_KEY, VAL_FRACTION_KEY = "dataset.tokenizer", "dataset.val_fraction"
 
 class PreparePanel(QWidget):
     """Signals out: `sig_prepare_requested()` (Prepare pressed), `sig_demo_requested()`, `sig_prepared(meta)`,
-    `sig_status(str)`, `sig_busy_changed(bool)`, `sig_tokenizer_changed(kind)`. Methods in: prepare(paths), cancel, suggest_name,
-    set_name, reset_name, set_tokenizer, set_checking, show_error; read: name, tokenizer, is_preparing."""
+    `sig_status(str)`, `sig_busy_changed(bool)`, `sig_tokenizer_changed(kind)`. Methods in: prepare(paths),
+    cancel, suggest_name, set_name, reset_name, set_tokenizer, set_checking, show_error; read: name,
+    tokenizer, val_fraction, error, is_preparing."""
 
     sig_prepare_requested = Signal()
     sig_demo_requested = Signal()
