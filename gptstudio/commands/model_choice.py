@@ -52,7 +52,8 @@ def open_model(args) -> tuple[Sampler, str]:
     pretrained = None if args.init_from == "resume" else args.init_from  # resume: nanoGPT's "from out_dir"
     if (run is None) == (pretrained is None):
         raise GPTStudioError(
-            "Name one model: a run (RUN, or --out_dir=DIR as in nanoGPT) or a pretrained GPT-2 (--init_from=gpt2)."
+            "Name one model: a run (RUN, or --out_dir=DIR as in nanoGPT) or a pretrained GPT-2 (--init_from=gpt2), "
+            "not both."
         )
     if pretrained is not None:
         from gptstudio.core.pretrained import find_pretrained
