@@ -5,8 +5,9 @@
 
 Settings come, later ones winning, from: the config files (.py nanoGPT style, .json, .toml), the
 --key=value settings, then --dataset/--name. Progress goes to stdout, one line per log step; with
---jsonl stdout holds only events, one JSON object per line (what the GUI reads from a torchrun
-child). Ctrl+C or SIGTERM stops after the current iteration with a checkpoint; a second Ctrl+C aborts.
+--jsonl stdout holds only events, one JSON object per line, problems and warnings included (what
+the GUI reads from a torchrun child; the protocol is in docs/ARCHITECTURE.md). Ctrl+C or SIGTERM
+stops after the current iteration with a checkpoint; a second Ctrl+C aborts.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ import signal
 import sys
 import threading
 import time
+import traceback
+import warnings
 
 from gptstudio.core.config import FIELDS, TrainConfig, known_settings, read_config_file, unknown_key_message
-from gptstudio.core.errors import ConfigError, Problem
+from gptstudio.core.errors import ConfigError, GPTStudioError, Problem
 from gptstudio.core.events import Eval, Finished, Message, RunStarted, Step
 from gptstudio.core.units import format_count, format_duration
 from gptstudio.core.workspace import Workspace
@@ -267,6 +270,8 @@ def run(args) -> int:
     if args.settings:
         print_settings()
         return 0
+    if args.jsonl:
+        return run_jsonl(args)
     settings, problems = gather_settings(args)
     try:
         cfg = check(args, settings, problems)
@@ -275,10 +280,10 @@ def run(args) -> int:
         for problem in e.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2
-    report = jsonl_printer if args.jsonl else ProgressPrinter()
+    report = ProgressPrinter()
     cancel = threading.Event()
     started = time.perf_counter()
-    with stop_on_signals(cancel, quiet=args.jsonl):
+    with stop_on_signals(cancel, quiet=False):
         try:
             finished = train(cfg, report=report, cancel=cancel)
         except ConfigError as e:
@@ -286,6 +291,54 @@ def run(args) -> int:
             for problem in e.problems:
                 print(f"  - {problem}", file=sys.stderr)
             return 2
-    if not args.jsonl and os.environ.get("RANK", "0") == "0":
+    if os.environ.get("RANK", "0") == "0":
         print(f"total time {format_duration(time.perf_counter() - started)}", file=sys.stderr)
     return EXIT_CODES.get(finished.status, 1)
+
+
+def run_jsonl(args) -> int:
+    """--jsonl: stdout holds only events, whatever happens (the protocol of the GUI's torchrun child,
+    docs/ARCHITECTURE.md). Rank 0 reports the run, its settings problems, Python warnings and errors;
+    the other ranks only a failure of their own, so nothing arrives once per process."""
+    from gptstudio.core.launch import FinishedOnce, failure_events, is_bug
+    from gptstudio.core.trainer import train
+
+    rank = int(os.environ.get("RANK", "0") or 0)
+    report = FinishedOnce(jsonl_printer)
+    cancel = threading.Event()
+    warnings_caught = warnings_as_events(report) if rank == 0 else contextlib.nullcontext()
+    with stop_on_signals(cancel, quiet=True), warnings_caught:
+        try:
+            settings, problems = gather_settings(args)
+            finished = train(check(args, settings, problems), report=report, cancel=cancel)
+        except KeyboardInterrupt:
+            if rank == 0:
+                report(Finished("stopped", -1, "Aborted by a second interrupt; the last saved checkpoint is kept."))
+            return 130
+        except Exception as e:
+            if is_bug(e):
+                traceback.print_exc()  # for the log; the events say it in one sentence
+            for event in failure_events(e):
+                if rank == 0:
+                    report(event)
+                elif isinstance(event, Finished) and not isinstance(e, ConfigError):
+                    report(Finished(event.status, event.iter, f"Process {rank}: {event.reason}"))
+            return 2 if isinstance(e, GPTStudioError) else 1
+    if rank != 0 and finished.status == "failed":
+        report(Finished(finished.status, finished.iter, f"Process {rank}: {finished.reason}"))
+    return EXIT_CODES.get(finished.status, 1)
+
+
+@contextlib.contextmanager
+def warnings_as_events(report):
+    """Python warnings (a library's deprecation notice, a hint from torch) as Message events."""
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        report(Message(f"{category.__name__}: {message}", "warning"))
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous

@@ -317,3 +317,18 @@ def read_run_curves(run_dir: str | Path) -> RunCurves:
     from gptstudio.core.runs import read_metrics
 
     return RunCurves.from_events(typed_events(read_metrics(run_dir)))
+
+
+def read_runs_curves(run_dirs: list[Path], *, report=None, cancel=None) -> list[RunCurves]:
+    """The curves of several runs, as a job (the GUI reads them off its thread): one RunCurves per
+    folder, in order; `report(done)` after each; raises Cancelled when `cancel` is set."""
+    from gptstudio.core.errors import Cancelled
+
+    out = []
+    for run_dir in run_dirs:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        out.append(read_run_curves(run_dir))
+        if report is not None:
+            report(len(out))
+    return out

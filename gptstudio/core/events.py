@@ -7,7 +7,7 @@ lines from a torchrun child (`gptstudio train --jsonl`), so they convert to and 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
 
@@ -73,6 +73,17 @@ class Message(Event):
 
 
 @dataclass
+class SettingsProblem(Event):
+    """One problem that kept a run from starting (as errors.Problem: the sentence, the settings it
+    concerns, a stable code). Every one of them comes before the run's Finished(status="failed")."""
+
+    type: ClassVar[str] = "settings_problem"
+    message: str
+    fields: list[str] = field(default_factory=list)
+    code: str = ""
+
+
+@dataclass
 class Finished(Event):
     type: ClassVar[str] = "finished"
     status: str  # completed | stopped | failed
@@ -81,7 +92,9 @@ class Finished(Event):
     best_val_loss: float | None = None
 
 
-EVENT_TYPES: dict[str, type] = {cls.type: cls for cls in (RunStarted, Step, Eval, CheckpointSaved, Message, Finished)}
+EVENT_TYPES: dict[str, type] = {
+    cls.type: cls for cls in (RunStarted, Step, Eval, CheckpointSaved, Message, SettingsProblem, Finished)
+}
 
 EventCallback = Callable[[Event], None]
 
