@@ -43,11 +43,12 @@ def finish_export(qtbot, dialog, out, fmt_index=0):
 def test_export_from_runs_list(qtbot, home, run, tmp_path):
     tab = TrainingTab(Workspace.open(home), AppSettings(tmp_path / "s.json"))
     qtbot.addWidget(tab)
-    tab.refresh_runs()
-    assert not tab.exportRunButton.isEnabled()
+    runs = tab.runs  # the runs list panel
+    runs.refresh()
+    assert not runs.exportRunButton.isEnabled()
     tab.select_runs([run])
-    assert tab.exportRunButton.isEnabled()
-    dialog = tab.export_selected()
+    assert runs.exportRunButton.isEnabled()
+    dialog = runs.export_selected()
     text = finish_export(qtbot, dialog, tmp_path / "hf")
     assert text.startswith("Exported"), text
     assert json.loads((tmp_path / "hf" / "config.json").read_text())["n_layer"] == 1

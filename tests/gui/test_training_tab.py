@@ -1,4 +1,8 @@
-"""The Training tab: runs from the GUI (in-process and torchrun), live plots, stop/resume, run history."""
+"""The Training tab: runs from the GUI (in-process and torchrun), live plots, stop/resume, run history.
+
+Everything goes through the tab's public API and its panels' (tab.controls, tab.runs, tab.plots,
+tab.log, tab.sample, tab.status, tab.runner); the panels have their own tests in test_training_panels.py.
+"""
 
 import math
 import os
@@ -10,16 +14,17 @@ import numpy as np
 import psutil
 import pytest
 import torch
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QWidget
 
-from gptstudio.core import trainer
+from gptstudio.commands.train import ProgressPrinter
+from gptstudio.core import launch, trainer
 from gptstudio.core.config import TrainConfig
+from gptstudio.core.curves import typed_events
 from gptstudio.core.events import Eval, Finished, RunStarted, Step
-from gptstudio.gui import create_main_window, training_worker
+from gptstudio.gui import create_main_window
 from gptstudio.gui.settings import AppSettings
 from gptstudio.gui.training_tab import TrainingTab
-from gptstudio.gui.training_worker import multinode_commands, torchrun_command
 from tests.core.training_helpers import write_char_dataset
 
 WIDGETS = [
@@ -37,6 +42,10 @@ WIDGETS = [
     "useTorchrunCheck",
     "nprocSpin",
     "multiNodeButton",
+    "refreshRunsButton",
+    "revealRunButton",
+    "exportRunButton",
+    "deleteRunButton",
 ]
 TEXT = (
     "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
@@ -109,7 +118,7 @@ def make_tab(qtbot, home, tmp_path):
 
 
 def npoints(curve) -> int:
-    """Points given to a curve (getData() would return only those in view, after downsampling)."""
+    """Points given to a plot item (getData() would return only those in view)."""
     return 0 if curve.xData is None else len(curve.xData)
 
 
@@ -122,16 +131,14 @@ def ended(process: psutil.Process) -> bool:
 
 
 def wait_finished(qtbot, tab, timeout=60_000) -> Finished:
-    with qtbot.waitSignal(tab.pump.sig_finished, timeout=timeout) as blocker:
+    with qtbot.waitSignal(tab.runner.pump.sig_finished, timeout=timeout) as blocker:
         pass
     qtbot.waitUntil(lambda: not tab.is_running(), timeout=10_000)
     return blocker.args[0]
 
 
-def run_status(tab, name) -> str:
-    items = tab.runsList.findItems(name, Qt.MatchExactly)
-    assert items, f"{name} not in runsList"
-    return items[0].text(1)
+def wait_read(qtbot, tab) -> None:
+    qtbot.waitUntil(lambda: not tab.runs.is_reading(), timeout=30_000)
 
 
 def train_headless(home, name, **overrides) -> Finished:
@@ -139,36 +146,41 @@ def train_headless(home, name, **overrides) -> Finished:
     return trainer.train(tiny_config(run_name=name, **overrides), home=home)
 
 
+def child_processes(marker: str) -> list[psutil.Process]:
+    """This test's child processes whose command line holds `marker` (the torchrun child)."""
+    return [p for p in psutil.Process().children() if any(marker in part for part in p.cmdline())]
+
+
 # ----- widgets -----
 
 
-def test_widgets_exist_and_plots_are_labelled(make_tab, dataset, tmp_path):
+def test_widgets_exist_and_plots_are_labelled(make_tab, dataset):
     tab = make_tab()
     for name in WIDGETS:
         assert tab.findChild(QWidget, name) is not None, name
-    loss = tab.lossPlot.getPlotItem()
-    assert loss.titleLabel.text.startswith("Loss")
+    loss = tab.plots.lossPlot.getPlotItem()
+    assert tab.plots.title().startswith("Loss")
     assert loss.getAxis("bottom").labelText == "iteration"
     assert "loss" in loss.getAxis("left").labelText
-    assert tab.lrPlot.getPlotItem().titleLabel.text == "Learning rate"
-    assert tab.startButton.isEnabled() and not tab.stopButton.isEnabled()
-    tab.logScaleCheck.setChecked(True)
+    assert tab.plots.lrPlot.getPlotItem().titleLabel.text == "Learning rate"
+    assert tab.controls.startButton.isEnabled() and not tab.controls.stopButton.isEnabled()
+    tab.plots.logScaleCheck.setChecked(True)
     assert loss.ctrl.logYCheck.isChecked()
 
 
 def test_invalid_config_cannot_start(make_tab, dataset):
     tab = make_tab()
     tab.set_config_valid(False)
-    assert not tab.startButton.isEnabled()
-    tab.startButton.click()
+    assert not tab.controls.startButton.isEnabled()
+    tab.controls.startButton.click()
     tab.start()  # even a direct call does nothing while the Config tab says the settings are invalid
     assert not tab.is_running() and tab.names_asked == []
     tab.set_config_valid(True)
-    assert tab.startButton.isEnabled()
+    assert tab.controls.startButton.isEnabled()
     tab.config = tiny_config(n_embd=30, n_head=4)  # impossible: 30 is not divisible by 4
-    tab.startButton.click()
+    tab.controls.startButton.click()
     assert not tab.is_running() and tab.names_asked == []
-    assert "divisible" in tab.trainLog.toPlainText()
+    assert "divisible" in tab.log.toPlainText()
 
 
 # ----- an in-process run: plot, stop, resume -----
@@ -176,43 +188,57 @@ def test_invalid_config_cannot_start(make_tab, dataset):
 
 def test_start_plot_stop_then_resume_continues(qtbot, make_tab, dataset, home):
     tab = make_tab(run_name="first")
+    plots, controls = tab.plots, tab.controls
     finished, checkpoints = [], []
     tab.sig_run_finished.connect(finished.append)
     tab.sig_checkpoint_saved.connect(checkpoints.append)
-    tab.startButton.click()
+    controls.startButton.click()
     assert tab.names_asked == ["tiny-1x32"]
-    assert tab.is_running() and not tab.startButton.isEnabled() and tab.stopButton.isEnabled()
+    assert tab.is_running() and not controls.startButton.isEnabled() and controls.stopButton.isEnabled()
     # evals at iterations 0 and 20 (the second one after 20 plotted steps)
-    qtbot.waitUntil(lambda: npoints(tab.valEvalCurve) >= 2, timeout=60_000)
-    assert npoints(tab.rawCurve) >= 20 and npoints(tab.lrCurve) >= 20 and npoints(tab.emaCurve) >= 20
-    header, _, sample = tab.samplePreview.toPlainText().partition("\n\n")
+    qtbot.waitUntil(lambda: npoints(plots.valEvalCurve) >= 2, timeout=60_000)
+    assert npoints(plots.rawCurve) >= 20 and npoints(plots.lrCurve) >= 20 and npoints(plots.emaCurve) >= 20
+    header, _, sample = tab.sample.toPlainText().partition("\n\n")
     evaluated = re.fullmatch(r"iteration (\d+), val loss \d+\.\d{4}", header)
     assert evaluated and int(evaluated[1]) % 20 == 0 and int(evaluated[1]) > 0 and len(sample) >= 10
-    tab.stopButton.click()
+    assert tab.runs.row("first")[1] == "running"
+    controls.stopButton.click()
     end = wait_finished(qtbot, tab)
     assert end.status == "stopped"
-    run_dir = home / "runs" / "first"
-    assert (run_dir / "ckpt.pt").is_file()
-    assert "stopped" in tab.trainStatus.text()
-    assert run_status(tab, "first") == "stopped"
+    assert (home / "runs" / "first" / "ckpt.pt").is_file()
+    assert "stopped" in controls.trainStatus.text()
+    assert tab.runs.row("first")[1] == "stopped"
     assert finished == ["first"] and checkpoints and set(checkpoints) == {"first"}
     stopped_at = trainer.list_runs(home)[0]
-    assert tab.startButton.isEnabled() and tab.resumeButton.isEnabled()
+    assert controls.startButton.isEnabled() and controls.resumeButton.isEnabled()
 
     starts = []
-    tab.pump.sig_started.connect(starts.append)
-    points_before = npoints(tab.rawCurve)
+    tab.runner.pump.sig_started.connect(starts.append)
+    points_before = npoints(plots.rawCurve)
     tab.select_runs(["first"])
-    tab.resumeButton.click()
+    controls.resumeButton.click()
     assert tab.is_running()
-    qtbot.waitUntil(lambda: bool(starts) and npoints(tab.rawCurve) > points_before + 5, timeout=60_000)
+    qtbot.waitUntil(lambda: bool(starts) and npoints(plots.rawCurve) > points_before + 5, timeout=60_000)
     assert starts[0].run == "first" and starts[0].start_iter >= 20
-    x = tab.rawCurve.xData
+    x = plots.rawCurve.xData
     assert x[0] == 0 and np.all(np.diff(x) > 0)  # one continuous curve: old points then the resumed ones
-    tab.stopButton.click()
+    controls.stopButton.click()
     assert wait_finished(qtbot, tab).status == "stopped"
     assert trainer.list_runs(home)[0]["name"] == "first"
     assert starts[0].start_iter >= stopped_at.get("iter", stopped_at.get("iter_num", 0)) - 1
+
+
+def test_gui_and_cli_show_the_same_smoothed_loss_at_log_interval_10(qtbot, make_tab, dataset, home):
+    """The status line's smoothed loss is the CLI's progress line's, for the same run's events."""
+    tab = make_tab(tiny_config(max_iters=95, lr_decay_iters=95, eval_interval=50, log_interval=10), run_name="li10")
+    tab.controls.startButton.click()
+    assert wait_finished(qtbot, tab).status == "completed"
+    shown = re.search(r"\(smoothed (\d+\.\d{4})\)", tab.controls.trainStatus.text())
+    assert tab.plots.curves.loss.x.tolist() == list(range(0, 100, 10))
+    cli = ProgressPrinter(open(os.devnull, "w"))  # the CLI's printer, fed the run's events
+    for event in typed_events(trainer.read_metrics(home / "runs" / "li10")):
+        cli(event)
+    assert shown and shown[1] == f"{cli.smoother.value:.4f}"
 
 
 def test_gui_stays_responsive_and_redraws_at_most_10_per_second(qtbot, make_tab, dataset):
@@ -228,9 +254,9 @@ def test_gui_stays_responsive_and_redraws_at_most_10_per_second(qtbot, make_tab,
     probe.setInterval(20)
     probe.timeout.connect(lambda: gaps.append(clock.restart()))
     load_before = os.getloadavg()[0]
-    redraws_before = tab.redraw_count
-    tab.startButton.click()
-    qtbot.waitUntil(lambda: tab._started is not None, timeout=60_000)  # measure the training itself
+    redraws_before = tab.plots.redraw_count
+    tab.controls.startButton.click()
+    qtbot.waitUntil(lambda: tab.status.started is not None, timeout=60_000)  # measure the training itself
     clock.start()
     probe.start()
     started = time.monotonic()
@@ -243,38 +269,16 @@ def test_gui_stays_responsive_and_redraws_at_most_10_per_second(qtbot, make_tab,
     assert max(gaps[1:]) < 100 * oversubscribed, (
         f"event-loop gaps (ms), worst: {sorted(gaps)[-5:]}, load {os.getloadavg()}"
     )
-    assert tab.redraw_count - redraws_before <= 10 * seconds + 2
+    assert tab.plots.redraw_count - redraws_before <= 10 * seconds + 2
 
 
 def test_steps_are_coalesced_however_fast_they_come(qtbot, make_tab, monkeypatch):
     """20 000 steps in a burst reach the plot in a few redraws, not 20 000."""
 
     def burst(config, *, home=None, report=None, cancel=None):
-        report(
-            RunStarted(
-                run=config.run_name,
-                config={},
-                n_params=1,
-                device="cpu",
-                dtype="float32",
-                start_iter=0,
-                max_iters=20_000,
-                tokens_per_iter=1,
-                flops_per_iter=1.0,
-            )
-        )
+        report(RunStarted(config.run_name, {}, 1, "cpu", "float32", 0, 20_000, 1, 1.0))
         for i in range(20_000):
-            report(
-                Step(
-                    iter=i,
-                    loss=3 * math.exp(-i / 5000) + 1,
-                    lr=1e-3,
-                    tokens_per_sec=1e5,
-                    ms_per_iter=0.01,
-                    mfu=-1,
-                    elapsed=i * 1e-5,
-                )
-            )
+            report(Step(i, 3 * math.exp(-i / 5000) + 1, 1e-3, 1e5, 0.01, -1, i * 1e-5))
         report(Eval(iter=20_000, train_loss=1.2, val_loss=1.3, best_val_loss=1.3, sample="abc"))
         final = Finished(status="completed", iter=20_000, best_val_loss=1.3)
         report(final)
@@ -282,32 +286,35 @@ def test_steps_are_coalesced_however_fast_they_come(qtbot, make_tab, monkeypatch
 
     monkeypatch.setattr(trainer, "train", burst)
     tab = make_tab(run_name="burst")
-    before = tab.redraw_count
-    tab.startButton.click()
+    before = tab.plots.redraw_count
+    tab.controls.startButton.click()
     wait_finished(qtbot, tab)
-    assert npoints(tab.rawCurve) == 20_000
-    assert tab.redraw_count - before <= 5
-    assert "completed" in tab.trainStatus.text() and "20000 / 20000" in tab.trainStatus.text()
+    assert tab.plots.curves.loss.n == 20_000 and 0 < npoints(tab.plots.rawCurve) <= 20_000
+    assert tab.plots.redraw_count - before <= 5
+    status = tab.controls.trainStatus.text()
+    assert "completed" in status and "20000 / 20000" in status
 
 
 def test_failed_run_reports_the_reason(qtbot, make_tab, home):
     tab = make_tab(tiny_config(dataset="missing"), run_name="broken")
-    tab.startButton.click()
+    tab.controls.startButton.click()
     end = wait_finished(qtbot, tab)
     assert end.status == "failed" and end.reason
-    assert "failed" in tab.trainStatus.text() and "missing" in tab.trainLog.toPlainText()
-    assert tab.startButton.isEnabled()
+    assert "failed" in tab.controls.trainStatus.text()
+    assert "Settings problem: " in tab.log.toPlainText() and "missing" in tab.log.toPlainText()
+    assert tab.controls.startButton.isEnabled()
 
 
 def test_close_during_run_asks_then_stops_with_checkpoint(qtbot, make_tab, dataset, home):
     tab = make_tab(run_name="closing")
     answers = []
     tab.ask_stop_for_close = lambda: (answers.append(1), len(answers) > 1)[1]  # "No", then "Yes"
-    tab.startButton.click()
-    qtbot.waitUntil(lambda: npoints(tab.rawCurve) > 3, timeout=60_000)
+    tab.controls.startButton.click()
+    qtbot.waitUntil(lambda: npoints(tab.plots.rawCurve) > 3, timeout=60_000)
+    job = tab.runner.job
     assert not tab.confirm_close() and tab.is_running()
     assert tab.confirm_close()
-    assert not tab.is_running() and tab._worker is None
+    assert not tab.is_running() and not job.is_running()
     assert (home / "runs" / "closing" / "ckpt.pt").is_file()
     assert trainer.list_runs(home)[0]["status"] == "stopped"
 
@@ -319,21 +326,22 @@ def test_main_window_wires_config_and_close_stops_the_run(qtbot, dataset, home):
     qtbot.addWidget(window)
     window.show()
     config, tab = window.tab("Config"), window.tab("Training")
+    start = tab.controls.startButton
     config.set_config(tiny_config(n_embd=30, n_head=4))
-    qtbot.waitUntil(lambda: not tab.startButton.isEnabled(), timeout=10_000)  # invalid: Start is off
+    qtbot.waitUntil(lambda: not start.isEnabled(), timeout=10_000)  # invalid: Start is off
     config.set_config(tiny_config())
-    qtbot.waitUntil(lambda: tab.startButton.isEnabled(), timeout=10_000)
+    qtbot.waitUntil(start.isEnabled, timeout=10_000)
     tab.ask_run_name = lambda suggestion: "from-app"
-    tab.startButton.click()
-    assert tab._worker.config.n_layer == 1 and tab._worker.config.dataset == "tiny"
-    qtbot.waitUntil(lambda: npoints(tab.rawCurve) > 3, timeout=60_000)
-    thread = tab._worker.thread_
+    start.click()
+    qtbot.waitUntil(lambda: npoints(tab.plots.rawCurve) > 3, timeout=60_000)
+    assert tab.status.started.config["n_layer"] == 1 and tab.status.started.config["dataset"] == "tiny"
+    job = tab.runner.job
     tab.ask_stop_for_close = lambda: False
     window.close()
     assert window.isVisible() and tab.is_running()  # "No": the app stays open, training goes on
     tab.ask_stop_for_close = lambda: True
     window.close()
-    assert not window.isVisible() and not tab.is_running() and thread.isFinished()
+    assert not window.isVisible() and not tab.is_running() and not job.is_running()
     assert (home / "runs" / "from-app" / "ckpt.pt").is_file()
     assert trainer.list_runs(home)[0]["status"] == "stopped"
 
@@ -345,14 +353,12 @@ def test_runs_list_shows_cli_runs_and_overlays_two(qtbot, make_tab, dataset, hom
     train_headless(home, "cli-a", max_iters=30, lr_decay_iters=30)
     train_headless(home, "cli-b", max_iters=40, lr_decay_iters=40, learning_rate=1e-3, min_lr=1e-4)
     tab = make_tab()
-    rows = {
-        tab.runsList.topLevelItem(i).text(0): tab.runsList.topLevelItem(i)
-        for i in range(tab.runsList.topLevelItemCount())
-    }
-    assert set(rows) == {"cli-a", "cli-b"}
-    assert rows["cli-a"].text(1) == "completed" and rows["cli-a"].text(4) == "tiny"
-    assert rows["cli-b"].text(3)  # best val loss
+    runs, plots = tab.runs, tab.plots
+    assert set(runs.names()) == {"cli-a", "cli-b"}
+    assert runs.row("cli-a")[1] == "completed" and runs.row("cli-a")[4] == "tiny"
+    assert runs.row("cli-b")[3]  # best val loss
     tab.select_runs(["cli-a", "cli-b"])
+    wait_read(qtbot, tab)
     steps = {
         name: len([d for d in trainer.read_metrics(home / "runs" / name) if d["type"] == "step"])
         for name in ("cli-a", "cli-b")
@@ -360,81 +366,73 @@ def test_runs_list_shows_cli_runs_and_overlays_two(qtbot, make_tab, dataset, hom
     assert steps["cli-a"] != steps["cli-b"]
     # the run listed first (the newest) is drawn in full: after a restart the curves come back
     # from metrics.jsonl ...
-    first = tab.runsList.topLevelItem(0).text(0)
+    first = runs.names()[0]
     second = ({"cli-a", "cli-b"} - {first}).pop()
-    assert npoints(tab.rawCurve) == steps[first] and first in tab.lossPlot.getPlotItem().titleLabel.text
+    assert npoints(plots.rawCurve) == steps[first] and first in plots.title()
     # ... the other is overlaid (smoothed line + val points) with its name in the legend
-    names = [label.text for _sample, label in tab._legend.items]
-    assert f"{second} (smoothed)" in names
-    assert npoints(tab._overlay_items[0]) == steps[second]
+    assert f"{second} (smoothed)" in plots.legend_names()
+    assert list(plots.overlays) == [second] and plots.overlays[second].loss.n == steps[second]
     tab.select_runs(["cli-a"])
-    assert tab._overlay_items == [] and npoints(tab.rawCurve) == steps["cli-a"]
-    assert "cli-a: completed" in tab.trainStatus.text()
+    wait_read(qtbot, tab)
+    assert plots.overlays == {} and npoints(plots.rawCurve) == steps["cli-a"]
+    assert f"{second} (smoothed)" not in plots.legend_names()
+    assert "cli-a: completed" in tab.controls.trainStatus.text()
 
     # a run started elsewhere appears after Refresh; Delete asks first
     train_headless(home, "cli-c", max_iters=5, lr_decay_iters=5, eval_interval=5)
-    tab.refreshRunsButton.click()
-    assert tab.runsList.topLevelItemCount() == 3
-    tab.confirm = lambda title, text: False
+    runs.refreshRunsButton.click()
+    assert len(runs.names()) == 3
+    runs.confirm = lambda title, text: False
     tab.select_runs(["cli-c"])
-    tab.deleteRunButton.click()
+    runs.deleteRunButton.click()
     assert (home / "runs" / "cli-c").exists()
-    tab.confirm = lambda title, text: True
-    tab.deleteRunButton.click()
-    assert not (home / "runs" / "cli-c").exists() and tab.runsList.topLevelItemCount() == 2
+    runs.confirm = lambda title, text: True
+    runs.deleteRunButton.click()
+    assert not (home / "runs" / "cli-c").exists() and len(runs.names()) == 2
     revealed = []
-    tab.reveal_path = revealed.append
+    runs.reveal_path = revealed.append
     tab.select_runs(["cli-a"])
-    tab.revealRunButton.click()
+    runs.revealRunButton.click()
     assert revealed == [home / "runs" / "cli-a"]
 
 
-def test_plot_stays_fast_with_100k_points(make_tab):
+def test_plots_draw_a_bounded_number_of_points_for_200k_steps(qtbot, make_tab):
+    """Opening a 200,000-step run and adding steps to it: the plot is given at most about two points
+    per pixel column (the data's envelope, spikes included), so a redraw stays fast."""
     tab = make_tab()
-    steps = [
-        Step(iter=i, loss=2 + math.sin(i / 300), lr=1e-3, tokens_per_sec=1.0, ms_per_iter=1.0, mfu=-1, elapsed=float(i))
-        for i in range(120_000)
-    ]
+    plots = tab.plots
+    steps = [Step(i, 2 + math.sin(i / 300), 1e-3, 1.0, 1.0, -1, float(i)) for i in range(200_000)]
+    steps[123_456] = Step(123_456, 50.0, 1e-3, 1.0, 1.0, -1, 1.0)  # a spike must still show
     t0 = time.perf_counter()
-    tab._on_steps(steps)
-    tab._redraw(force=True)
+    plots.add_steps(steps)
+    plots.redraw(force=True)
     first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    tab._on_steps(
-        [
-            Step(iter=120_000 + i, loss=2.0, lr=1e-3, tokens_per_sec=1.0, ms_per_iter=1.0, mfu=-1, elapsed=1.0)
-            for i in range(10)
-        ]
-    )
-    tab._redraw(force=True)
-    tab.lossPlot.grab()  # paint it
-    again = time.perf_counter() - t0
-    assert npoints(tab.rawCurve) == 120_010
-    assert first < 2.0 and again < 0.5, (first, again)
+    width = plots.lossPlot.getPlotItem().getViewBox().width()
+    assert plots.curves.loss.n == 200_000 and 0 < npoints(plots.rawCurve) <= 2 * width + 100
+    assert plots.rawCurve.yData.max() == 50.0
+    times = []
+    for batch in range(5):
+        t0 = time.perf_counter()
+        plots.add_steps([Step(200_000 + 10 * batch + i, 2.0, 1e-3, 1.0, 1.0, -1, 1.0) for i in range(10)])
+        plots.redraw(force=True)
+        plots.lossPlot.grab()  # paint it
+        times.append(time.perf_counter() - t0)
+    assert plots.rawCurve.xData[-1] == 200_049
+    assert first < 3.0 and min(times) < 0.25, (first, times)
 
 
 # ----- torchrun -----
 
 
-def test_torchrun_command_lines():
-    one = torchrun_command("c.json", "r", 4)
-    assert one[1:4] == ["-m", "torch.distributed.run", "--standalone"] and "--nproc_per_node=4" in one
-    assert one[-6:] == ["train", "--config", "c.json", "--name", "r", "--jsonl"]
-    again = torchrun_command("overrides.json", "r", 2, resume=True)
-    assert again[-6:] == ["train", "--config", "overrides.json", "--resume", "r", "--jsonl"]
-    lines = multinode_commands(2, 8, "10.0.0.1", 29500, "train.json", "big")
-    assert len(lines) == 2 and all(line.startswith("torchrun --nnodes=2 --node_rank=") for line in lines)
-    assert "--node_rank=1" in lines[1] and "--master_addr=10.0.0.1" in lines[1] and "--nproc_per_node=8" in lines[1]
-
-
 def test_multinode_dialog_shows_copyable_commands(make_tab, dataset):
     tab = make_tab()
-    dlg = tab.show_multinode_dialog()
-    dlg.nodesSpin.setValue(3)
-    dlg.addrEdit.setText("10.1.2.3")
-    text = dlg.text.toPlainText()
+    dialog = tab.show_multinode_dialog()
+    dialog.nodesSpin.setValue(3)
+    dialog.addrEdit.setText("10.1.2.3")
+    text = dialog.text.toPlainText()
     assert text.count("torchrun --nnodes=3") == 3 and "--node_rank=2" in text and "10.1.2.3" in text
-    dlg.close()
+    assert "--name tiny-multinode" in text
+    dialog.close()
 
 
 FAKE_CHILD = "\n".join(
@@ -447,72 +445,66 @@ FAKE_CHILD = "\n".join(
         "print('a library says hello')",
         "print('rank 1: a warning', file=sys.stderr)",
         "sys.stdout.flush(); sys.stderr.flush()",
-        "time.sleep(60)",  # and never looks at the STOP file
+        "time.sleep(60)  # fake-torchrun-child",  # and never looks at the STOP file
     ]
 )
 
 
 def test_killed_torchrun_child_is_reported(qtbot, make_tab, monkeypatch):
     """A child that dies without its Finished event: the tab says so in plain words and lives on."""
-    monkeypatch.setattr(training_worker, "torchrun_command", lambda *a, **k: [sys.executable, "-c", FAKE_CHILD])
+    monkeypatch.setattr(launch, "torchrun_command", lambda *a, **k: [sys.executable, "-c", FAKE_CHILD])
     tab = make_tab(tiny_config(gradient_accumulation_steps=2), run_name="fake")
-    tab.useTorchrunCheck.setChecked(True)
-    tab.nprocSpin.setValue(2)
-    tab.startButton.click()
-    qtbot.waitUntil(lambda: npoints(tab.rawCurve) == 1, timeout=30_000)
-    psutil.Process(tab._worker.proc.pid).kill()
+    tab.controls.useTorchrunCheck.setChecked(True)
+    tab.controls.nprocSpin.setValue(2)
+    tab.controls.startButton.click()
+    qtbot.waitUntil(lambda: npoints(tab.plots.rawCurve) == 1, timeout=30_000)
+    log = tab.log.toPlainText()
+    assert "a library says hello" in log and "rank 1: a warning" in log  # shown, not interpreted
+    (child,) = child_processes("fake-torchrun-child")
+    child.kill()
     end = wait_finished(qtbot, tab)
     assert end.status == "failed"
-    assert "exited with code -9 before finishing" in tab.trainLog.toPlainText()
-    assert "failed" in tab.trainStatus.text() and tab.startButton.isEnabled()
+    assert "exited with code -9 before finishing" in tab.log.toPlainText()
+    assert "failed" in tab.controls.trainStatus.text() and tab.controls.startButton.isEnabled()
 
 
-def test_torchrun_worker_reads_events_logs_stderr_and_ends_a_child_that_ignores_stop(qtbot, home, monkeypatch):
-    """The child's JSON lines become signals, other output becomes log lines; a child that does not
-    react to the STOP file is terminated after the grace period and reported as stopped."""
-    monkeypatch.setattr(training_worker, "torchrun_command", lambda *a, **k: [sys.executable, "-c", FAKE_CHILD])
-    pump = training_worker.EventPump()
-    got = {"started": [], "steps": [], "messages": [], "finished": []}
-    pump.sig_started.connect(got["started"].append)
-    pump.sig_steps.connect(got["steps"].extend)
-    pump.sig_message.connect(lambda level, text: got["messages"].append(text))
-    pump.sig_finished.connect(got["finished"].append)
-    pump.start()
-    worker = training_worker.TorchrunWorker(tiny_config(run_name="fake"), home, 2, pump, grace_s=0.5)
-    worker.start()
-    qtbot.waitUntil(lambda: bool(got["steps"]) and any("warning" in m for m in got["messages"]), timeout=30_000)
-    assert got["started"][0].world_size == 2 and got["steps"][0].loss == 4.0
-    assert "a library says hello" in got["messages"]
-    worker.stop()
-    assert (home / "runs" / "fake" / "STOP").exists()
-    assert worker.wait(20_000), got["messages"]
-    assert worker.proc.returncode != 0, (worker.proc.args, got["messages"])
-    pump.stop()
-    assert got["finished"][0].status == "stopped" and len(got["finished"]) == 1
-    assert any("did not stop within" in m for m in got["messages"])
+def test_torchrun_child_with_bad_settings_shows_the_problems(qtbot, make_tab, home):
+    """Real torchrun, 2 processes, settings the child refuses (no such dataset): the problems arrive
+    as events, once (not once per process), and the run ends failed with them as the reason."""
+    tab = make_tab(tiny_config(dataset="missing", gradient_accumulation_steps=2), run_name="bad")
+    tab.controls.useTorchrunCheck.setChecked(True)
+    tab.controls.nprocSpin.setValue(2)
+    tab.controls.startButton.click()
+    end = wait_finished(qtbot, tab, timeout=120_000)
+    assert end.status == "failed" and end.reason.startswith("The settings have problems; nothing was started")
+    problems = [line for line in tab.log.toPlainText().splitlines() if "Settings problem: " in line]
+    assert len(problems) == 1 and "'missing'" in problems[0], tab.log.toPlainText()[-3000:]
+    assert "failed" in tab.controls.trainStatus.text() and tab.controls.startButton.isEnabled()
 
 
 def train_with_torchrun_then_stop(qtbot, tab, home) -> Finished:
     """Start a 2-process CPU run from the GUI, wait for its curves, press Stop; checks on the way."""
-    tab.useTorchrunCheck.setChecked(True)
-    assert tab.nprocSpin.isEnabled()
-    tab.nprocSpin.setValue(2)
-    tab.startButton.click()  # nanoGPT's rule: the accumulation steps are shared out among the processes
-    assert not tab.is_running() and "multiple of the number of processes (2)" in tab.trainLog.toPlainText()
+    controls = tab.controls
+    controls.useTorchrunCheck.setChecked(True)
+    assert controls.nprocSpin.isEnabled()
+    controls.nprocSpin.setValue(2)
+    controls.startButton.click()  # nanoGPT's rule: the accumulation steps are shared out among the processes
+    assert not tab.is_running() and "multiple of the number of processes (2)" in tab.log.toPlainText()
     tab.config = tiny_config(eval_interval=10, gradient_accumulation_steps=2, batch_size=4)
-    tab.startButton.click()
-    assert tab.is_running() and not tab.nprocSpin.isEnabled()
-    qtbot.waitUntil(lambda: npoints(tab.valEvalCurve) >= 2 and npoints(tab.rawCurve) >= 10, timeout=120_000)
-    assert tab._started.world_size == 2 and "× 2 processes" in tab.trainStatus.text()
-    child = psutil.Process(tab._worker.proc.pid)
+    controls.startButton.click()
+    assert tab.is_running() and not controls.nprocSpin.isEnabled()
+    plots = tab.plots
+    qtbot.waitUntil(lambda: npoints(plots.valEvalCurve) >= 2 and npoints(plots.rawCurve) >= 10, timeout=120_000)
+    assert tab.status.started.world_size == 2 and "× 2 processes" in controls.trainStatus.text()
+    (child,) = child_processes("torch.distributed.run")
     ranks = child.children(recursive=True)
-    tab.stopButton.click()
+    controls.stopButton.click()
     end = wait_finished(qtbot, tab, timeout=60_000)
     # rank 0's own Finished (the GUI's stand-in for a killed child has iter -1): a graceful stop
-    assert end.status == "stopped" and end.iter >= 10, tab.trainLog.toPlainText()[-3000:]
+    assert end.status == "stopped" and end.iter >= 10, tab.log.toPlainText()[-3000:]
     assert (home / "runs" / "ddp" / "ckpt.pt").is_file() and not (home / "runs" / "ddp" / "STOP").exists()
-    assert run_status(tab, "ddp") == "stopped"
-    assert all(ended(p) for p in ranks + [child])  # no orphan processes
+    assert tab.runs.row("ddp")[1] == "stopped"
+    assert all(ended(p) for p in [*ranks, child])  # no orphan processes
     return end
 
 
@@ -527,17 +519,17 @@ def test_torchrun_resume_then_a_killed_child_is_reported(qtbot, make_tab, datase
     tab = make_tab(tiny_config(eval_interval=10), run_name="ddp")
     end = train_with_torchrun_then_stop(qtbot, tab, home)
     starts = []
-    tab.pump.sig_started.connect(starts.append)
-    tab.resumeButton.click()
-    qtbot.waitUntil(lambda: bool(starts) and npoints(tab.rawCurve) > end.iter + 2, timeout=120_000)
+    tab.runner.pump.sig_started.connect(starts.append)
+    tab.controls.resumeButton.click()
+    qtbot.waitUntil(lambda: bool(starts) and npoints(tab.plots.rawCurve) > end.iter + 2, timeout=120_000)
     assert starts[0].start_iter == end.iter and starts[0].world_size == 2
-    child = psutil.Process(tab._worker.proc.pid)
-    procs = child.children(recursive=True) + [child]
+    (child,) = child_processes("torch.distributed.run")
+    procs = [*child.children(recursive=True), child]
     for p in procs:
         p.kill()
     crash = wait_finished(qtbot, tab)
     assert crash.status == "failed"
-    assert "exited with code" in tab.trainLog.toPlainText() and "failed" in tab.trainStatus.text()
-    assert tab.startButton.isEnabled() and not tab.is_running()
+    assert "exited with code" in tab.log.toPlainText() and "failed" in tab.controls.trainStatus.text()
+    assert tab.controls.startButton.isEnabled() and not tab.is_running()
     psutil.wait_procs(procs, timeout=10)
     assert all(ended(p) for p in procs)

@@ -46,9 +46,7 @@ def test_demo_to_chat(qtbot, home, monkeypatch):
         start = child(window, "startButton")
         qtbot.waitUntil(start.isEnabled, timeout=10_000)
         qtbot.mouseClick(start, Qt.LeftButton)
-        qtbot.waitUntil(
-            lambda: training.valEvalCurve.xData is not None and len(training.valEvalCurve.xData) >= 2, timeout=180_000
-        )
+        qtbot.waitUntil(lambda: training.plots.curves.val_eval.n >= 2, timeout=180_000)
         qtbot.mouseClick(child(window, "stopButton"), Qt.LeftButton)
         qtbot.waitUntil(lambda: not training.is_running(), timeout=60_000)
         assert (home / "runs" / "journey" / "ckpt.pt").is_file()
