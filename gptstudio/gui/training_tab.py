@@ -18,12 +18,12 @@ from gptstudio.core.curves import RunCurves, read_run_curves
 from gptstudio.core.errors import GPTStudioError
 from gptstudio.core.events import Finished
 from gptstudio.core.workspace import Workspace
+from gptstudio.gui.state.run_status import RunStatus
+from gptstudio.gui.state.start_checks import name_problem, start_problems, suggested_name
 from gptstudio.gui.training.multinode_dialog import MultiNodeDialog
 from gptstudio.gui.training.plots import TrainingPlots
 from gptstudio.gui.training.run_controls import RunControls
-from gptstudio.gui.training.run_status import RunStatus
 from gptstudio.gui.training.runs_list import RunsList
-from gptstudio.gui.training.start_checks import name_problem, start_problems, suggested_name
 from gptstudio.gui.training.text_views import SamplePreview, TrainingLog, titled
 from gptstudio.gui.training.training_runner import TrainingRunner
 

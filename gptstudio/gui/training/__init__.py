@@ -1,8 +1,7 @@
-"""The Training tab's panels, each a widget (or a Qt-free state object) with one concern.
+"""The Training tab's panels, each a widget with one concern (their Qt-free state: gui/state/
+run_status.py RunStatus, the status lines from a run's events; start_checks.py, what Start checks).
 
     run_controls.py     RunControls: Start / Stop / Resume, torchrun processes, progress, status lines
-    run_status.py       RunStatus (no Qt): the status lines from a run's events
-    start_checks.py     (no Qt) what Start checks: settings, processes, the new run's name
     plots.py            TrainingPlots: loss and lr plots over core.curves.RunCurves, overlays
     runs_list.py        RunsList: the workspace's runs, Delete / Reveal / Export, reads selected curves
     text_views.py       SamplePreview and TrainingLog, the panes under the plots

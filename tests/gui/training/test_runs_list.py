@@ -1,0 +1,57 @@
+"""RunsList: the workspace's runs, their curves read off the GUI thread."""
+
+import pytest
+
+from gptstudio.core.trainer import train
+from gptstudio.core.workspace import Workspace
+from gptstudio.gui.training.runs_list import RunsList
+from tests.core.training_helpers import tiny_config, write_char_dataset
+
+
+@pytest.fixture
+def two_runs(home):
+    write_char_dataset(home)
+    train(tiny_config(run_name="a", max_iters=6, eval_interval=3), home=home)
+    train(tiny_config(run_name="b", max_iters=8, eval_interval=4), home=home)
+    return ["b", "a"]  # newest first
+
+
+def test_runs_list_reads_the_selected_runs_curves_off_the_gui_thread(qtbot, home, two_runs):
+    runs = RunsList(Workspace.open(home))
+    qtbot.addWidget(runs)
+    runs.refresh()
+    assert runs.names() == two_runs and runs.row("a")[:3] == ["a", "completed", "6 / 6"]
+    assert not runs.exportRunButton.isEnabled() and not runs.deleteRunButton.isEnabled()
+    summaries = []
+    runs.past_run_selected.connect(summaries.append)
+    with qtbot.waitSignal(runs.curves_read, timeout=30_000) as read:
+        runs.select(["a", "b"])
+    full, curves, overlays = read.args
+    assert (full, summaries, runs.shown_run) == ("b", ["b"], "b")
+    assert curves.loss.n == 8 and list(overlays) == ["a"] and overlays["a"].loss.n == 6
+    assert runs.deleteRunButton.isEnabled() and not runs.exportRunButton.isEnabled()
+    with qtbot.waitSignal(runs.curves_read, timeout=30_000) as read:
+        runs.select(["b"])  # already drawn in full: nothing to read again, no overlay
+    assert read.args == [None, None, {}]
+    assert runs.exportRunButton.isEnabled()
+
+
+def test_runs_list_keeps_the_training_run_safe(qtbot, home, two_runs):
+    runs = RunsList(Workspace.open(home))
+    qtbot.addWidget(runs)
+    runs.refresh()
+    runs.set_active_run("a")
+    with qtbot.waitSignal(runs.curves_read, timeout=30_000) as read:
+        runs.select(["a", "b"])
+    assert read.args[0] is None and list(read.args[2]) == ["b"]  # the training run is never replaced
+    runs.show_progress("a", 3, 10, 1.25)
+    assert runs.row("a")[1:4] == ["running", "3 / 10", "1.2500"]
+    runs.select(["a"])
+    assert not runs.deleteRunButton.isEnabled() and runs.resume_candidate() is None
+    runs.set_active_run(None)
+    deleted, messages = [], []
+    runs.deleted.connect(deleted.append)
+    runs.message.connect(lambda level, text: messages.append(text))
+    runs.confirm = lambda title, text: True
+    runs.deleteRunButton.click()
+    assert deleted == [["a"]] and runs.names() == ["b"] and messages == ["Deleted run 'a'."]
