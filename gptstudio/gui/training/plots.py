@@ -75,8 +75,11 @@ class TrainingPlots(QWidget):
         self.lrPlot.getPlotItem().enableAutoRange(x=False)
         self.lrPlot.setMaximumHeight(220)
         self._make_items()
-        # zoomed in by the user: draw the points of the new range (in auto-range the view covers all)
-        self.lossPlot.getPlotItem().getViewBox().sigXRangeChanged.connect(self._on_x_range_changed)
+        # zoomed in by the user: draw the points of the new range (in auto-range the view covers all);
+        # resized (or shown for the first time): as many points as the new width holds
+        view = self.lossPlot.getPlotItem().getViewBox()
+        view.sigXRangeChanged.connect(self._on_x_range_changed)
+        view.sigResized.connect(self.changed)
         self.logScaleCheck = QCheckBox("Log scale", objectName="logScaleCheck")
         self.logScaleCheck.setToolTip("Show the loss on a logarithmic axis (late progress stays visible).")
         self.logScaleCheck.toggled.connect(lambda on: self.lossPlot.setLogMode(x=False, y=on))
