@@ -25,6 +25,7 @@ from gptstudio.core.events import Eval, Finished, RunStarted, Step
 from gptstudio.gui import create_main_window
 from gptstudio.gui.settings import AppSettings
 from gptstudio.gui.training_tab import TrainingTab
+from tests.core import training_helpers
 from tests.core.training_helpers import write_char_dataset
 
 WIDGETS = [
@@ -53,31 +54,23 @@ TEXT = (
 ) * 40
 
 
+# the trainer tests' tiny model, a little wider, training until stopped, with a sample at each eval
+GUI_RUN = dict(
+    run_name="",
+    n_embd=32,
+    block_size=32,
+    batch_size=8,
+    max_iters=100_000,
+    lr_decay_iters=100_000,
+    warmup_iters=5,
+    eval_interval=20,
+    eval_sample_tokens=20,
+    always_save_checkpoint=True,
+)
+
+
 def tiny_config(**overrides) -> TrainConfig:
-    settings = dict(
-        dataset="tiny",
-        n_layer=1,
-        n_head=2,
-        n_embd=32,
-        block_size=32,
-        batch_size=8,
-        dropout=0.0,
-        max_iters=100_000,
-        lr_decay_iters=100_000,
-        warmup_iters=5,
-        learning_rate=3e-3,
-        min_lr=3e-4,
-        eval_interval=20,
-        eval_iters=2,
-        eval_sample_tokens=20,
-        log_interval=1,
-        compile=False,
-        device="cpu",
-        dtype="float32",
-        always_save_checkpoint=True,
-    )
-    settings.update(overrides)
-    return TrainConfig(**settings)
+    return training_helpers.tiny_config(**{**GUI_RUN, **overrides})
 
 
 @pytest.fixture(autouse=True)
