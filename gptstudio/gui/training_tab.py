@@ -1,9 +1,14 @@
 """The Training tab: start / stop / resume runs, live loss and learning-rate plots, run history.
 
-An assembler of the panels in gptstudio.gui.training: RunControls (the Run box), RunsList,
+An assembler of the panels in gptstudio/gui/training/: RunControls (the Run box), RunsList,
 TrainingPlots (over core.curves.RunCurves), SamplePreview and TrainingLog, with a TrainingRunner
 that runs the engine's training job and delivers its events. This module decides what the buttons
 do and routes each event to the panels that show it.
+
+Public API for the window and the other tabs: `set_config_source(fn)`, `set_config_valid(bool)`,
+`is_running()`, `confirm_close()`, `shutdown()`, `start()`, `stop()`, `resume()`, `select_runs(names)`,
+`show_multinode_dialog()`, the signals `sig_run_finished(str)` and `sig_checkpoint_saved(str)`, and
+the panels as attributes (`controls`, `runs`, `plots`, `sample`, `log`, `status`, `runner`).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class TrainingTab(QWidget):
 
     def __init__(self, workspace, settings, parent=None):
         super().__init__(parent)
+        self.setObjectName("trainingTab")
         self.workspace = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
         self.settings = settings
         self._config_source: Callable[[], TrainConfig] | None = None
