@@ -22,6 +22,20 @@ def _isolated_user_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("GPTSTUDIO_LOG_DIR", str(tmp_path / "logs"))
 
 
+@pytest.fixture
+def one_torch_thread(monkeypatch):
+    """Tiny models run fastest on one thread, and on a busy shared machine two threads wait on each other
+    (a 300-iteration run took 2 minutes instead of 10 s under another process's load). OMP_NUM_THREADS
+    tells the trainer (and torchrun's children) to leave the count alone."""
+    import torch
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def shakespeare_text() -> str:
     """Tiny Shakespeare (1.1 MB, nanoGPT's char corpus) as the package ships it: the demo text, so a

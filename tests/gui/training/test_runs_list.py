@@ -7,6 +7,8 @@ from gptstudio.core.workspace import Workspace
 from gptstudio.gui.training.runs_list import RunsList
 from tests.core.training_helpers import tiny_config, write_char_dataset
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # it trains two tiny runs
+
 
 @pytest.fixture
 def two_runs(home):

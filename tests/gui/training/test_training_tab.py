@@ -13,7 +13,6 @@ import time
 import numpy as np
 import psutil
 import pytest
-import torch
 from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QWidget
 
@@ -54,6 +53,8 @@ TEXT = (
 ) * 40
 
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models, a shared machine
+
 # the trainer tests' tiny model, a little wider, training until stopped, with a sample at each eval
 GUI_RUN = dict(
     run_name="",
@@ -71,17 +72,6 @@ GUI_RUN = dict(
 
 def tiny_config(**overrides) -> TrainConfig:
     return training_helpers.tiny_config(**{**GUI_RUN, **overrides})
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread(monkeypatch):
-    """Tiny models train fastest on one thread, and the test machine's few cores are shared:
-    OMP_NUM_THREADS tells the trainer (and torchrun's children) not to claim every core."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture
