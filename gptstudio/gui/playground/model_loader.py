@@ -56,7 +56,6 @@ class ModelLoader(QObject):
         runner.progressed.connect(partial(self._on_download, runner))
         runner.succeeded.connect(partial(self._on_loaded, runner))
         runner.failed.connect(partial(self._on_failed, runner))
-        runner.finished.connect(partial(self._on_finished, runner))
         self._runners.append(runner)
         return runner
 
@@ -67,21 +66,25 @@ class ModelLoader(QObject):
             self._downloads[info.key] = progress
             self.changed.emit()
 
+    # a job's result and its end arrive as two events: the model is stored (and `changed` says so) with
+    # the result, so readiness and status never disagree in between
     def _on_loaded(self, runner: JobRunner, sampler) -> None:
-        info = self._loading.get(runner)
+        info = self._done(runner)
         if info is not None:
             self._samplers[info.key] = sampler
+            self.changed.emit()
 
     def _on_failed(self, runner: JobRunner, message: str) -> None:
-        info = self._loading.get(runner)
+        info = self._done(runner)
         if info is not None:
             self._errors[info.key] = message
+            self.changed.emit()
 
-    def _on_finished(self, runner: JobRunner) -> None:
+    def _done(self, runner: JobRunner) -> CheckpointInfo | None:
         info = self._loading.pop(runner, None)
         if info is not None:
             self._downloads.pop(info.key, None)
-        self.changed.emit()
+        return info
 
     # ------------------------------------------------------------------------------------ reading
     def ready(self) -> bool:
