@@ -12,7 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from gptstudio.core.conversation import Conversation
-from gptstudio.core.sampler import SampleSettings
+from gptstudio.core.sample_settings import SampleSettings
 from gptstudio.gui.playground.chat_view import ChatView
 from gptstudio.gui.playground.reply_streamer import ReplyStreamer
 from gptstudio.gui.state.checkpoint_choices import Pairing

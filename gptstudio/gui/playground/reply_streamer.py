@@ -10,7 +10,7 @@ from functools import partial
 
 from PySide6.QtCore import QObject, Signal
 
-from gptstudio.core.sampler import SampleSettings
+from gptstudio.core.sample_settings import SampleSettings
 from gptstudio.core.streaming import UPDATE_INTERVAL_S, stream_job
 from gptstudio.gui.jobs import JobRunner
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QDoubleSpinBox, QFormLayout, QGroupBox, QLineEdit, QPushButton, QSpinBox
 
-from gptstudio.core.sampler import MAX_NEW_TOKENS, MAX_TEMPERATURE
+from gptstudio.core.sample_settings import MAX_NEW_TOKENS, MAX_TEMPERATURE
 from gptstudio.gui.state.playground_session import RANDOM_SEED, sampling_defaults
 
 MAX_TOKENS_FIELD = min(100_000, MAX_NEW_TOKENS)

@@ -20,7 +20,7 @@ from gptstudio.core.conversation import (
     parse_stop_sequences,
     save_conversation,
 )
-from gptstudio.core.sampler import SampleSettings
+from gptstudio.core.sample_settings import SampleSettings
 
 RANDOM_SEED = -1  # the form's "random": a new seed for every reply
 MODES = ("chat", "complete")

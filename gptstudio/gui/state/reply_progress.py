@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from gptstudio.core.catalog import CheckpointInfo
 from gptstudio.core.chat import cut_reply
-from gptstudio.core.sampler import SampleSettings
+from gptstudio.core.sample_settings import SampleSettings
 from gptstudio.core.units import format_rate, format_time
 
 

@@ -1,7 +1,7 @@
 """Models load and replies stream on JobRunners: ready/failed/status, side by side, stop, shutdown."""
 
 from gptstudio.core.catalog import describe_checkpoint
-from gptstudio.core.sampler import SampleSettings
+from gptstudio.core.sample_settings import SampleSettings
 from gptstudio.gui.playground.model_loader import ModelLoader
 from gptstudio.gui.playground.reply_streamer import ReplyStreamer
 

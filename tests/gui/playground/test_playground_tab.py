@@ -14,7 +14,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QWidget
 
 from gptstudio.core.conversation import load_conversation
-from gptstudio.core.sampler import SampleSettings
+from gptstudio.core.sample_settings import SampleSettings
 from gptstudio.gui.playground.chat_view import ReplyRow, UserBubble
 from gptstudio.gui.settings import AppSettings
 

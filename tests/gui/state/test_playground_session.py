@@ -5,7 +5,7 @@ import pytest
 
 from gptstudio.core.conversation import Message
 from gptstudio.core.errors import GPTStudioError
-from gptstudio.core.sampler import SamplerError, SampleSettings
+from gptstudio.core.sample_settings import SamplerError, SampleSettings
 from gptstudio.gui.state.playground_session import (
     RANDOM_SEED,
     PlaygroundSession,

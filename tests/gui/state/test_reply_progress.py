@@ -1,7 +1,7 @@
 """One reply being generated: answer order, the running and final numbers, what is kept (Qt-free)."""
 
 from gptstudio.core.catalog import CheckpointInfo
-from gptstudio.core.sampler import SampleSettings
+from gptstudio.core.sample_settings import SampleSettings
 from gptstudio.gui.state.reply_progress import Reply
 
 
