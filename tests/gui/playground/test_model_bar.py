@@ -39,7 +39,7 @@ def test_remembers_last_sessions_choices(qtbot, home, install_run, tiny_run_sour
     bar.refresh()
     assert bar.picker.current().short_name == "tiny/best"
     assert [c.short_name for c in bar.choices.all()] == ["tiny/latest", "tiny/best", "ckpt.pt"]
-    assert bar.remembered() == (best, str(home / "runs" / "tiny" / "best.pt"), [str(tiny_run_source / "ckpt.pt")])
+    assert bar.remembered() == (best, best, [str(tiny_run_source / "ckpt.pt")], [])  # no pretrained models
     bar.shutdown()
 
 

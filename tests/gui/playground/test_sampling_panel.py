@@ -3,7 +3,7 @@
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
-from gptstudio.core.sampler import MAX_TEMPERATURE
+from gptstudio.core.sample_settings import MAX_TEMPERATURE
 from gptstudio.gui.playground.sampling_panel import SamplingPanel
 from gptstudio.gui.state.playground_session import sampling_defaults
 
