@@ -15,14 +15,9 @@ from tests.core.sampling_helpers import checkpoint_dict, train_tiny_char_model
 MODEL_ARGS = dict(n_layer=2, n_head=2, n_embd=32, block_size=32)  # ~28k parameters
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """A 30k-parameter model gains nothing from parallel matmuls, and on a busy shared machine the
-    thread hand-offs make generation up to 40x slower: use one intra-op thread in these tests."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+@pytest.fixture(autouse=True)
+def _tiny_models_on_one_thread(one_torch_thread):
+    """Every model here is tiny: one torch thread (see tests/conftest.py)."""
 
 
 @pytest.fixture(autouse=True)
