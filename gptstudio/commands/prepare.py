@@ -8,8 +8,10 @@ from __future__ import annotations
 import sys
 import time
 
+from gptstudio.core import bpe
 from gptstudio.core import dataset as ds
 from gptstudio.core.errors import DatasetError
+from gptstudio.core.special_tokens import SPECIAL_TOKENS
 from gptstudio.core.workspace import suggest_name
 
 
@@ -26,7 +28,16 @@ def register(sub) -> None:
         "--tokenizer",
         choices=ds.TOKENIZERS,
         default="char",
-        help="char: one token per character (small vocabulary); gpt2: GPT-2's BPE (default %(default)s)",
+        help="char: one token per character (small vocabulary); gpt2: GPT-2's BPE; bpe: a byte-level BPE "
+        "vocabulary learned from your text (default %(default)s)",
+    )
+    p.add_argument(
+        "--vocab-size",
+        type=int,
+        metavar="N",
+        help=f"bpe only: ordinary tokens to learn, {bpe.VOCAB_MIN:,} to {bpe.VOCAB_MAX:,}, plus "
+        f"{len(SPECIAL_TOKENS)} special tokens after them (default: from the size of the text, "
+        "about one token per 512 bytes)",
     )
     p.add_argument(
         "--val-fraction",
@@ -39,7 +50,7 @@ def register(sub) -> None:
     p.add_argument(
         "--demo",
         action="store_true",
-        help="use the bundled demo text (Shakespeare) as input; name shakespeare_char/_gpt2",
+        help="use the bundled demo text (Shakespeare) as input; name shakespeare_char/_gpt2/_bpe",
     )
     p.set_defaults(func=run_prepare)
 
@@ -99,9 +110,24 @@ def run_prepare(args) -> int:
     name = args.name or (
         f"shakespeare_{args.tokenizer}" if args.demo and not args.inputs else suggest_name(str(inputs[0]))
     )
+    if args.vocab_size is not None and args.tokenizer != "bpe":
+        raise DatasetError("--vocab-size only applies to --tokenizer bpe (char and gpt2 have fixed vocabularies).")
+    vocab_size = args.vocab_size
+    if args.tokenizer == "bpe" and vocab_size is None:
+        files = ds.collect_input_files(inputs)
+        vocab_size, reason = bpe.default_vocab_size(sum(f.stat().st_size for f in files))
+        print(f"BPE vocabulary: {reason} Choose another size with --vocab-size N.", file=sys.stderr)
     progress = _ProgressLine()
     try:
-        meta = ds.prepare_dataset(inputs, name, args.tokenizer, args.val_fraction, force=args.force, report=progress)
+        meta = ds.prepare_dataset(
+            inputs,
+            name,
+            args.tokenizer,
+            args.val_fraction,
+            force=args.force,
+            report=progress,
+            vocab_size=vocab_size,
+        )
     finally:
         progress.clear()
     elapsed = time.monotonic() - progress.start

@@ -179,6 +179,8 @@ class ProgressPrinter:
             self.print(f"{event.level}: {event.text}" if event.level != "info" else event.text)
         elif isinstance(event, Finished):
             best = f", best val loss {event.best_val_loss:.4f}" if event.best_val_loss is not None else ""
+            if event.best_val_bpb is not None:
+                best += f" ({event.best_val_bpb:.4f} bits per byte)"
             self.print(f"{event.status} at iter {event.iter}{best}. {event.reason}")
 
     def print(self, line: str) -> None:
@@ -219,9 +221,10 @@ class ProgressPrinter:
 
     def eval(self, e: Eval) -> None:
         mark = " *" if e.val_loss <= e.best_val_loss else ""
+        bpb = f" | bpb train {e.train_bpb:.4f}, val {e.val_bpb:.4f}" if None not in (e.train_bpb, e.val_bpb) else ""
         self.print(
             f"eval {e.iter}: train loss {e.train_loss:.4f}, val loss {e.val_loss:.4f}{mark} "
-            f"(best {e.best_val_loss:.4f})"
+            f"(best {e.best_val_loss:.4f}){bpb}"
         )
         if e.sample:
             for line in e.sample.strip("\n").splitlines()[:8]:

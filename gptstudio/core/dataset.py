@@ -25,7 +25,6 @@ import errno
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 import uuid
@@ -38,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from gptstudio.core.atomic import write_json_atomic
-from gptstudio.core.errors import Cancelled, DatasetError
+from gptstudio.core.bpe import check_vocab_size, default_vocab_size, train_bpe
+from gptstudio.core.errors import Cancelled, DatasetError, TokenizerError
 from gptstudio.core.locks import dataset_lock
 from gptstudio.core.resources import resource_path
 from gptstudio.core.safe_pickle import read_meta_pkl
@@ -51,7 +51,14 @@ from gptstudio.core.textfiles import (
     iter_text_chunks,
     sniff_encoding,
 )
-from gptstudio.core.tokenizer import GPT2_EOT, GPT2_VOCAB, gpt2_encoding, gpt2_meta
+from gptstudio.core.tokenizer import (
+    GPT2_EOT,
+    GPT2_VOCAB,
+    bpe_pieces,
+    gpt2_encoding,
+    gpt2_meta,
+    tokenizer_from_meta,
+)
 from gptstudio.core.workspace import Workspace
 
 __all__ = [
@@ -59,6 +66,7 @@ __all__ = [
     "TextFileInfo",
     "bpe_pieces",
     "collect_input_files",
+    "dataset_split_bytes",
     "dataset_tokens",
     "delete_dataset",
     "demo_text_path",
@@ -71,10 +79,12 @@ __all__ = [
 ]
 
 FORMAT = 1
-TOKENIZERS = ("char", "gpt2")
+TOKENIZERS = ("char", "gpt2", "bpe")
 CHUNK_BYTES = 8 << 20  # input read per step: big enough for fast numpy/tiktoken calls, small in RAM
-BPE_PIECE_CHARS = 1 << 20  # text per tiktoken call
+BPE_PIECE_CHARS = 1 << 20  # text per encoding call
 BPE_MAX_CARRY = 16  # pieces of text without any safe cut before one is forced (see bpe_pieces)
+TRAIN_PIECE_CHARS = 4096  # text per item given to the BPE trainer (it buffers 256 items)
+TOKENIZER_FILE = "tokenizer.json"  # an own-BPE dataset's tokenizer (Hugging Face format)
 COPY_BYTES = 1 << 20  # block size when copying token files
 DEMO_TEXT = "demo_shakespeare.txt"  # in resources/ (see resources/README.md)
 
@@ -314,27 +324,44 @@ def _encode_char(files, tmp: Path, progress: _Progress, chunk_bytes: int, io_poo
     return tok, out, sources, sum(counts)
 
 
-# -------------------------------------------------------------------------------------------- GPT-2 BPE
-
-# A cut right after a non-space character that is followed by whitespace is where GPT-2's
-# pre-tokenizer splits anyway: none of its patterns puts whitespace after a non-space character in
-# the same pre-token (a space can only begin one), and the pattern looks ahead but never behind.
-# Python's \S is stricter than the Rust regex's (Python counts more characters as space), so a
-# Python \S is non-space for tiktoken too.
-_BPE_CUT = re.compile(r"\S(?=[ \t\n\r\f\v])")
+# ------------------------------------------------------------------------- byte-level BPE (GPT-2 and own)
 
 
-def bpe_pieces(text: str, piece_chars: int = BPE_PIECE_CHARS) -> tuple[list[str], str]:
-    """Cut `text` into pieces of a bit more than `piece_chars` that GPT-2 BPE encodes exactly as the
-    whole; returns (pieces, rest), the rest being the tail to prepend to the next text."""
-    pieces, start = [], 0
-    while len(text) - start > piece_chars:
-        m = _BPE_CUT.search(text, start + piece_chars)
-        if m is None:
-            break
-        pieces.append(text[start : m.end()])
-        start = m.end()
-    return pieces, text[start:]
+def _text_pieces(files, chunk_bytes: int, piece_chars: int, on_chunk, hashers=None):
+    """(file index, piece of text) for every file in turn, cut where GPT-2's pre-tokenizer splits anyway
+    (bpe_pieces), so encoding the pieces gives the ids of encoding each file whole. `on_chunk(i, chunk)`
+    sees every chunk read; `hashers[i]`, when given, hashes file i's raw bytes."""
+    for i, path in enumerate(files):
+        carry = ""
+        on_raw = hashers[i].update if hashers else None
+        for chunk in iter_text_chunks(path, chunk_bytes, on_raw=on_raw):
+            on_chunk(i, chunk)
+            pieces, carry = bpe_pieces(carry + chunk.text, piece_chars)
+            if len(carry) > BPE_MAX_CARRY * piece_chars:
+                # a very long run with no whitespace at all: cut anyway to bound memory; only the
+                # tokens right at this cut may differ from encoding the file in one go
+                pieces.append(carry[:-piece_chars])
+                carry = carry[-piece_chars:]
+            for piece in pieces:
+                yield i, piece
+        if carry:
+            yield i, carry
+
+
+@dataclass
+class _FileCounts:
+    """What one pass saw of each input file: characters and UTF-8 bytes of text."""
+
+    chars: list[int]
+    nbytes: list[int]
+
+    @classmethod
+    def of(cls, files) -> _FileCounts:
+        return cls([0] * len(files), [0] * len(files))
+
+    def add(self, i: int, chunk: TextChunk) -> None:
+        self.chars[i] += len(chunk.data) if chunk.is_ascii else len(chunk.text)
+        self.nbytes[i] += len(chunk.data)
 
 
 def _drain(queue: deque, out: _TokenFile, keep: int) -> None:
@@ -344,44 +371,95 @@ def _drain(queue: deque, out: _TokenFile, keep: int) -> None:
         out.write(item.result() if isinstance(item, Future) else item)
 
 
-def _encode_gpt2(files, tmp: Path, progress: _Progress, chunk_bytes: int, io_pool, num_threads: int):
-    enc = gpt2_encoding()
+def _encode_stream(
+    files,
+    out: _TokenFile,
+    progress: _Progress,
+    chunk_bytes: int,
+    num_threads: int,
+    encode,
+    eot: int,
+    hashers=None,
+) -> _FileCounts:
+    """Encode the files into `out` with `encode(text) -> ids` on a thread pool while the next chunk is read
+    (tiktoken and tokenizers release the GIL), `eot` between files. Returns what was read of each file."""
     piece_chars = max(16, min(BPE_PIECE_CHARS, chunk_bytes // 8))
+    counts = _FileCounts.of(files)
 
-    def encode_piece(text: str) -> np.ndarray:
-        return np.asarray(enc.encode_ordinary(text), dtype=np.uint16)  # tiktoken releases the GIL
+    def on_chunk(i: int, chunk: TextChunk) -> None:
+        counts.add(i, chunk)
+        progress.advance(chunk.nread, "encoding")
 
-    out = _TokenFile(tmp / "tokens.tmp", token_dtype(GPT2_VOCAB))
     pool = ThreadPoolExecutor(num_threads, thread_name_prefix="gptstudio-bpe")
     queue: deque = deque()
     keep = num_threads + max(1, chunk_bytes // piece_chars)  # about two chunks in flight
-    sources, total_chars = [], 0
     try:
-        for i, path in enumerate(files):
-            if i:
-                queue.append(np.array([GPT2_EOT], dtype=np.uint16))  # between documents
-            hasher, carry = _Hasher(io_pool), ""
-            for chunk in iter_text_chunks(path, chunk_bytes, on_raw=hasher.update):
-                total_chars += len(chunk.text)
-                pieces, carry = bpe_pieces(carry + chunk.text, piece_chars)
-                if len(carry) > BPE_MAX_CARRY * piece_chars:
-                    # a very long run with no whitespace at all: cut anyway to bound memory; only the
-                    # tokens right at this cut may differ from encoding the file in one go
-                    pieces.append(carry[:-piece_chars])
-                    carry = carry[-piece_chars:]
-                queue.extend(pool.submit(encode_piece, p) for p in pieces)
-                _drain(queue, out, keep)
-                progress.advance(chunk.nread, "encoding")
-            if carry:
-                queue.append(pool.submit(encode_piece, carry))
-            sources.append(_source(path, hasher))
+        last = None
+        for i, piece in _text_pieces(files, chunk_bytes, piece_chars, on_chunk, hashers):
+            if i != last:
+                if last is not None:
+                    queue.append(np.array([eot], dtype=out.dtype))  # between documents
+                last = i
+            queue.append(pool.submit(encode, piece))
+            _drain(queue, out, keep)
         _drain(queue, out, 0)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        out.close()
-    if total_chars == 0:
+    if sum(counts.chars) == 0:
         raise DatasetError("The input has no text (only empty files or byte order marks): give files with text.")
-    return gpt2_meta(), out, sources, total_chars
+    return counts
+
+
+def _encode_gpt2(files, tmp: Path, progress: _Progress, chunk_bytes: int, io_pool, num_threads: int):
+    enc = gpt2_encoding()
+
+    def encode(text: str) -> np.ndarray:
+        return np.asarray(enc.encode_ordinary(text), dtype=np.uint16)
+
+    hashers = [_Hasher(io_pool) for _ in files]
+    out = _TokenFile(tmp / "tokens.tmp", token_dtype(GPT2_VOCAB))
+    try:
+        counts = _encode_stream(files, out, progress, chunk_bytes, num_threads, encode, GPT2_EOT, hashers)
+    finally:
+        out.close()
+    sources = [_source(path, h) for path, h in zip(files, hashers)]
+    return gpt2_meta(), out, sources, sum(counts.chars)
+
+
+def _train_vocabulary(files, progress: _Progress, chunk_bytes: int, io_pool, vocab_size: int):
+    """Pass 1 of own-BPE: learn the vocabulary from a stream of the files (hashing them meanwhile)."""
+    hashers = [_Hasher(io_pool) for _ in files]
+    counts = _FileCounts.of(files)
+    phase = ["vocabulary"]
+
+    def on_chunk(i: int, chunk: TextChunk) -> None:  # on the library's thread: count only, never report
+        counts.add(i, chunk)
+        progress.done = min(progress.total, progress.done + chunk.nread)
+
+    def texts():
+        for _i, piece in _text_pieces(files, chunk_bytes, TRAIN_PIECE_CHARS, on_chunk, hashers):
+            yield piece
+        phase[0] = "learning merges"
+
+    tok = train_bpe(texts(), vocab_size, poll=lambda: progress.emit(phase[0]))
+    if sum(counts.chars) == 0:
+        raise DatasetError("The input has no text (only empty files or byte order marks): give files with text.")
+    return tok, [_source(path, h) for path, h in zip(files, hashers)], counts
+
+
+def _encode_own_bpe(files, tmp: Path, progress: _Progress, chunk_bytes: int, io_pool, num_threads: int, vocab_size):
+    tok, sources, seen = _train_vocabulary(files, progress, chunk_bytes, io_pool, vocab_size)
+    out = _TokenFile(tmp / "tokens.tmp", token_dtype(tok.vocab_size), pool=io_pool)
+    try:  # pass 2
+        counts = _encode_stream(files, out, progress, chunk_bytes, num_threads, tok.encode_array, tok.eot_token)
+    finally:
+        out.close()
+    for path, before, now in zip(files, seen.nbytes, counts.nbytes):
+        if before != now:
+            raise _changed_error(path)
+    meta = tok.to_meta()
+    (tmp / TOKENIZER_FILE).write_text(meta.pop("tokenizer_json"), encoding="utf-8")
+    return meta, out, sources, sum(counts.chars)
 
 
 # ------------------------------------------------------------------------------------- build and publish
@@ -466,6 +544,53 @@ def _publish(tmp: Path, final: Path, force: bool) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _with_tokenizer_file(meta: dict, folder: Path) -> dict:
+    """The meta with an own-BPE dataset's tokenizer.json text as "tokenizer_json" (what tokenizer_from_meta
+    and checkpoints use); other metas as they are."""
+    if meta.get("tokenizer") != "bpe":
+        return meta
+    try:
+        text = (folder / TOKENIZER_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(
+            f"The dataset '{folder.name}' is damaged: its {TOKENIZER_FILE} cannot be read ({e}). "
+            "Prepare it again or delete it."
+        ) from None
+    return {**meta, "tokenizer_json": text}
+
+
+def _count_split_bytes(folder: Path, meta: dict, progress: _Progress | None = None) -> dict[str, int]:
+    """{"train_bytes", "val_bytes"}: the UTF-8 bytes of text each split's tokens stand for (the sum of
+    each token's byte length; special tokens count 0). Bits per byte divide by these."""
+    try:
+        lengths = tokenizer_from_meta(meta).token_byte_lengths()
+    except TokenizerError as e:
+        raise DatasetError(f"The dataset '{folder.name}' is damaged: {e}") from None
+    dtype, block = np.dtype(meta["dtype"]), COPY_BYTES
+    counts = {}
+    for split in ("train", "val"):
+        total = 0
+        with open(folder / f"{split}.bin", "rb") as f:
+            while data := f.read(block):
+                ids = np.frombuffer(data, dtype)
+                # ids the vocabulary lacks would be a damaged file: count them as 0 bytes, never crash
+                total += int(np.bincount(ids, minlength=len(lengths))[: len(lengths)] @ lengths)
+                if progress is not None:
+                    progress.check()
+        counts[f"{split}_bytes"] = total
+    return counts
+
+
+def dataset_split_bytes(name_or_dir, *, home=None) -> dict[str, int]:
+    """{"train": bytes, "val": bytes} of text in a dataset's splits: from meta.json, or counted from the
+    token files for datasets prepared before these counts were stored (a pass over the token ids)."""
+    folder = _dataset_folder(name_or_dir, home)
+    meta = load_dataset_meta(folder)
+    if not all(isinstance(meta.get(f"{s}_bytes"), int) for s in ("train", "val")):
+        meta = {**meta, **_count_split_bytes(folder, meta)}
+    return {"train": meta["train_bytes"], "val": meta["val_bytes"]}
+
+
 def _count(n: int, unit: str) -> str:
     return f"{n:,} {unit}{'' if n == 1 else 's'}"
 
@@ -484,22 +609,38 @@ def prepare_dataset(
     force: bool = False,
     report=None,
     cancel=None,
+    vocab_size: int | None = None,
     chunk_bytes: int = CHUNK_BYTES,
     num_threads: int | None = None,
 ) -> dict:
     """Tokenize text files/folders into `datasets/NAME/` of the workspace at `home`.
 
-    Returns the meta written to meta.json, plus "name" and "path". `report` receives PrepareProgress;
-    setting `cancel` (a threading.Event) stops with Cancelled. Bad input raises DatasetError (or
-    WorkspaceError for an invalid name); an existing dataset is replaced only with `force`, and is never
-    touched when preparing fails or is cancelled. `chunk_bytes`/`num_threads` tune the streaming.
+    `tokenizer` is "char", "gpt2" or "bpe" (a byte-level BPE learned from these files, with
+    `vocab_size` ordinary tokens: bpe.default_vocab_size of the input when None; it is stored as
+    tokenizer.json in the dataset folder). Returns the meta written to meta.json, plus "name" and
+    "path" (and "tokenizer_json" for bpe, as load_dataset_meta gives it). `report` receives
+    PrepareProgress; setting `cancel` (a threading.Event) stops with Cancelled. Bad input raises
+    DatasetError (or WorkspaceError for an invalid name); an existing dataset is replaced only with
+    `force`, and is never touched when preparing fails or is cancelled. `chunk_bytes`/`num_threads`
+    tune the streaming.
     """
     ws = Workspace.open(home)
     final = ws.dataset_dir(name)  # validates the name
     if tokenizer not in TOKENIZERS:
         raise DatasetError(
-            f"Unknown tokenizer {tokenizer!r}: choose 'char' (one token per character) or 'gpt2' (GPT-2's BPE)."
+            f"Unknown tokenizer {tokenizer!r}: choose 'char' (one token per character), 'gpt2' (GPT-2's BPE) "
+            "or 'bpe' (a BPE vocabulary learned from your text)."
         )
+    if vocab_size is not None and tokenizer != "bpe":
+        raise DatasetError(
+            f"A vocabulary size only applies to the 'bpe' tokenizer ('{tokenizer}' has a fixed vocabulary): "
+            "leave it out, or choose bpe."
+        )
+    if vocab_size is not None:
+        try:
+            check_vocab_size(vocab_size)
+        except TokenizerError as e:
+            raise DatasetError(str(e)) from None
     vf = _check_val_fraction(val_fraction)
     progress = _Progress(report, cancel)
     progress.emit("scanning")
@@ -510,7 +651,9 @@ def prepare_dataset(
     if final.exists() and not force:
         raise _exists_error(name)
     total_bytes = sum(p.stat().st_size for p in files)
-    progress.total = total_bytes * (2 if tokenizer == "char" else 1)
+    progress.total = total_bytes * (1 if tokenizer == "gpt2" else 2)  # char and bpe read the input twice
+    if tokenizer == "bpe" and vocab_size is None:
+        vocab_size, _reason = default_vocab_size(total_bytes)
     threads = num_threads or min(8, os.cpu_count() or 1)
     with (
         dataset_lock(ws.datasets_dir, name),
@@ -520,8 +663,12 @@ def prepare_dataset(
     ):
         if tokenizer == "char":
             tok, out, sources, total_chars = _encode_char(files, tmp, progress, chunk_bytes, io_pool)
-        else:
+        elif tokenizer == "gpt2":
             tok, out, sources, total_chars = _encode_gpt2(files, tmp, progress, chunk_bytes, io_pool, threads)
+        else:
+            tok, out, sources, total_chars = _encode_own_bpe(
+                files, tmp, progress, chunk_bytes, io_pool, threads, vocab_size
+            )
         n_train, n_val = _split_sizes(out.count, vf)
         if not n_train or not n_val:
             need, unit = _min_tokens(vf), "character" if tokenizer == "char" else "token"
@@ -545,27 +692,27 @@ def prepare_dataset(
             "created": _now(),
             "val_fraction": vf,
         }
+        meta.update(_count_split_bytes(tmp, _with_tokenizer_file(meta, tmp), progress))
         write_json_atomic(tmp / "meta.json", meta)
         _publish(tmp, final, force)
         progress.done = progress.total
         progress.emit("finishing", cancellable=False)  # published: too late to cancel
-    return {**meta, "name": name, "path": str(final)}
+    return {**_with_tokenizer_file(meta, final), "name": name, "path": str(final)}
 
 
 # ---------------------------------------------------------------------------------------- nanoGPT import
 
 
 def _token_lengths(tok: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Per token id: its UTF-8 byte length and how many characters start in it (to total the text)."""
+    """Per token id: its UTF-8 byte length and how many characters start in it (to total the text);
+    special tokens stand for no text."""
+    tokenizer = tokenizer_from_meta(tok)
+    nbytes = tokenizer.token_byte_lengths()
     if tok["tokenizer"] == "char":
-        return np.array([len(c.encode("utf-8")) for c in tok["chars"]], dtype=np.int64), np.ones(
-            tok["vocab_size"], dtype=np.int64
-        )
-    enc = gpt2_encoding()
-    pieces = [enc.decode_single_token_bytes(i) for i in range(GPT2_VOCAB)]
-    nbytes = np.array([len(p) for p in pieces], dtype=np.int64)
+        return nbytes, np.ones(tokenizer.vocab_size, dtype=np.int64)
+    pieces = [tokenizer.decode_bytes([i]) for i in range(tokenizer.vocab_size)]
     starts = np.array([sum(1 for b in p if not 0x80 <= b < 0xC0) for p in pieces], dtype=np.int64)
-    return nbytes, starts
+    return nbytes, np.where(nbytes > 0, starts, 0)
 
 
 def _copy_tokens(src: Path, dst: Path, tok: dict, lengths, progress: _Progress) -> tuple[int, int, int, str]:
@@ -617,11 +764,11 @@ def import_nanogpt_data(src_dir, name: str, *, home=None, force: bool = False, r
     progress.emit("scanning")
     with dataset_lock(ws.datasets_dir, name), _os_errors(ws, name, progress.total), _building(ws, name) as tmp:
         lengths = _token_lengths(tok)
-        counts, sources, total_bytes, total_chars = {}, [], 0, 0
+        counts, split_bytes, sources, total_chars = {}, {}, [], 0
         for split, path in bins.items():
             n, nbytes, nchars, sha = _copy_tokens(path, tmp / f"{split}.bin", tok, lengths, progress)
-            counts[split] = n
-            total_bytes, total_chars = total_bytes + nbytes, total_chars + nchars
+            counts[split], split_bytes[f"{split}_bytes"] = n, nbytes
+            total_chars += nchars
             sources.append({"path": str(path), "size": path.stat().st_size, "sha256": sha})
         if (src / "meta.pkl").exists():
             pkl = src / "meta.pkl"
@@ -635,11 +782,12 @@ def import_nanogpt_data(src_dir, name: str, *, home=None, force: bool = False, r
             "train_tokens": counts["train"],
             "val_tokens": counts["val"],
             "total_chars": total_chars,
-            "total_bytes": total_bytes,
+            "total_bytes": sum(split_bytes.values()),
             "sources": sources,
             "created": _now(),
             "val_fraction": round(counts["val"] / (counts["train"] + counts["val"]), 6),
             "imported_from": str(src),
+            **split_bytes,
         }
         write_json_atomic(tmp / "meta.json", meta)
         _publish(tmp, final, force)
@@ -673,6 +821,9 @@ def _meta_problem(meta, folder: Path) -> str | None:
     elif kind == "gpt2":
         if vocab != GPT2_VOCAB:
             return f"a GPT-2 vocabulary has {GPT2_VOCAB} tokens, meta.json says {vocab}"
+    elif kind == "bpe":
+        if not (folder / TOKENIZER_FILE).is_file():
+            return f"its {TOKENIZER_FILE} is missing"
     else:
         return f"unknown tokenizer {kind!r} in meta.json"
     if meta.get("dtype") not in ("uint16", "uint32") or vocab - 1 > np.iinfo(meta["dtype"]).max:
@@ -689,7 +840,8 @@ def _meta_problem(meta, folder: Path) -> str | None:
 
 
 def load_dataset_meta(path_or_dir) -> dict:
-    """The validated meta.json of a dataset folder (or of the meta.json path itself)."""
+    """The validated meta.json of a dataset folder (or of the meta.json path itself); for an own-BPE
+    dataset with its tokenizer.json text as "tokenizer_json", so tokenizer_from_meta works on it."""
     p = Path(path_or_dir).expanduser()
     folder = p.parent if p.name == "meta.json" else p
     meta_path = folder / "meta.json"
@@ -711,7 +863,7 @@ def load_dataset_meta(path_or_dir) -> dict:
     problem = _meta_problem(meta, folder)
     if problem:
         raise DatasetError(f"The dataset '{folder.name}' is damaged: {problem}. Prepare it again or delete it.")
-    return meta
+    return _with_tokenizer_file(meta, folder)
 
 
 def _folder_size(folder: Path) -> int:

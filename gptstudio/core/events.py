@@ -54,6 +54,9 @@ class Eval(Event):
     val_loss: float
     best_val_loss: float
     sample: str | None = None  # a short text from the model, when eval_sample_tokens > 0
+    # the losses in bits per byte of text (comparable across tokenizers); None when unknown
+    train_bpb: float | None = None
+    val_bpb: float | None = None
 
 
 @dataclass
@@ -90,6 +93,7 @@ class Finished(Event):
     iter: int
     reason: str = ""
     best_val_loss: float | None = None
+    best_val_bpb: float | None = None
 
 
 EVENT_TYPES: dict[str, type] = {

@@ -1,7 +1,8 @@
 """Export a run's model so other tools can use it.
 
-- `hf`: a Hugging Face GPT-2 folder (config.json, model.safetensors, generation_config.json and, for
-  BPE runs, GPT-2's tokenizer files) that `transformers.AutoModelForCausalLM.from_pretrained` loads.
+- `hf`: a Hugging Face GPT-2 folder (config.json, model.safetensors, generation_config.json and the
+  tokenizer files: GPT-2's for gpt2 runs, the run's own tokenizer.json for bpe runs) that
+  `transformers.AutoModelForCausalLM.from_pretrained` and `AutoTokenizer.from_pretrained` load.
   Char-level runs add `char_vocab.json` and a README saying how to tokenize (one id per character).
 - `safetensors`: the weights plus our JSON metadata (model_args, tokenizer, iteration) only.
 - `gguf`: one file for llama.cpp, LM Studio and Ollama, plus an Ollama Modelfile beside it
@@ -32,6 +33,7 @@ from gptstudio.core.gguf_export import (
 from gptstudio.core.model import GPT, GPTConfig
 from gptstudio.core.pretrained import _gpt2_tokenizer_files, hf_config, to_hf_state_dict
 from gptstudio.core.runs import checkpoint_paths
+from gptstudio.core.special_tokens import END_OF_TEXT
 from gptstudio.core.tokenizer import tokenizer_from_meta
 from gptstudio.core.workspace import Workspace
 
@@ -172,7 +174,7 @@ def _description(ckpt: dict) -> str:
 def _write_hf(model: GPT, tok: dict, folder: Path, name: str) -> None:
     from safetensors.torch import save_file
 
-    eot = tok.get("eot_token") if tok.get("tokenizer") == "gpt2" else None
+    eot = tok.get("eot_token") if tok.get("tokenizer") in ("gpt2", "bpe") else None
     save_file(to_hf_state_dict(model), str(folder / "model.safetensors"), metadata={"format": "pt"})
     (folder / "config.json").write_text(json.dumps(hf_config(model, eot), indent=2))
     gen = {"do_sample": True, "temperature": 0.8, "top_k": 200, "max_new_tokens": 500}
@@ -196,9 +198,31 @@ def _write_hf(model: GPT, tok: dict, folder: Path, name: str) -> None:
                 indent=2,
             )
         )
+    elif tok.get("tokenizer") == "bpe":
+        _write_hf_bpe_tokenizer(tok, folder, model.config.block_size)
     else:
         (folder / "char_vocab.json").write_text(json.dumps({"chars": tok.get("chars", [])}, ensure_ascii=False))
         (folder / "README.md").write_text(CHAR_README.format(name=name), encoding="utf-8")
+
+
+def _write_hf_bpe_tokenizer(tok: dict, folder: Path, block_size: int) -> None:
+    """A run's own BPE as Hugging Face tokenizer files: its tokenizer.json as trained, loaded by
+    `AutoTokenizer.from_pretrained` as a fast tokenizer that gives our ids."""
+    from gptstudio.core.bpe import BPETokenizer
+
+    tokenizer = BPETokenizer(tok["tokenizer_json"])  # refuses a damaged one before anything is written
+    (folder / "tokenizer.json").write_text(tokenizer.json, encoding="utf-8")
+    names = list(tokenizer.special_ids)
+    special = {"bos_token": END_OF_TEXT, "eos_token": END_OF_TEXT, "additional_special_tokens": names[1:]}
+    (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2))
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "model_max_length": block_size,
+        "add_prefix_space": False,
+        "clean_up_tokenization_spaces": False,  # decoding must give back the text exactly
+        **special,
+    }
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
 
 
 def _write_safetensors(model: GPT, ckpt: dict, tok: dict, folder: Path) -> None:

@@ -213,9 +213,22 @@ def read_dataset_meta(dataset_dir: str | os.PathLike) -> dict:
     return load_dataset_meta(dataset_dir)
 
 
+TOKENIZER_KEYS = ("tokenizer", "vocab_size", "chars", "eot_token", "special_tokens", "tokenizer_json")
+
+
 def tokenizer_meta(meta: dict) -> dict:
-    """The part of a dataset's meta that defines its tokenizer (what checkpoints store)."""
-    return {k: meta[k] for k in ("tokenizer", "vocab_size", "chars", "eot_token") if k in meta}
+    """The part of a dataset's meta that defines its tokenizer (what checkpoints store: for an own-BPE
+    dataset this includes the whole tokenizer.json, so a checkpoint alone can sample and export)."""
+    return {k: meta[k] for k in TOKENIZER_KEYS if k in meta}
+
+
+def bits_per_byte(loss: float | None, tokens: int, nbytes: int) -> float | None:
+    """A loss in nats per token as bits per byte of text: loss × tokens/bytes ÷ ln 2, where tokens/bytes
+    is the split's (its token count over the UTF-8 bytes of text they stand for). Unlike the loss, it
+    compares runs with different tokenizers. None when unknown."""
+    if loss is None or not nbytes or not math.isfinite(loss):
+        return None
+    return loss * tokens / nbytes / math.log(2)
 
 
 ARCHITECTURE = ("n_layer", "n_head", "n_embd", "block_size", "bias")
@@ -256,6 +269,7 @@ __all__ = [
     "STOP_FILE",
     "MetricsLog",
     "apply_architecture",
+    "bits_per_byte",
     "checkpoint_paths",
     "config_from_checkpoint",
     "is_running_elsewhere",

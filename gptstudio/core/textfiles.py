@@ -378,3 +378,50 @@ def check_text_head(path: Path) -> None:
         raise DatasetError(f"{path} is empty: give a file with some text in it.")
     encoding, bom = sniff_encoding(head)
     _decode_head(path, head, encoding, bom, len(head) >= size)
+
+
+def sample_text(files, max_bytes: int, windows: int = 32) -> list[str]:
+    """Pieces of the files' text from `windows` places spread evenly over all of them (by size), about
+    `max_bytes` of file in all, without reading the rest: a quick look at a large input for estimates.
+
+    Bytes that do not decode (a character cut at a window's edge) are dropped. Files that cannot be read
+    are skipped; the reader of the full input reports them.
+    """
+    sizes = []
+    for path in files:
+        try:
+            sizes.append(max(0, Path(path).stat().st_size))
+        except OSError:
+            sizes.append(0)
+    total = sum(sizes)
+    if total == 0:
+        return []
+    width = max(64, min(total, max_bytes) // max(1, windows))
+    if total <= max_bytes:
+        starts = list(range(0, total, width))
+    else:
+        starts = [round(i * (total - width) / max(1, windows - 1)) for i in range(windows)]
+    pieces = []
+    for start in starts:
+        file_start = 0
+        for path, size in zip(files, sizes):
+            if start < file_start + size:
+                text = _read_window(path, start - file_start, width)
+                if text:
+                    pieces.append(text)
+                break
+            file_start += size
+    return pieces
+
+
+def _read_window(path, offset: int, nbytes: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            encoding, bom = sniff_encoding(f.read(4))
+            unit = 4 if "32" in encoding else 2 if "16" in encoding else 1
+            offset = max(bom, offset - offset % unit + (bom % unit))
+            f.seek(offset)
+            data = f.read(nbytes)
+    except OSError:
+        return ""
+    return codecs.decode(data, encoding.replace("-sig", ""), errors="ignore").replace("\0", "")

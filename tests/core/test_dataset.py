@@ -291,7 +291,7 @@ def test_invalid_name_tokenizer_and_fraction(home, tmp_path):
         with pytest.raises(WorkspaceError):
             ds.prepare_dataset([src], bad, home=home)
     with pytest.raises(DatasetError, match="Unknown tokenizer"):
-        ds.prepare_dataset([src], "x", "bpe", home=home)
+        ds.prepare_dataset([src], "x", "sentencepiece", home=home)
     for vf in (0, 1, -0.1, "lots"):
         with pytest.raises(DatasetError, match="validation fraction"):
             ds.prepare_dataset([src], "x", val_fraction=vf, home=home)
@@ -576,7 +576,9 @@ def test_import_nanogpt_gpt2_data(home, tmp_path):
     meta = ds.import_nanogpt_data(folder, "owt", home=home)
     assert meta["tokenizer"] == "gpt2" and meta["eot_token"] == GPT2_EOT
     assert all_ids(meta).tolist() == train + val
-    assert meta["total_chars"] == len("Some training text. <|endoftext|>Validation é")
+    # the end-of-text token stands for no text: it adds no characters and no bytes
+    assert meta["total_chars"] == len("Some training text. Validation é")
+    assert (meta["train_bytes"], meta["val_bytes"]) == (len(b"Some training text. "), len("Validation é".encode()))
 
 
 def test_import_refuses_bad_folders(home, tmp_path):
