@@ -43,7 +43,7 @@ def run_list(args) -> int:
     if not runs:
         print("No runs yet: start one with `gptstudio train --dataset NAME`.", file=sys.stderr)
         return 0
-    rows = [("NAME", "STATUS", "ITER", "BEST VAL", "DATASET", "UPDATED")]
+    rows = [("NAME", "STATUS", "ITER", "BEST VAL", "BEST BPB", "DATASET", "UPDATED")]
     for r in runs:
         status = r["status"] + (" (interrupted)" if r.get("interrupted") else "")
         it = f"{r.get('iter', '?')}/{r.get('max_iters', '?')}" if "iter" in r else "-"
@@ -53,6 +53,7 @@ def run_list(args) -> int:
                 status,
                 it,
                 _fmt_loss(r.get("best_val_loss")),
+                _fmt_loss(r.get("best_val_bpb")),
                 str(r.get("dataset") or "-"),
                 str(r.get("updated", ""))[:19].replace("T", " "),
             )

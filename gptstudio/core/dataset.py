@@ -441,6 +441,7 @@ def _train_vocabulary(files, progress: _Progress, chunk_bytes: int, io_pool, voc
             yield piece
         phase[0] = "learning merges"
 
+    progress.emit(phase[0])
     tok = train_bpe(texts(), vocab_size, poll=lambda: progress.emit(phase[0]))
     if sum(counts.chars) == 0:
         raise DatasetError("The input has no text (only empty files or byte order marks): give files with text.")

@@ -224,12 +224,6 @@ class GPT(nn.Module):
         return 6 * N + 12 * L * H * Q * T
 
 
-def padded_vocab_size(tokenizer_vocab: int) -> int:
-    """The embedding rows a model gets for a tokenizer: like nanoGPT, a vocabulary above 1,024 is padded
-    up to a multiple of 64 (GPT-2's 50,257 -> 50,304) for faster matmuls; the extra rows are never used."""
-    return (tokenizer_vocab + 63) // 64 * 64 if tokenizer_vocab > 1024 else tokenizer_vocab
-
-
 def strip_compile_prefix(state_dict: dict) -> dict:
     """torch.compile'd models save keys as '_orig_mod.x' (and DDP as 'module.x'): restore plain keys."""
     out = {}

@@ -187,6 +187,12 @@ def _gpt2_byte_lengths() -> np.ndarray:
     return lengths
 
 
+def padded_vocab_size(tokenizer_vocab: int) -> int:
+    """The embedding rows a model gets for a tokenizer: like nanoGPT, a vocabulary above 1,024 is padded
+    up to a multiple of 64 (GPT-2's 50,257 -> 50,304) for faster matmuls; the extra rows are never used."""
+    return (tokenizer_vocab + 63) // 64 * 64 if tokenizer_vocab > 1024 else tokenizer_vocab
+
+
 def tokenizer_from_meta(meta: dict):
     """Build the tokenizer a dataset or checkpoint was made with (meta.json / checkpoint 'tokenizer')."""
     kind = meta.get("tokenizer")

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 from gptstudio.core.bpe import check_vocab_size, train_bpe
 from gptstudio.core.errors import Cancelled, DatasetError
-from gptstudio.core.model import padded_vocab_size
 from gptstudio.core.textfiles import collect_input_files, sample_text
-from gptstudio.core.tokenizer import GPT2_VOCAB, gpt2_encoding
+from gptstudio.core.tokenizer import GPT2_VOCAB, gpt2_encoding, padded_vocab_size
 
 SAMPLE_BYTES = 256 << 10  # enough for stable ratios (within a few % of the full demo text's)
 SAMPLE_WINDOWS = 32

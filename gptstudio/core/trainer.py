@@ -41,7 +41,7 @@ from gptstudio.core.errors import CheckpointError, ConfigError, GPTStudioError, 
 from gptstudio.core.events import CheckpointSaved, Eval, Event, Finished, Message, RunStarted, Step
 from gptstudio.core.failures import is_out_of_memory, out_of_memory_message
 from gptstudio.core.locks import run_lock
-from gptstudio.core.model import GPT, GPTConfig, padded_vocab_size
+from gptstudio.core.model import GPT, GPTConfig
 from gptstudio.core.nanogpt import import_nanogpt_run
 from gptstudio.core.runs import (
     BEST,
@@ -60,6 +60,7 @@ from gptstudio.core.runs import (
 )
 from gptstudio.core.sampler import Sampler, SampleSettings
 from gptstudio.core.schedule import get_lr
+from gptstudio.core.tokenizer import padded_vocab_size
 from gptstudio.core.workspace import Workspace
 
 if TYPE_CHECKING:  # torch builds without distributed support lack it
