@@ -85,6 +85,7 @@ def train_for(home: Path, dataset: str, budget_s: float) -> dict:
 
 def part1(budget_s: float) -> list[dict]:
     from gptstudio.core import dataset as ds
+    from gptstudio.core.tokenizer import padded_vocab_size
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-tokenizers-") as tmp:
