@@ -98,7 +98,7 @@ class BPETokenizer:
 
     kind = "bpe"
 
-    def __init__(self, tokenizer_json: str):
+    def __init__(self, tokenizer_json: str, chat_template: str | None = None):
         from tokenizers import Tokenizer
 
         try:
@@ -125,17 +125,31 @@ class BPETokenizer:
             raise TokenizerError(
                 "tokenizer.json has tokens outside the byte alphabet: prepare the dataset again."
             ) from None
-        self.special_ids: dict[str, int] = {}
+        self.special_tokens: dict[str, int] = {}
         for name in SPECIAL_TOKENS:
             i = self.hf.token_to_id(name)
             if i is None or pieces[i] is not None:
                 raise _damaged(f"lacks the special token {name}")
-            self.special_ids[name] = i
+            self.special_tokens[name] = i
             pieces[i] = name.encode("utf-8")
         if any(p is None for p in pieces):
             raise _damaged("has gaps in its token ids")
         self._pieces: list[bytes] = pieces  # type: ignore[assignment]
-        self.eot_token = self.special_ids[END_OF_TEXT]
+        self.eot_token = self.special_tokens[END_OF_TEXT]
+        self.chat_template = chat_template  # the chat template a chat model was fine-tuned with, or None
+
+    # --- special tokens (always all of them: they were reserved when the vocabulary was learned) ---
+
+    def special_id(self, token: str) -> int | None:
+        """The id of a special token (core/special_tokens.py), or None if this tokenizer has none for it."""
+        return self.special_tokens.get(token)
+
+    def is_special(self, token_id: int) -> bool:
+        return self.learned_size <= int(token_id) < self.vocab_size
+
+    def with_chat_template(self, template: str) -> BPETokenizer:
+        """The same vocabulary, recorded as a chat model's (its special tokens are there already)."""
+        return BPETokenizer(self.json, template)
 
     # --- encoding ---
 
@@ -171,22 +185,25 @@ class BPETokenizer:
 
     def token_byte_lengths(self) -> np.ndarray:
         lengths = np.array([len(p) for p in self._pieces], dtype=np.int64)
-        lengths[list(self.special_ids.values())] = 0  # a special token stands for no text
+        lengths[list(self.special_tokens.values())] = 0  # a special token stands for no text
         return lengths
 
     @property
     def learned_size(self) -> int:
         """Ordinary tokens (bytes and merges): the ids below the special tokens."""
-        return self.vocab_size - len(self.special_ids)
+        return self.vocab_size - len(self.special_tokens)
 
     def to_meta(self) -> dict:
-        return {
+        meta = {
             "tokenizer": "bpe",
             "vocab_size": self.vocab_size,
             "eot_token": self.eot_token,
-            "special_tokens": dict(self.special_ids),
+            "special_tokens": dict(self.special_tokens),
             "tokenizer_json": self.json,
         }
+        if self.chat_template:
+            meta["chat_template"] = self.chat_template
+        return meta
 
 
 def train_bpe(texts: Iterable[str], vocab_size: int, *, poll: Callable[[], None] | None = None) -> BPETokenizer:

@@ -212,7 +212,7 @@ def _write_hf_bpe_tokenizer(tok: dict, folder: Path, block_size: int) -> None:
 
     tokenizer = BPETokenizer(tok["tokenizer_json"])  # refuses a damaged one before anything is written
     (folder / "tokenizer.json").write_text(tokenizer.json, encoding="utf-8")
-    names = list(tokenizer.special_ids)
+    names = list(tokenizer.special_tokens)
     special = {"bos_token": END_OF_TEXT, "eos_token": END_OF_TEXT, "additional_special_tokens": names[1:]}
     (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2))
     config = {

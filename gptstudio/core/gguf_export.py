@@ -27,6 +27,8 @@ The tokenizer, as llama.cpp reads it:
 - GPT-2 BPE runs: tokenizer model `gpt2` (byte-level BPE) with GPT-2's pre-tokenizer, every token as
   its bytes in GPT-2's byte-to-unicode alphabet, and GPT-2's merges; <|endoftext|> is BOS and EOS
   (as for OpenAI's GPT-2), never added to prompts.
+- BPE runs with a vocabulary learned from the user's text (core/bpe.py): the same, with its own
+  tokens and merges (it uses GPT-2's pre-tokenizer and alphabet, so llama.cpp's ids are ours).
 - char runs: tokenizer model `rwkv`, whose tokens are plain byte strings matched longest first. Each
   character is one token, and UTF-8 is prefix-free, so that match splits any text exactly into its
   characters: the ids are ours. Why not byte-level BPE with merges that rebuild whole characters
@@ -42,6 +44,7 @@ in Ollama, LM Studio and llama.cpp; the CLI prints that and the GUI shows it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
@@ -190,14 +193,22 @@ def _char_vocab(tokenizer) -> GGUFVocab:
     return GGUFVocab("rwkv", tokens, types, [], eos=getattr(tokenizer, "eot_token", None))
 
 
+def _own_bpe_merges(tokenizer) -> list[str]:
+    """The merges of a BPE learned from the user's text (core/bpe.py), in rank order, from its tokenizer.json."""
+    merges = json.loads(tokenizer.json)["model"]["merges"]
+    return [m if isinstance(m, str) else " ".join(m) for m in merges]  # tokenizers >= 0.20 stores pairs
+
+
 def gguf_vocab(tokenizer) -> GGUFVocab:
     """The tokenizer's vocabulary as llama.cpp reads it; raise GGUFExportError if it has no exact form."""
     if tokenizer.kind == "gpt2":
         return _byte_level_bpe_vocab(tokenizer, _gpt2_merges())
+    if tokenizer.kind == "bpe":  # GPT-2's pre-tokenizer and byte alphabet, the text's own merges
+        return _byte_level_bpe_vocab(tokenizer, _own_bpe_merges(tokenizer))
     if tokenizer.kind == "char":
         return _char_vocab(tokenizer)
     raise GGUFExportError(
-        f"GGUF export does not know the {tokenizer.kind!r} tokenizer: retrain with the char or gpt2 tokenizer."
+        f"GGUF export does not know the {tokenizer.kind!r} tokenizer: retrain with the char, gpt2 or bpe tokenizer."
     )
 
 

@@ -213,7 +213,7 @@ def read_dataset_meta(dataset_dir: str | os.PathLike) -> dict:
     return load_dataset_meta(dataset_dir)
 
 
-TOKENIZER_KEYS = ("tokenizer", "vocab_size", "chars", "eot_token", "special_tokens", "tokenizer_json")
+TOKENIZER_KEYS = ("tokenizer", "vocab_size", "chars", "eot_token", "special_tokens", "chat_template", "tokenizer_json")
 
 
 def tokenizer_meta(meta: dict) -> dict:

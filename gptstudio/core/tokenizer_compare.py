@@ -81,7 +81,7 @@ def compare_tokenizers(
     vocab, note = tok.vocab_size, ""
     if sampled:
         # the whole text fills the vocabulary further than the sample can: show the size asked for
-        vocab = bpe_vocab_size + len(tok.special_ids)
+        vocab = bpe_vocab_size + len(tok.special_tokens)
         note = "learned from the sample: the whole text compresses a little differently"
         if tok.learned_size < bpe_vocab_size:
             note = (

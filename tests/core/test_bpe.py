@@ -133,14 +133,14 @@ def test_invalid_utf8_is_refused_before_a_dataset_exists(home, tmp_path):
 def test_special_tokens_follow_the_learned_vocabulary(demo_bpe):
     n = demo_bpe.learned_size
     assert n == 1024 and demo_bpe.vocab_size == 1024 + len(SPECIAL_TOKENS)
-    assert list(demo_bpe.special_ids) == list(SPECIAL_TOKENS)
-    assert list(demo_bpe.special_ids.values()) == list(range(n, n + len(SPECIAL_TOKENS)))
-    assert demo_bpe.eot_token == demo_bpe.special_ids[END_OF_TEXT]
-    for name, i in demo_bpe.special_ids.items():
+    assert list(demo_bpe.special_tokens) == list(SPECIAL_TOKENS)
+    assert list(demo_bpe.special_tokens.values()) == list(range(n, n + len(SPECIAL_TOKENS)))
+    assert demo_bpe.eot_token == demo_bpe.special_tokens[END_OF_TEXT]
+    for name, i in demo_bpe.special_tokens.items():
         assert demo_bpe.token_text(i) == name
     # their text in the input is ordinary text, never the special id
     ids = demo_bpe.encode(f"a{END_OF_TEXT}b{START_OF_TURN['assistant']}")
-    assert not set(ids) & set(demo_bpe.special_ids.values())
+    assert not set(ids) & set(demo_bpe.special_tokens.values())
     lengths = demo_bpe.token_byte_lengths()
     assert lengths.shape == (demo_bpe.vocab_size,)
     assert (lengths[n:] == 0).all() and (lengths[:n] >= 1).all()
@@ -149,7 +149,7 @@ def test_special_tokens_follow_the_learned_vocabulary(demo_bpe):
 
 def test_meta_round_trip_and_damaged_tokenizer(demo_bpe):
     meta = demo_bpe.to_meta()
-    assert meta["special_tokens"] == demo_bpe.special_ids and meta["eot_token"] == demo_bpe.eot_token
+    assert meta["special_tokens"] == demo_bpe.special_tokens and meta["eot_token"] == demo_bpe.eot_token
     again = tokenizer_from_meta(json.loads(json.dumps(meta)))
     assert again.encode(DEMO[:2000]) == demo_bpe.encode(DEMO[:2000])
     for broken in ("", "{}", meta["tokenizer_json"][:500], json.dumps({"model": {"type": "WordPiece"}})):

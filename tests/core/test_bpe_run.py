@@ -14,7 +14,8 @@ from gptstudio.core import dataset as ds
 from gptstudio.core.catalog import describe_checkpoint
 from gptstudio.core.checkpoint import load_checkpoint, save_checkpoint
 from gptstudio.core.export import load_safetensors_export
-from gptstudio.core.runs import import_nanogpt_run, list_runs
+from gptstudio.core.nanogpt import import_nanogpt_run
+from gptstudio.core.runs import list_runs
 from gptstudio.core.tokenizer import tokenizer_from_meta
 
 TRAIN = [
