@@ -106,13 +106,9 @@ class BPETokenizer:
             model_type = spec["model"]["type"]
             self.hf = Tokenizer.from_str(tokenizer_json)
         except Exception as e:  # the library raises its own exception type for bad files
-            raise TokenizerError(
-                f"The BPE tokenizer (tokenizer.json) is damaged ({e}): prepare the dataset again."
-            ) from None
+            raise _damaged(f"is damaged ({e})") from None
         if model_type != "BPE" or (spec.get("pre_tokenizer") or {}).get("type") != "ByteLevel":
-            raise TokenizerError(
-                "tokenizer.json is not a byte-level BPE made by GPT Studio: prepare the dataset again."
-            )
+            raise _damaged("is not a byte-level BPE made by GPT Studio")
         self.json = tokenizer_json
         self.hf.encode_special_tokens = True  # a special token's text in the input is plain text
         self.vocab_size = self.hf.get_vocab_size(with_added_tokens=True)
@@ -122,16 +118,14 @@ class BPETokenizer:
             for token, i in self.hf.get_vocab(with_added_tokens=False).items():
                 pieces[i] = bytes(decoder[c] for c in token)
         except (KeyError, IndexError):
-            raise TokenizerError(
-                "tokenizer.json has tokens outside the byte alphabet: prepare the dataset again."
-            ) from None
+            raise _damaged("has tokens outside the byte alphabet") from None
         self.special_tokens: dict[str, int] = {}
         for name in SPECIAL_TOKENS:
-            i = self.hf.token_to_id(name)
-            if i is None or pieces[i] is not None:
+            special_id = self.hf.token_to_id(name)
+            if special_id is None or pieces[special_id] is not None:
                 raise _damaged(f"lacks the special token {name}")
-            self.special_tokens[name] = i
-            pieces[i] = name.encode("utf-8")
+            self.special_tokens[name] = special_id
+            pieces[special_id] = name.encode("utf-8")
         if any(p is None for p in pieces):
             raise _damaged("has gaps in its token ids")
         self._pieces: list[bytes] = pieces  # type: ignore[assignment]

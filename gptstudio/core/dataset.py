@@ -567,7 +567,7 @@ def _count_split_bytes(folder: Path, meta: dict, progress: _Progress | None = No
         lengths = tokenizer_from_meta(meta).token_byte_lengths()
     except TokenizerError as e:
         raise DatasetError(f"The dataset '{folder.name}' is damaged: {e}") from None
-    dtype, block = np.dtype(meta["dtype"]), COPY_BYTES
+    dtype, block = np.dtype(meta["dtype"]), COPY_BYTES // 4  # bincount widens ids to 8 bytes each
     counts = {}
     for split in ("train", "val"):
         total = 0
