@@ -89,8 +89,11 @@ def test_export_dialog_stays_open_until_its_export_ends(qtbot, home, run, tmp_pa
     dialog.reject()  # Esc or Close
     assert dialog.isVisible() and dialog.status.text() == "Exporting…"
     release.set()
-    qtbot.waitUntil(lambda: dialog.status.text().startswith("Exported"), timeout=30_000)
-    assert dialog.shutdown(10_000) and dialog.export_button.isEnabled()
+    # the result and then the end of the job arrive as two queued signals: wait for both
+    qtbot.waitUntil(
+        lambda: dialog.status.text().startswith("Exported") and dialog.export_button.isEnabled(), timeout=30_000
+    )
+    assert dialog.shutdown(10_000)
     dialog.reject()
     assert not dialog.isVisible()
 
