@@ -54,8 +54,10 @@ class RunStatus:
             self.iter = ev.iter
         if ev.best_val_loss is not None:
             self.best_val = ev.best_val_loss
-        it = self.iter if self.iter is not None else 0
-        self.outcome = f"Run {run} {ev.status} at iteration {it}." + (f" {ev.reason}" if ev.reason else "")
+        if self.iter is None and self.started is not None:
+            self.iter = self.started.start_iter
+        where = f" at iteration {self.iter}" if self.iter is not None else ""  # (none: it never started)
+        self.outcome = f"Run {run} {ev.status}{where}." + (f" {ev.reason}" if ev.reason else "")
         return self.outcome
 
     # ----- reading

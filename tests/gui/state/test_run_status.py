@@ -27,6 +27,10 @@ def test_run_status_lines_during_and_after_a_run():
     assert status.text().startswith(said) and "ETA" not in status.text()
     status.summarise("old", {"status": "completed", "iter": 30, "max_iters": 30, "best_val_loss": 1.5})
     assert status.text() == "Run old: completed at iteration 30 / 30.\nbest val loss 1.5000"
+    status.reset()
+    assert status.on_finished(Finished("failed", -1, "Dataset 'x' does not exist."), "new") == (
+        "Run new failed. Dataset 'x' does not exist."  # it never started: no iteration to name
+    )
 
 
 def test_start_checks(home):
