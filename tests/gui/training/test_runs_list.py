@@ -15,25 +15,27 @@ def two_runs(home):
     write_char_dataset(home)
     train(tiny_config(run_name="a", max_iters=6, eval_interval=3), home=home)
     train(tiny_config(run_name="b", max_iters=8, eval_interval=4), home=home)
-    return ["b", "a"]  # newest first
+    return {"a": 6, "b": 8}  # name: steps logged
 
 
 def test_runs_list_reads_the_selected_runs_curves_off_the_gui_thread(qtbot, home, two_runs):
     runs = RunsList(Workspace.open(home))
     qtbot.addWidget(runs)
     runs.refresh()
-    assert runs.names() == two_runs and runs.row("a")[:3] == ["a", "completed", "6 / 6"]
+    assert sorted(runs.names()) == ["a", "b"] and runs.row("a")[:3] == ["a", "completed", "6 / 6"]
     assert not runs.exportRunButton.isEnabled() and not runs.deleteRunButton.isEnabled()
+    first, second = runs.names()  # newest first (finished within the same second: either order)
     summaries = []
     runs.past_run_selected.connect(summaries.append)
     with qtbot.waitSignal(runs.curves_read, timeout=30_000) as read:
         runs.select(["a", "b"])
     full, curves, overlays = read.args
-    assert (full, summaries, runs.shown_run) == ("b", ["b"], "b")
-    assert curves.loss.n == 8 and list(overlays) == ["a"] and overlays["a"].loss.n == 6
+    assert (full, summaries, runs.shown_run) == (first, [first], first)
+    assert curves.loss.n == two_runs[first] and list(overlays) == [second]
+    assert overlays[second].loss.n == two_runs[second]
     assert runs.deleteRunButton.isEnabled() and not runs.exportRunButton.isEnabled()
     with qtbot.waitSignal(runs.curves_read, timeout=30_000) as read:
-        runs.select(["b"])  # already drawn in full: nothing to read again, no overlay
+        runs.select([first])  # already drawn in full: nothing to read again, no overlay
     assert read.args == [None, None, {}]
     assert runs.exportRunButton.isEnabled()
 
