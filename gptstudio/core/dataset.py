@@ -38,14 +38,17 @@ import numpy as np
 
 from gptstudio.core.atomic import write_json_atomic
 from gptstudio.core.bpe import check_vocab_size, default_vocab_size, train_bpe
+from gptstudio.core.cleanup import CleanupOptions
+from gptstudio.core.documents import document_kind
 from gptstudio.core.errors import Cancelled, DatasetError, TokenizerError
 from gptstudio.core.locks import dataset_lock
 from gptstudio.core.resources import resource_path
 from gptstudio.core.safe_pickle import read_meta_pkl
+from gptstudio.core.text_import import StagedInputs, stage_inputs
 from gptstudio.core.textfiles import (
+    Skipped,
     TextChunk,
     TextFileInfo,
-    check_text_head,
     collect_input_files,
     inspect_text_file,
     iter_text_chunks,
@@ -86,6 +89,7 @@ BPE_MAX_CARRY = 16  # pieces of text without any safe cut before one is forced (
 TRAIN_PIECE_CHARS = 4096  # text per item given to the BPE trainer (it buffers 256 items)
 TOKENIZER_FILE = "tokenizer.json"  # an own-BPE dataset's tokenizer (Hugging Face format)
 COPY_BYTES = 1 << 20  # block size when copying token files
+STAGING = "text"  # the build folder's subfolder holding the cleaned text of documents
 DEMO_TEXT = "demo_shakespeare.txt"  # in resources/ (see resources/README.md)
 
 
@@ -93,11 +97,16 @@ DEMO_TEXT = "demo_shakespeare.txt"  # in resources/ (see resources/README.md)
 class PrepareProgress:
     """Progress of prepare/import. `done`/`total` count input bytes over every pass (char-level reads
     the input twice, so its total is twice the input size): done/total is the overall fraction.
-    `phase`: "scanning", "vocabulary", "encoding", "finishing" ("copying" when importing)."""
+    `phase`: "scanning", "reading" (documents), "vocabulary", "encoding", "finishing" ("copying" when
+    importing). While documents are read, `file` names the one being read, the `file_index`-th (from
+    0) of `file_count`."""
 
     done: int
     total: int
     phase: str
+    file: str = ""
+    file_index: int = 0
+    file_count: int = 0
 
     @property
     def fraction(self) -> float:
@@ -117,6 +126,7 @@ class _Progress:
 
     def __init__(self, report, cancel, total: int = 0):
         self.report, self.cancel, self.total, self.done = report, cancel, total, 0
+        self.file, self.file_index, self.file_count = "", 0, 0
 
     def check(self) -> None:
         if self.cancel is not None and self.cancel.is_set():
@@ -126,13 +136,18 @@ class _Progress:
         if cancellable:
             self.check()
         if self.report is not None:
-            self.report(PrepareProgress(self.done, self.total, phase))
+            self.report(PrepareProgress(self.done, self.total, phase, self.file, self.file_index, self.file_count))
         if cancellable:
             self.check()  # a cancel set by the report callback itself stops at once
 
     def advance(self, nbytes: int, phase: str) -> None:
         self.done = min(self.total, self.done + nbytes)
         self.emit(phase)
+
+    def at_file(self, index: int, count: int, path: Path) -> None:
+        """Reading documents: the index-th file (from 0) of count is next."""
+        self.file, self.file_index, self.file_count = str(path), index, count
+        self.emit("reading")
 
 
 class _Hasher:
@@ -154,10 +169,10 @@ class _Hasher:
         return self._h.hexdigest()
 
 
-def _source(path: Path, hasher: _Hasher) -> dict:
+def _source(path: Path, hasher: _Hasher, chars: int) -> dict:
     with open(path, "rb") as f:
         encoding, _ = sniff_encoding(f.read(4))
-    return {"path": str(path), "size": hasher.size, "sha256": hasher.hexdigest(), "encoding": encoding}
+    return {"path": str(path), "size": hasher.size, "sha256": hasher.hexdigest(), "encoding": encoding, "chars": chars}
 
 
 class _TokenFile:
@@ -265,7 +280,7 @@ def _char_vocabulary(files, progress: _Progress, chunk_bytes: int, io_pool):
                 _add_chars(new, known_ascii, others)
             n_chars += len(chunk.data) if chunk.is_ascii else len(chunk.text)
             progress.advance(chunk.nread, "vocabulary")
-        sources.append(_source(path, hasher))
+        sources.append(_source(path, hasher, n_chars))
         counts.append(n_chars)
     return sorted(others.union(map(chr, known_ascii))), sources, counts
 
@@ -422,7 +437,7 @@ def _encode_gpt2(files, tmp: Path, progress: _Progress, chunk_bytes: int, io_poo
         counts = _encode_stream(files, out, progress, chunk_bytes, num_threads, encode, GPT2_EOT, hashers)
     finally:
         out.close()
-    sources = [_source(path, h) for path, h in zip(files, hashers)]
+    sources = [_source(path, h, n) for path, h, n in zip(files, hashers, counts.chars)]
     return gpt2_meta(), out, sources, sum(counts.chars)
 
 
@@ -445,7 +460,7 @@ def _train_vocabulary(files, progress: _Progress, chunk_bytes: int, io_pool, voc
     tok = train_bpe(texts(), vocab_size, poll=lambda: progress.emit(phase[0]))
     if sum(counts.chars) == 0:
         raise DatasetError("The input has no text (only empty files or byte order marks): give files with text.")
-    return tok, [_source(path, h) for path, h in zip(files, hashers)], counts
+    return tok, [_source(path, h, n) for path, h, n in zip(files, hashers, counts.chars)], counts
 
 
 def _encode_own_bpe(files, tmp: Path, progress: _Progress, chunk_bytes: int, io_pool, num_threads: int, vocab_size):
@@ -600,6 +615,22 @@ def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
+def _text_estimate(path: Path) -> int:
+    """Bytes of text a file will give, before reading it: a zipped EPUB/DOCX unpacks to more."""
+    size = path.stat().st_size
+    return 3 * size if path.suffix.lower() in (".epub", ".docx") else size
+
+
+def _import_meta(staged: StagedInputs, cleanup: CleanupOptions) -> dict:
+    """What meta.json says about the import beyond its sources: files skipped, and the cleanup."""
+    meta: dict = {}
+    if staged.skipped:
+        meta["skipped"] = [r.to_dict() for r in staged.skipped]
+    if staged.cleaned:
+        meta["cleanup"] = {"options": cleanup.to_dict(), "stats": staged.stats.to_dict()}
+    return meta
+
+
 def prepare_dataset(
     inputs,
     name: str,
@@ -611,19 +642,25 @@ def prepare_dataset(
     report=None,
     cancel=None,
     vocab_size: int | None = None,
+    cleanup: CleanupOptions | None = None,
+    text_field: str | None = None,
     chunk_bytes: int = CHUNK_BYTES,
     num_threads: int | None = None,
 ) -> dict:
-    """Tokenize text files/folders into `datasets/NAME/` of the workspace at `home`.
+    """Tokenize text files, documents and folders of them into `datasets/NAME/` of the workspace at `home`.
 
     `tokenizer` is "char", "gpt2" or "bpe" (a byte-level BPE learned from these files, with
     `vocab_size` ordinary tokens: bpe.default_vocab_size of the input when None; it is stored as
-    tokenizer.json in the dataset folder). Returns the meta written to meta.json, plus "name" and
-    "path" (and "tokenizer_json" for bpe, as load_dataset_meta gives it). `report` receives
-    PrepareProgress; setting `cancel` (a threading.Event) stops with Cancelled. Bad input raises
-    DatasetError (or WorkspaceError for an invalid name); an existing dataset is replaced only with
-    `force`, and is never touched when preparing fails or is cancelled. `chunk_bytes`/`num_threads`
-    tune the streaming.
+    tokenizer.json in the dataset folder). Documents (PDF, EPUB, DOCX, HTML, Markdown, JSON/CSV
+    records: core/documents.py) are read and cleaned with `cleanup` (default: CleanupOptions(); plain
+    text stays as it is unless it says so); `text_field` names the field of JSON/CSV records (None:
+    detected per file). Files that cannot be used are skipped and listed in meta.json's "skipped"
+    with the reason; "sources" lists the others with their hash, format and characters. Returns the
+    meta written to meta.json, plus "name" and "path" (and "tokenizer_json" for bpe, as
+    load_dataset_meta gives it). `report` receives PrepareProgress; setting `cancel` (a
+    threading.Event) stops with Cancelled. Bad input raises DatasetError (or WorkspaceError for an
+    invalid name); an existing dataset is replaced only with `force`, and is never touched when
+    preparing fails or is cancelled. `chunk_bytes`/`num_threads` tune the streaming.
     """
     ws = Workspace.open(home)
     final = ws.dataset_dir(name)  # validates the name
@@ -643,33 +680,42 @@ def prepare_dataset(
         except TokenizerError as e:
             raise DatasetError(str(e)) from None
     vf = _check_val_fraction(val_fraction)
+    cleanup = cleanup or CleanupOptions()
     progress = _Progress(report, cancel)
     progress.emit("scanning")
-    files = collect_input_files(inputs)
-    for path in files:
-        check_text_head(path)  # fail before the long work on an empty or binary file
-        progress.check()
+    walked_past: list[Skipped] = []
+    files = collect_input_files(inputs, walked_past)
     if final.exists() and not force:
         raise _exists_error(name)
-    total_bytes = sum(p.stat().st_size for p in files)
-    progress.total = total_bytes * (1 if tokenizer == "gpt2" else 2)  # char and bpe read the input twice
-    if tokenizer == "bpe" and vocab_size is None:
-        vocab_size, _reason = default_vocab_size(total_bytes)
+    passes = 1 if tokenizer == "gpt2" else 2  # char and bpe read the text twice
+    input_bytes = sum(p.stat().st_size for p in files)
+    documents = [p for p in files if document_kind(p) != "text" or cleanup.plain_text]
+    progress.total = sum(p.stat().st_size for p in documents) + passes * sum(map(_text_estimate, files))
     threads = num_threads or min(8, os.cpu_count() or 1)
     with (
         dataset_lock(ws.datasets_dir, name),
-        _os_errors(ws, name, 4 * total_bytes),
+        _os_errors(ws, name, 4 * input_bytes),
         _building(ws, name) as tmp,
         ThreadPoolExecutor(1, thread_name_prefix="gptstudio-io") as io_pool,
     ):
+        staged = stage_inputs(
+            files, tmp / STAGING, progress, options=cleanup, text_field=text_field, walked_past=walked_past
+        )
+        if not staged.read_paths:
+            raise DatasetError(staged.nothing_message())
+        read = staged.read_paths
+        progress.total = progress.done + passes * sum(p.stat().st_size for p in read)
         if tokenizer == "char":
-            tok, out, sources, total_chars = _encode_char(files, tmp, progress, chunk_bytes, io_pool)
+            tok, out, sources, total_chars = _encode_char(read, tmp, progress, chunk_bytes, io_pool)
         elif tokenizer == "gpt2":
-            tok, out, sources, total_chars = _encode_gpt2(files, tmp, progress, chunk_bytes, io_pool, threads)
+            tok, out, sources, total_chars = _encode_gpt2(read, tmp, progress, chunk_bytes, io_pool, threads)
         else:
+            if vocab_size is None:  # from the size of the text, known now that documents are read
+                vocab_size, _reason = default_vocab_size(sum(p.stat().st_size for p in read))
             tok, out, sources, total_chars = _encode_own_bpe(
-                files, tmp, progress, chunk_bytes, io_pool, threads, vocab_size
+                read, tmp, progress, chunk_bytes, io_pool, threads, vocab_size
             )
+        shutil.rmtree(tmp / STAGING, ignore_errors=True)
         n_train, n_val = _split_sizes(out.count, vf)
         if not n_train or not n_val:
             need, unit = _min_tokens(vf), "character" if tokenizer == "char" else "token"
@@ -688,10 +734,11 @@ def prepare_dataset(
             "train_tokens": n_train,
             "val_tokens": n_val,
             "total_chars": total_chars,
-            "total_bytes": total_bytes,
-            "sources": sources,
+            "total_bytes": sum(r.size for r in staged.included),
+            "sources": staged.sources(sources),
             "created": _now(),
             "val_fraction": vf,
+            **_import_meta(staged, cleanup),
         }
         meta.update(_count_split_bytes(tmp, _with_tokenizer_file(meta, tmp), progress))
         write_json_atomic(tmp / "meta.json", meta)

@@ -19,6 +19,16 @@ class DatasetError(GPTStudioError):
     """Input text or a prepared dataset is unusable."""
 
 
+class DocumentError(DatasetError):
+    """One input document cannot be imported; `code` says why for callers that sort the reasons
+    (never match the wording): "encrypted", "scan", "unsupported", "damaged", "empty", "too_large",
+    "no_field", "chat", "binary", "encoding", "unreadable"."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem with some settings, as data: the sentence to show, the settings it concerns (form

@@ -1,4 +1,5 @@
-"""Check what a person dropped before preparing it: expand folders, keep the text files, say why not the rest.
+"""Check what a person dropped before preparing it: expand folders, keep the text files and documents,
+say why not the rest.
 
 A plain job (run by the GUI's job runner; the CLI may call it too): reading the heads of thousands of
 files takes a while, so it reports its progress and stops when cancelled.
@@ -12,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Event
 
+from gptstudio.core.documents import inspect_document
 from gptstudio.core.errors import Cancelled, GPTStudioError
-from gptstudio.core.textfiles import TextFileInfo, collect_input_files, inspect_text_file
+from gptstudio.core.textfiles import Skipped, TextFileInfo, collect_input_files
 
 REPORT_EVERY_S = 0.1  # progress reports at most this often: a GUI needs no more
 
@@ -28,17 +30,20 @@ class InputProgress:
 
 @dataclass
 class InputCheck:
-    """The outcome of one check: the text files accepted, and one sentence per thing refused."""
+    """The outcome of one check: the files accepted, one sentence per thing refused, and the files a
+    folder walk passed over (binary, empty, unsupported; they are not refused one by one)."""
 
     paths: list[Path]  # what was given, in order (files and folders)
     accepted: list[TextFileInfo] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    passed_over: list[Skipped] = field(default_factory=list)
 
 
 def check_inputs(
     paths, *, report: Callable[[InputProgress], None] | None = None, cancel: Event | None = None
 ) -> InputCheck:
-    """Expand folders into their text files and check each file's head (encoding, binary, empty).
+    """Expand folders into their text files and documents and check each one: a text file's head
+    (encoding, binary, empty), a document's start (password, damage, scan, chat data, text field).
 
     Never raises for a bad input: a missing path, an empty folder or a binary file becomes a sentence
     in `refused`, so one bad item does not reject the good ones.
@@ -47,7 +52,7 @@ def check_inputs(
     files: list[Path] = []
     for path in result.paths:  # one at a time, so one bad folder does not reject the good files
         try:
-            files += collect_input_files([path])
+            files += collect_input_files([path], result.passed_over)
         except GPTStudioError as e:
             result.refused.append(f"Not added: {e}")
     last_report = time.monotonic()
@@ -57,7 +62,7 @@ def check_inputs(
         if report is not None and time.monotonic() - last_report >= REPORT_EVERY_S:
             report(InputProgress(done, len(files)))
             last_report = time.monotonic()
-        info = inspect_text_file(path)  # never raises: a problem comes back as `reason`
+        info = inspect_document(path)  # never raises: a problem comes back as `reason`
         if info.is_text:
             result.accepted.append(info)
         else:

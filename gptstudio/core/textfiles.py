@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gptstudio.core.errors import DatasetError
+from gptstudio.core.errors import DatasetError, DocumentError
 
 HEAD_BYTES = 64 * 1024  # what inspect_text_file reads
 PREVIEW_LINES = 12
@@ -29,7 +29,8 @@ _BOMS = [
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 ]
 
-# skipped when walking folders (an explicitly named one still gets a clear error)
+# skipped when walking folders (an explicitly named one still gets a clear error); documents that
+# can be read (PDF, EPUB, DOCX, ...) are not here: core/documents.py reads them
 BINARY_SUFFIXES = frozenset(
     [
         ".7z",
@@ -41,9 +42,7 @@ BINARY_SUFFIXES = frozenset(
         ".class",
         ".dll",
         ".doc",
-        ".docx",
         ".dylib",
-        ".epub",
         ".exe",
         ".flac",
         ".gif",
@@ -61,7 +60,6 @@ BINARY_SUFFIXES = frozenset(
         ".o",
         ".odt",
         ".ogg",
-        ".pdf",
         ".pickle",
         ".pkl",
         ".png",
@@ -89,6 +87,32 @@ BINARY_SUFFIXES = frozenset(
 )
 
 
+# documents people have that cannot be read here: what to do instead
+UNSUPPORTED = {
+    ".doc": "save it as .docx or PDF",
+    ".odt": "save it as .docx or PDF",
+    ".rtf": "save it as .docx or plain text",
+    ".pages": "export it as .docx or PDF",
+    ".mobi": "convert it to EPUB (e.g. with Calibre)",
+    ".azw": "convert it to EPUB (e.g. with Calibre)",
+    ".azw3": "convert it to EPUB (e.g. with Calibre)",
+    ".djvu": "convert it to PDF with a text layer",
+    ".pptx": "export it as PDF",
+    ".ppt": "export it as PDF",
+    ".xlsx": "save the column of text as CSV",
+    ".xls": "save the column of text as CSV",
+    ".ods": "save the column of text as CSV",
+}
+
+
+def unsupported_reason(path) -> str | None:
+    """The sentence for a document type we cannot read (None: we can, or it is no document at all)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in UNSUPPORTED:
+        return f"{Path(path).name}: {suffix} files cannot be read; {UNSUPPORTED[suffix]}."
+    return None
+
+
 def sniff_encoding(head: bytes) -> tuple[str, int]:
     """(codec name, BOM length) from a file's first bytes; no BOM means UTF-8."""
     for bom, name in _BOMS:
@@ -97,11 +121,12 @@ def sniff_encoding(head: bytes) -> tuple[str, int]:
     return "utf-8", 0
 
 
-def _binary_error(path, offset: int | None = None) -> DatasetError:
+def _binary_error(path, offset: int | None = None) -> DocumentError:
     where = f" (the first at offset {offset:,})" if offset is not None else ""
-    return DatasetError(
+    return DocumentError(
         f"{path} is not a text file: it contains NUL bytes{where}. Give plain text "
-        "(.txt); a UTF-16 text file needs a byte order mark, or save it as UTF-8."
+        "(.txt); a UTF-16 text file needs a byte order mark, or save it as UTF-8.",
+        "binary",
     )
 
 
@@ -118,13 +143,14 @@ def _line_of(path, offset: int) -> int:
     return lines
 
 
-def _decode_error(name, encoding: str, offset: int, bad: bytes, line: int | None) -> DatasetError:
+def _decode_error(name, encoding: str, offset: int, bad: bytes, line: int | None) -> DocumentError:
     label = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
     shown = f"the byte 0x{bad[0]:02X}" if bad else "the text"
     where = f" (line {line:,})" if line is not None else ""
-    return DatasetError(
+    return DocumentError(
         f"{name} is not valid {label} text: {shown} at offset {offset:,}{where} cannot be "
-        "decoded. Save the file as UTF-8 and try again."
+        "decoded. Save the file as UTF-8 and try again.",
+        "encoding",
     )
 
 
@@ -161,9 +187,11 @@ def _open(path):
     try:
         return open(path, "rb")
     except FileNotFoundError:
-        raise DatasetError(f"Input file not found: {path}. Check the path.") from None
+        raise DocumentError(f"Input file not found: {path}. Check the path.", "unreadable") from None
     except OSError as e:
-        raise DatasetError(f"Cannot read {path}: {e.strerror or e}. Check the file's permissions.") from None
+        raise DocumentError(
+            f"Cannot read {path}: {e.strerror or e}. Check the file's permissions.", "unreadable"
+        ) from None
 
 
 def iter_text_chunks(
@@ -252,7 +280,8 @@ def _wide_chunks(path, blocks: Iterator[bytes], bom: int, encoding: str) -> Iter
 
 @dataclass
 class TextFileInfo:
-    """What the GUI shows when a file is dropped: is it usable text, and a peek at it."""
+    """What the GUI shows when a file is dropped: is it usable text, and a peek at it. For a document,
+    `encoding` says what kind of file it is ("PDF, 12 pages") and the preview is its text."""
 
     path: Path
     size: int
@@ -260,6 +289,8 @@ class TextFileInfo:
     is_text: bool
     reason: str = ""  # why it is not usable (empty when is_text)
     preview_lines: list[str] = field(default_factory=list)
+    kind: str = "text"  # or a document kind of core/documents.py: "pdf", "epub", "csv", ...
+    text_field: str = ""  # the field read from a JSON/CSV file's records
 
 
 def inspect_text_file(path) -> TextFileInfo:
@@ -309,36 +340,64 @@ def _decode_head(name, head: bytes, encoding: str, bom: int, complete: bool) -> 
     return text
 
 
-def _looks_binary(path: Path) -> bool:
-    """Cheap test for folder walking: a known binary suffix, or NUL bytes in the first 8 KB."""
+def _binary_reason(path: Path) -> str | None:
+    """Cheap test for folder walking: why a file is not text (a known binary suffix, or NUL bytes in
+    its first 8 KB), or None."""
     if path.suffix.lower() in BINARY_SUFFIXES:
-        return True
+        return f"{path.name} is not text (a {path.suffix.lower()} file)."
     try:
         with open(path, "rb") as f:
             head = f.read(8192)
     except OSError:
-        return False  # let the reader report it with the real reason
+        return None  # let the reader report it with the real reason
     encoding, _ = sniff_encoding(head)
-    return encoding.startswith("utf-8") and b"\0" in head
+    if encoding.startswith("utf-8") and b"\0" in head:
+        return f"{path.name} is not text: it contains NUL bytes (a binary file)."
+    return None
 
 
-def _walk_text_files(folder: Path) -> list[Path]:
+@dataclass(frozen=True)
+class Skipped:
+    """A file passed over while walking a folder, and why (for the import report)."""
+
+    path: Path
+    reason: str
+    code: str  # "binary", "empty", "unsupported"
+
+    def to_dict(self) -> dict:
+        return {"path": str(self.path), "reason": self.reason, "code": self.code}
+
+
+def _walk_text_files(folder: Path, skipped: list[Skipped] | None) -> list[Path]:
     found = []
     for root, dirs, names in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in names:
             p = Path(root, name)
-            if name.startswith(".") or not p.is_file() or p.stat().st_size == 0 or _looks_binary(p):
+            if name.startswith(".") or not p.is_file():
                 continue
-            found.append(p)
+            unsupported = unsupported_reason(p)
+            binary = None if unsupported else _binary_reason(p)
+            if p.stat().st_size == 0:
+                reason, code = f"{p.name} is empty.", "empty"
+            elif unsupported or binary:
+                reason, code = (unsupported, "unsupported") if unsupported else (binary, "binary")
+            else:
+                found.append(p)
+                continue
+            if skipped is not None:
+                skipped.append(Skipped(p, str(reason), code))
     return sorted(found, key=lambda q: q.relative_to(folder).parts)
 
 
-def collect_input_files(inputs) -> list[Path]:
-    """The files to read, in order: files as given, folders expanded to their text files (sorted).
+def collect_input_files(inputs, skipped: list[Skipped] | None = None) -> list[Path]:
+    """The files to read, in order: files as given, folders expanded to their text files and
+    documents (sorted).
 
-    Walking a folder skips hidden files, empty files and obviously binary ones; a file named
-    explicitly is always kept (the reader then reports what is wrong with it). Duplicates are dropped.
+    Walking a folder skips hidden files, empty files, obviously binary ones and documents of a kind
+    that cannot be read; `skipped`, when given, receives those (but hidden ones) with the reason. A
+    file named explicitly is always kept (the reader then reports what is wrong with it).
+    Duplicates are dropped.
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -347,9 +406,15 @@ def collect_input_files(inputs) -> list[Path]:
     for item in inputs:
         p = Path(item).expanduser().absolute()
         if p.is_dir():
-            found = _walk_text_files(p)
+            passed: list[Skipped] = []
+            found = _walk_text_files(p, passed)
+            if skipped is not None:
+                skipped += passed
             if not found:
-                raise DatasetError(f"The folder {p} has no text files: put .txt files in it or give files.")
+                raise DatasetError(
+                    f"The folder {p} has no text files or documents: put .txt, .md, .pdf, .epub, .docx, "
+                    ".html, .jsonl or .csv files in it, or give files."
+                )
         elif p.is_file():
             found = [p]
         elif not p.exists():
@@ -367,15 +432,18 @@ def collect_input_files(inputs) -> list[Path]:
 
 
 def check_text_head(path: Path) -> None:
-    """Fail fast, before any long work, on an empty, binary or non-UTF-8 start of a file."""
+    """Fail fast, before any long work, on an empty, binary or non-UTF-8 start of a file (a
+    DocumentError whose code says which: "empty", "binary", "encoding", "unreadable")."""
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:
             head = f.read(HEAD_BYTES)
     except OSError as e:
-        raise DatasetError(f"Cannot read {path}: {e.strerror or e}. Check the file's permissions.") from None
+        raise DocumentError(
+            f"Cannot read {path}: {e.strerror or e}. Check the file's permissions.", "unreadable"
+        ) from None
     if size == 0:
-        raise DatasetError(f"{path} is empty: give a file with some text in it.")
+        raise DocumentError(f"{path} is empty: give a file with some text in it.", "empty")
     encoding, bom = sniff_encoding(head)
     _decode_head(path, head, encoding, bom, len(head) >= size)
 

@@ -64,8 +64,11 @@ def test_char_prepare_round_trip_and_meta(home, tmp_path):
             "size": src.stat().st_size,
             "sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
             "encoding": "utf-8",
+            "chars": len(MIXED),
+            "format": "text",
         }
     ]
+    assert "skipped" not in meta and "cleanup" not in meta  # plain text is used as it is
     assert datetime.fromisoformat(meta["created"]).tzinfo is not None
     on_disk = json.loads((home / "datasets" / "mixed" / "meta.json").read_text(encoding="utf-8"))
     assert on_disk == {k: v for k, v in meta.items() if k not in ("name", "path")}

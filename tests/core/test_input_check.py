@@ -32,7 +32,10 @@ def test_folder_expanded_in_order_and_empty_folder_refused(tmp_path):
     empty.mkdir()
     result = check_inputs([folder, empty])
     assert [info.path.name for info in result.accepted] == ["a.txt", "b.txt", "c.md"]
-    assert result.refused == [f"Not added: The folder {empty} has no text files: put .txt files in it or give files."]
+    assert result.refused == [
+        f"Not added: The folder {empty} has no text files or documents: put .txt, .md, .pdf, .epub, .docx, .html, "
+        ".jsonl or .csv files in it, or give files."
+    ]
 
 
 def test_progress_is_reported_and_cancel_stops(tmp_path, monkeypatch):

@@ -95,7 +95,7 @@ def test_a_folder_is_named_after_itself_and_a_binary_file_refused(qtbot, tab, tm
 def test_prepare_waits_for_the_check_and_drops_wait_for_prepare(qtbot, lone_tab, poem, monkeypatch):
     tab = lone_tab
     gate = Gate()
-    monkeypatch.setattr(input_check, "inspect_text_file", gate.hold(input_check.inspect_text_file))
+    monkeypatch.setattr(input_check, "inspect_document", gate.hold(input_check.inspect_document))
     tab.add_inputs([poem])
     qtbot.waitUntil(gate.entered.is_set, timeout=WAIT_MS)
     assert tab.is_checking() and not find(tab, "prepareButton").isEnabled()

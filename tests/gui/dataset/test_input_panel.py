@@ -66,7 +66,7 @@ def test_a_drop_during_a_check_is_not_lost(qtbot, panel, poem, tmp_path, monkeyp
     other = tmp_path / "other.txt"
     other.write_text("Another text.\n", encoding="utf-8")
     gate = Gate()
-    monkeypatch.setattr(input_check, "inspect_text_file", gate.hold(input_check.inspect_text_file))
+    monkeypatch.setattr(input_check, "inspect_document", gate.hold(input_check.inspect_document))
     panel.add([poem])
     qtbot.waitUntil(gate.entered.is_set, timeout=WAIT_MS)
     panel.add([other])  # restarts the check with both drops
@@ -83,7 +83,7 @@ def test_checking_a_big_folder_keeps_the_window_responsive(qtbot, panel, tmp_pat
     for i in range(600):
         (folder / f"note{i:04d}.txt").write_text(f"note {i}: all the world's a stage\n" * 20, encoding="utf-8")
     gate = Gate()
-    monkeypatch.setattr(input_check, "inspect_text_file", gate.hold(input_check.inspect_text_file))
+    monkeypatch.setattr(input_check, "inspect_document", gate.hold(input_check.inspect_document))
     checking = []
     panel.sig_checking_changed.connect(checking.append)
     with LoopProbe(qtbot) as probe:
