@@ -1,6 +1,8 @@
-"""Dataset commands: `prepare` (text -> token files), `import-nanogpt-data`, `datasets` (list).
+"""Dataset commands: `prepare` (text and documents -> token files), `import-nanogpt-data`, `datasets` (list).
 
-Progress goes to stderr (one self-rewriting line, only on a terminal); the result summary to stdout.
+Progress goes to stderr (one self-rewriting line, only on a terminal); the result summary to stdout,
+the files skipped and what the cleanup removed to stderr. `prepare --preview` shows the cleanup of
+each input's start instead of preparing.
 """
 
 from __future__ import annotations
@@ -10,19 +12,31 @@ import time
 
 from gptstudio.core import bpe
 from gptstudio.core import dataset as ds
+from gptstudio.core.cleanup import STEP_LABELS, STEPS, CleanupOptions, CleanupPreview, preview
+from gptstudio.core.documents import KIND_LABELS, document_kind, read_sample
 from gptstudio.core.errors import DatasetError
 from gptstudio.core.special_tokens import SPECIAL_TOKENS
+from gptstudio.core.textfiles import collect_input_files
 from gptstudio.core.workspace import suggest_name
+
+PREVIEW_CHARS = 3000  # of each input's marked-up preview
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "prepare",
         help="turn text files into a dataset (token files) for training",
-        description="Tokenize text files or folders (their text files, recursively) into "
-        "datasets/NAME/ of the workspace: train.bin, val.bin and meta.json.",
+        description="Tokenize text files, documents (PDF, EPUB, DOCX, HTML, Markdown, JSON Lines/JSON, "
+        "CSV/TSV) or folders of them (recursively) into datasets/NAME/ of the workspace: train.bin, "
+        "val.bin and meta.json. Documents are cleaned first (see --cleanup); plain text is used as it is. "
+        "Files that cannot be used are skipped and listed, with the reason, on stderr and in meta.json.",
     )
-    p.add_argument("inputs", nargs="*", metavar="INPUT", help="text files or folders (UTF-8, or with a BOM)")
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="text files (UTF-8, or with a BOM), documents, or folders of them",
+    )
     p.add_argument("--name", help="dataset name (default: from the first input, e.g. 'input' for input.txt)")
     p.add_argument(
         "--tokenizer",
@@ -47,6 +61,37 @@ def register(sub) -> None:
         help="share of the tokens kept for validation, taken from the end (default %(default)s)",
     )
     p.add_argument("--force", action="store_true", help="replace an existing dataset of the same name")
+    docs = p.add_argument_group("documents and cleanup")
+    docs.add_argument(
+        "--text-field",
+        metavar="NAME",
+        help="the field of JSON Lines/JSON records, or the column of CSV/TSV files, that holds the text "
+        "(a.b reaches into nested objects; default: detected, e.g. text, content, body)",
+    )
+    docs.add_argument(
+        "--cleanup",
+        metavar="STEPS",
+        default="all",
+        help=f"cleanup steps to run on documents, comma-separated: {', '.join(STEPS)}; or all (the default) or none",
+    )
+    docs.add_argument(
+        "--min-chars",
+        type=int,
+        default=CleanupOptions().min_chars,
+        metavar="N",
+        help="with the short step: drop documents (files, records) with fewer characters (default %(default)s)",
+    )
+    docs.add_argument(
+        "--clean-text-files",
+        action="store_true",
+        help="clean plain text files too (by default they are used exactly as they are, as nanoGPT does)",
+    )
+    docs.add_argument(
+        "--preview",
+        action="store_true",
+        help="show what the cleanup changes at the start of each input ([-removed-] {+added+}) and what each "
+        "step removes, then stop without preparing",
+    )
     p.add_argument(
         "--demo",
         action="store_true",
@@ -101,12 +146,34 @@ class _ProgressLine:
             self.stream.flush()
 
 
+def cleanup_options(args) -> CleanupOptions:
+    """The --cleanup, --min-chars and --clean-text-files flags as CleanupOptions."""
+    wanted = {s.strip().replace("-", "_") for s in args.cleanup.split(",") if s.strip()}
+    if wanted in ({"all"}, set()):
+        steps = set(STEPS)
+    elif wanted == {"none"}:
+        steps = set()
+    else:
+        unknown = sorted(wanted - set(STEPS))
+        if unknown:
+            raise DatasetError(f"Unknown cleanup step {unknown[0]!r}: choose from {', '.join(STEPS)}, or all, or none.")
+        steps = wanted
+    if args.min_chars < 0:
+        raise DatasetError(f"--min-chars is {args.min_chars}: give 0 or more characters.")
+    return CleanupOptions(
+        **{step: step in steps for step in STEPS}, min_chars=args.min_chars, plain_text=args.clean_text_files
+    )
+
+
 def run_prepare(args) -> int:
     inputs = list(args.inputs)
     if args.demo:
         inputs.append(ds.demo_text_path())
     if not inputs:
         raise DatasetError("No input given: name text files or folders, or use --demo for the bundled text.")
+    options = cleanup_options(args)
+    if args.preview:
+        return run_preview(inputs, options, args.text_field)
     name = args.name or (
         f"shakespeare_{args.tokenizer}" if args.demo and not args.inputs else suggest_name(str(inputs[0]))
     )
@@ -127,6 +194,8 @@ def run_prepare(args) -> int:
             force=args.force,
             report=progress,
             vocab_size=vocab_size,
+            cleanup=options,
+            text_field=args.text_field,
         )
     finally:
         progress.clear()
@@ -137,6 +206,59 @@ def run_prepare(args) -> int:
         f"{meta['train_tokens']:,} train + {meta['val_tokens']:,} val tokens ({meta['dtype']}) from "
         f"{meta['total_bytes'] / 1e6:,.1f} MB in {elapsed:.1f} s ({rate:,.1f} MB/s) -> {meta['path']}"
     )
+    print_import_report(meta)
+    return 0
+
+
+def print_import_report(meta: dict, stream=None) -> None:
+    """On stderr: the files skipped with their reasons, and what the cleanup removed."""
+    stream = stream or sys.stderr
+    skipped = meta.get("skipped") or []
+    if skipped:
+        print(f"Skipped {len(skipped):,} file{'s' if len(skipped) != 1 else ''}:", file=stream)
+        for entry in skipped:
+            print(f"  {entry['path']}: {entry['reason']}", file=stream)
+    cleanup = meta.get("cleanup")
+    if cleanup:
+        from gptstudio.core.cleanup import CleanupStats
+
+        stats = CleanupStats(**cleanup["stats"])
+        print(f"Cleanup: {stats.summary()} (the per-file report is in meta.json).", file=stream)
+
+
+def mark_changes(p: CleanupPreview, max_chars: int = PREVIEW_CHARS) -> str:
+    """The preview as one text: [-removed-] and {+added+} (wdiff's marks), removed line breaks shown as ↵;
+    cut after about max_chars characters."""
+    parts, length = [], 0
+    for op, text in p.spans:
+        if op == "equal":
+            parts.append(text)
+        else:
+            shown = text.replace("\n", "↵\n")
+            parts.append(f"[-{shown}-]" if op == "delete" else f"{{+{shown}+}}")
+        length += len(parts[-1])
+        if length > max_chars:
+            return "".join(parts)[:max_chars] + " …"
+    return "".join(parts)
+
+
+def run_preview(inputs: list, options: CleanupOptions, text_field: str | None) -> int:
+    """Print the cleanup of the start of each input (documents; plain text only with --clean-text-files)."""
+    for path in collect_input_files(inputs):
+        kind = document_kind(path)
+        title = f"== {path} ({KIND_LABELS.get(kind, kind)})"
+        if kind == "text" and not options.plain_text:
+            print(f"{title}: plain text is used as it is (--clean-text-files cleans it too)\n")
+            continue
+        try:
+            p = preview(read_sample(path, text_field=text_field), options)
+        except DatasetError as e:
+            print(f"{title}: skipped: {e}\n")
+            continue
+        removed = (
+            ", ".join(f"{STEP_LABELS[step].lower()}: {n:,}" for step, n in p.stats.removed.items() if n) or "nothing"
+        )
+        print(f"{title}\n{mark_changes(p)}\n-- characters removed from this sample: {removed}\n")
     return 0
 
 

@@ -345,9 +345,10 @@ class Cleaner:
         if doc.wrapped:
             text = reflow(text)
         if o.whitespace:
-            text = self._step("whitespace", text, collapse_whitespace(text))
-            if doc.more and text:
-                text += "\n\n"  # the piece ended at a paragraph break: keep it (the next piece starts after it)
+            collapsed = collapse_whitespace(text)
+            if doc.more and collapsed:
+                collapsed += "\n\n"  # the piece ended at a paragraph break: keep it (the next starts after it)
+            text = self._step("whitespace", text, collapsed)
         if o.duplicates:
             before = text
             text, dropped = drop_duplicates(text, self._seen)

@@ -38,6 +38,7 @@ from xml.etree import ElementTree
 from gptstudio.core.errors import DatasetError, DocumentError
 from gptstudio.core.html_text import HtmlText, html_to_text
 from gptstudio.core.textfiles import (
+    DOCUMENT_KINDS,
     HEAD_BYTES,
     PREVIEW_LINE_CHARS,
     PREVIEW_LINES,
@@ -48,21 +49,7 @@ from gptstudio.core.textfiles import (
     unsupported_reason,
 )
 
-KINDS = {
-    ".pdf": "pdf",
-    ".epub": "epub",
-    ".docx": "docx",
-    ".html": "html",
-    ".htm": "html",
-    ".xhtml": "html",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "json",
-    ".csv": "csv",
-    ".tsv": "tsv",
-}
+KINDS = DOCUMENT_KINDS  # suffix -> kind; any other file is plain text
 KIND_LABELS = {
     "text": "Text",
     "pdf": "PDF",
@@ -650,12 +637,13 @@ def detect_text_field(records: list, file_name: str) -> str:
 def _resolve_field(records: list, wanted: str | None, file_name: str) -> str:
     if not wanted:
         return detect_text_field(records, file_name)
-    present = [f for f in record_fields(records)]
+    present = record_fields(records)
     if wanted in present:
         return wanted
     lower = {f.lower(): f for f in present}
     if wanted.lower() in lower:
         return lower[wanted.lower()]
+    detect_text_field(records, file_name)  # conversations are refused as such, whatever field was named
     shown = ", ".join(f for f in present if f != ".") or "none"
     raise DocumentError(
         f"{file_name} has no text field '{wanted}' (its string fields: {shown}): choose one of those.", "no_field"
@@ -860,6 +848,8 @@ def read_sample(path, *, text_field: str | None = None, max_chars: int = 6000, m
                 total += len(pages[-1])
                 if total >= max_chars and len(pages) >= 3:
                     break
+        if not any(page.strip() for page in pages) and len(pages) == n:
+            raise _scan_error(path)
         return Document(pages=pages, wrapped=True)
     texts, total = [], 0
     for doc in read_document(path, text_field=text_field):

@@ -87,6 +87,22 @@ BINARY_SUFFIXES = frozenset(
 )
 
 
+# documents core/documents.py reads, by suffix (a file of any other suffix is read as plain text)
+DOCUMENT_KINDS = {
+    ".pdf": "pdf",
+    ".epub": "epub",
+    ".docx": "docx",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".tsv": "tsv",
+}
 # documents people have that cannot be read here: what to do instead
 UNSUPPORTED = {
     ".doc": "save it as .docx or PDF",
@@ -345,6 +361,8 @@ def _binary_reason(path: Path) -> str | None:
     its first 8 KB), or None."""
     if path.suffix.lower() in BINARY_SUFFIXES:
         return f"{path.name} is not text (a {path.suffix.lower()} file)."
+    if path.suffix.lower() in DOCUMENT_KINDS:
+        return None  # a document: its reader decides
     try:
         with open(path, "rb") as f:
             head = f.read(8192)
