@@ -224,7 +224,8 @@ def reflow(text: str) -> str:
     if len(lengths) < 3:
         return text
     usual = lengths[int(0.8 * (len(lengths) - 1))]
-    paragraphs, current = [], []
+    paragraphs: list[str] = []
+    current: list[str] = []
     for line in lines:
         if not line:
             if current:

@@ -270,10 +270,10 @@ def _open_pdf(path: Path, f):
     try:
         reader = pypdf.PdfReader(f)
         if reader.is_encrypted:
-            try:
-                opened = reader.decrypt("")  # many PDFs are encrypted with an empty password (owner limits only)
+            try:  # many PDFs are encrypted with an empty password (owner limits only)
+                opened = bool(reader.decrypt(""))
             except Exception:
-                opened = 0
+                opened = False
             if not opened:
                 raise DocumentError(
                     f"{path.name} is an encrypted PDF that needs a password: open it with the password and "

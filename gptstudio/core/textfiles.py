@@ -398,13 +398,15 @@ def _walk_text_files(folder: Path, skipped: list[Skipped] | None) -> list[Path]:
             binary = None if unsupported else _binary_reason(p)
             if p.stat().st_size == 0:
                 reason, code = f"{p.name} is empty.", "empty"
-            elif unsupported or binary:
-                reason, code = (unsupported, "unsupported") if unsupported else (binary, "binary")
+            elif unsupported:
+                reason, code = unsupported, "unsupported"
+            elif binary:
+                reason, code = binary, "binary"
             else:
                 found.append(p)
                 continue
             if skipped is not None:
-                skipped.append(Skipped(p, str(reason), code))
+                skipped.append(Skipped(p, reason, code))
     return sorted(found, key=lambda q: q.relative_to(folder).parts)
 
 
