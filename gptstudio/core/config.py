@@ -188,7 +188,7 @@ class TrainConfig:
     )
     compile: bool = setting(
         None,
-        "torch.compile the model (faster on GPUs after a minute of compiling; not on Windows or MPS).",
+        "torch.compile the model (faster on GPUs after a minute of compiling; not on Windows, MPS or in the bundle).",
         "System",
         factory=_compile_default,
     )
@@ -425,7 +425,7 @@ def _divisor_near(n: int, k: int) -> int:
 
 
 def _validate_device(cfg: TrainConfig) -> list[Problem]:
-    from gptstudio.core.devices import compile_supported, device_info
+    from gptstudio.core.devices import compile_unsupported_reason, device_info
 
     spec = cfg.device.strip().lower()
     valid_form = spec in ("auto", "cpu", "cuda", "mps") or (spec.startswith("cuda:") and spec[5:].isdigit())
@@ -451,10 +451,11 @@ def _validate_device(cfg: TrainConfig) -> list[Problem]:
                 "dtype",
             )
         )
-    if cfg.compile and not compile_supported(spec):
+    reason = compile_unsupported_reason(spec) if cfg.compile else None
+    if reason:
         problems.append(
             Problem(
-                "compile=True does not work on this platform/device (Windows or MPS); set compile=False.",
+                f"compile=True does not work {reason}; set compile=False.",
                 ("compile", "device"),
                 "compile",
             )

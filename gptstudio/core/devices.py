@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -88,16 +89,25 @@ def describe_default_device() -> str:
     return available_devices()[0].label
 
 
-def compile_supported(device: str = "auto") -> bool:
-    """torch.compile works on Linux/macOS CUDA and CPU; not on Windows (no Triton) or MPS."""
+def compile_unsupported_reason(device: str = "auto") -> str | None:
+    """Why torch.compile cannot run here ("on Windows", ...), or None where it works (Linux/macOS CUDA and CPU)."""
+    if getattr(sys, "frozen", False):
+        # it compiles C++ and Triton code against Python's headers with the system's compiler
+        return "in the desktop bundle (it needs a C compiler and Python's headers; install with pip to use it)"
     if platform.system() == "Windows":
-        return False
-    return not resolve_device(device).startswith("mps")
+        return "on Windows (no Triton)"
+    if resolve_device(device).startswith("mps"):
+        return "on Apple MPS"
+    return None
+
+
+def compile_supported(device: str = "auto") -> bool:
+    return compile_unsupported_reason(device) is None
 
 
 def compile_default() -> bool:
-    """On by default only where it pays off and is known to work: Linux with a CUDA GPU."""
-    return platform.system() == "Linux" and torch.cuda.is_available()
+    """On by default only where it pays off and is known to work: Linux with a CUDA GPU, outside the bundle."""
+    return platform.system() == "Linux" and torch.cuda.is_available() and compile_supported()
 
 
 def free_memory_bytes(device: str) -> int | None:

@@ -1,5 +1,7 @@
 """TrainConfig: validation messages, value coercion, JSON/TOML files, nanoGPT config/*.py import."""
 
+import sys
+
 import pytest
 import torch
 
@@ -104,6 +106,19 @@ def test_devices_and_dtypes_this_machine_lacks():
     assert any("not a device name" in str(p) for p in cpu_config(device="gpu0").validate())
     assert any("dtype float16 is not supported" in str(p) for p in cpu_config(dtype="float16").validate())
     assert any("choose one of" in str(p) for p in cpu_config(dtype="fp8").validate())
+
+
+def test_compile_is_refused_in_the_desktop_bundle(monkeypatch):
+    """torch.compile needs a C compiler and Python's headers, which a frozen bundle does not carry."""
+    from gptstudio.core import devices
+
+    assert [p.code for p in cpu_config(compile=True).validate()] == []
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    problems = cpu_config(compile=True).validate()
+    assert [(p.code, p.fields) for p in problems] == [("compile", ("compile", "device"))]
+    assert "desktop bundle" in problems[0].message and "set compile=False" in problems[0].message
+    assert devices.compile_default() is False
+    assert cpu_config(compile=False).validate() == []
 
 
 def test_missing_dataset_is_a_problem():
