@@ -40,6 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="check this installation end to end (offscreen window, demo data, 20 training "
         "iterations, a sample) in a temporary workspace, then exit",
     )
+    parser.add_argument(
+        "--install-desktop",
+        action="store_true",
+        help="add GPT Studio (this installation or desktop bundle) to the applications menu of a Linux desktop, "
+        "then exit",
+    )
+    parser.add_argument(
+        "--uninstall-desktop", action="store_true", help="remove it from the applications menu again, then exit"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name in COMMAND_MODULES:
         importlib.import_module(f"gptstudio.commands.{name}").register(sub)
@@ -60,6 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         from gptstudio.selftest import run_self_test
 
         return run_self_test()
+    if args.install_desktop or args.uninstall_desktop:
+        try:
+            print(desktop_menu(install=args.install_desktop))
+        except GPTStudioError as e:
+            error_line(str(e))
+            return 2
+        return 0
     if args.command is None:
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -80,6 +96,22 @@ def main(argv: list[str] | None = None) -> int:
             raise  # a bug: the traceback is what a report needs
         error_line(readable_failure(e))
         return 1
+
+
+def desktop_menu(install: bool) -> str:
+    """Add to (or remove from) the applications menu; the sentence that says what was done."""
+    from gptstudio.core import desktop_entry
+
+    if install:
+        done = desktop_entry.install_desktop_entry()
+        return (
+            f"Added GPT Studio to the applications menu: {done.desktop_file} runs "
+            f"{desktop_entry.exec_line(done.command)} (remove it with --uninstall-desktop)."
+        )
+    done = desktop_entry.uninstall_desktop_entry()
+    if not done.files:
+        return f"GPT Studio is not in the applications menu ({done.desktop_file} does not exist): nothing to remove."
+    return f"Removed GPT Studio from the applications menu: {len(done.files)} files under {desktop_entry.data_home()}."
 
 
 def open_app() -> int:

@@ -17,9 +17,10 @@ def home(tmp_path, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path, monkeypatch):
-    """App settings and logs of a test go to its temp folder, never the real user's."""
+    """App settings, logs and applications-menu entries of a test go to its temp folder, never the real user's."""
     monkeypatch.setenv("GPTSTUDIO_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("GPTSTUDIO_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
 
 
 @pytest.fixture

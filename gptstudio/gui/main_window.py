@@ -8,10 +8,11 @@ window is built, rather than silently dropping a feature.
 from __future__ import annotations
 
 import platform
+import sys
 from functools import lru_cache
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QUrl, qVersion
+from PySide6.QtCore import QByteArray, Qt, QUrl, qVersion
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
@@ -20,6 +21,7 @@ from gptstudio.core.resources import resource_path
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui.config_tab import ConfigTab
 from gptstudio.gui.dataset_tab import DatasetTab
+from gptstudio.gui.desktop_menu import DesktopEntryAction
 from gptstudio.gui.playground_tab import PlaygroundTab
 from gptstudio.gui.settings import AppSettings
 from gptstudio.gui.training_tab import TrainingTab
@@ -141,6 +143,12 @@ class MainWindow(QMainWindow):
         file_menu.addAction(
             self._action("Open &workspace folder", self.open_workspace_folder, None, "actionOpenWorkspace")
         )
+        self.desktop_entry_action = None
+        if sys.platform.startswith("linux"):  # freedesktop.org menus; macOS and Windows have their own ways
+            self.desktop_entry_action = DesktopEntryAction(self)
+            self.desktop_entry_action.sig_status.connect(self.show_status)
+            self.desktop_entry_action.sig_failed.connect(self.show_error)
+            file_menu.addAction(self.desktop_entry_action)
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, "Ctrl+Q", "actionQuit"))
 
@@ -164,6 +172,13 @@ class MainWindow(QMainWindow):
         self.device_label.setToolTip("Training and generation use this device unless the Config tab says otherwise.")
         self.statusBar().addPermanentWidget(self.device_label)
         self.statusBar().showMessage(f"Workspace: {self.workspace.home}", 8000)
+
+    def show_error(self, message: str) -> None:
+        """A non-blocking warning box for a failed menu action."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "GPT Studio", message, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("errorBox")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     def open_workspace_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.workspace.home)))
@@ -203,6 +218,8 @@ class MainWindow(QMainWindow):
         self.save_layout()
         for tab in (self.dataset_tab, self.config_tab, self.training_tab, self.playground_tab):
             tab.shutdown()  # stop their jobs cleanly before their threads are destroyed
+        if self.desktop_entry_action is not None:
+            self.desktop_entry_action.shutdown()
         self.settings.save()  # tabs keep their choices in memory (set(..., save=False)); write them once
         super().closeEvent(event)
 

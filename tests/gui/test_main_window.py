@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 from PySide6.QtCore import QTimer, QUrl, qVersion
-from PySide6.QtGui import QDesktopServices, QKeySequence
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -144,6 +144,23 @@ def test_about_lists_versions(qtbot, window):
     ):
         assert part in text
     box.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="freedesktop.org menus are Linux's")
+def test_file_menu_adds_the_app_to_the_applications_menu_and_removes_it(qtbot, window, tmp_path):
+    action = window.findChild(QAction, "actionDesktopEntry")
+    assert action in window.menuBar().actions()[0].menu().actions()
+    entry = tmp_path / "xdg-data" / "applications" / "gptstudio.desktop"  # conftest's XDG_DATA_HOME
+    assert action.text().replace("&", "") == "Add to Applications Menu" and not entry.exists()
+
+    action.trigger()
+    qtbot.waitUntil(lambda: action.text().replace("&", "") == "Remove from Applications Menu", timeout=10_000)
+    assert "Exec=" in entry.read_text() and (tmp_path / "xdg-data/icons/hicolor/48x48/apps/gptstudio.png").is_file()
+    assert "in the applications menu now" in window.statusBar().currentMessage()
+
+    action.trigger()
+    qtbot.waitUntil(lambda: action.text().replace("&", "") == "Add to Applications Menu", timeout=10_000)
+    assert not entry.exists() and "no longer in the applications menu" in window.statusBar().currentMessage()
 
 
 def test_open_workspace_folder(window, home, monkeypatch):
