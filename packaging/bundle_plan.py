@@ -91,12 +91,18 @@ class TorchBuild:
 
 
 def installed_torch() -> TorchBuild | None:
-    """The torch importable here, or None."""
+    """The torch importable here, or None.
+
+    Its version is the distribution's, as pip knows it: PyPI's CUDA build says "2.14.1" there and
+    "2.14.1+cu130" in torch.__version__, which no index has.
+    """
+    from importlib import metadata
+
     try:
         import torch
     except ImportError:
         return None
-    return TorchBuild(str(torch.__version__), torch.version.cuda, torch.version.hip)
+    return TorchBuild(metadata.version("torch"), torch.version.cuda, torch.version.hip)
 
 
 class BundleRefused(Exception):
