@@ -2,11 +2,13 @@
 and, slow and opt-in, the bundle builds in a fresh environment and passes the self-test too."""
 
 import importlib.util
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -320,6 +322,9 @@ def test_bundle_builds_in_a_fresh_environment_and_passes_its_self_test(tmp_path)
     assert not {"transformers", "tensorboard", "wandb", "triton", "pytest", "PyInstaller"} & {
         f.split("/")[0] for f in files
     }
+    if summary[1] == "cuda":  # what the previous spec dropped, and torch cannot start without
+        names = {Path(f).name.split(".so")[0] for f in files if ".so" in f}
+        assert {"libtorch_cuda", "libcudnn", "libcublas", "libcublasLt", "libnccl"} <= names
     if summary[1] == "cpu":
         size = plan.bundle_size(bundle)
         assert size < 700e6, f"the CPU bundle is {size / 1e6:.0f} MB, over the 700 MB target"
@@ -362,3 +367,19 @@ def test_bundle_builds_in_a_fresh_environment_and_passes_its_self_test(tmp_path)
     )
     assert trained.returncode == 0, trained.stdout[-2000:] + trained.stderr[-3000:]
     assert (home / "runs" / "ddp" / "ckpt.pt").is_file()
+
+    # the OpenAI-compatible server (FastAPI and uvicorn load parts by name) answers from inside the bundle
+    server = subprocess.Popen(
+        [*run, "serve", "ddp", "--port", "0", "--device", "cpu"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        url = next(found[1] for line in server.stdout if (found := re.search(r" at (http://\S+/v1)", line)))
+        assert [m["id"] for m in json.load(urllib.request.urlopen(f"{url}/models", timeout=60))["data"]] == ["ddp"]
+        ask = {"model": "ddp", "prompt": "ROMEO:", "max_tokens": 5}
+        request = urllib.request.Request(
+            f"{url}/completions", json.dumps(ask).encode(), {"Content-Type": "application/json"}
+        )
+        assert isinstance(json.load(urllib.request.urlopen(request, timeout=120))["choices"][0]["text"], str)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
