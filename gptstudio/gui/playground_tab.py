@@ -51,7 +51,7 @@ class PlaygroundTab(QWidget):
         self._build()
         self.chat = ChatController(self.session, self.chat_view, self)
         self._connect()
-        self._restore(PlaygroundPrefs.from_settings(settings))
+        self._restore(PlaygroundPrefs.for_workspace(settings, workspace.home))
         self.models.refresh()
 
     def _build(self) -> None:
@@ -266,7 +266,7 @@ class PlaygroundTab(QWidget):
             external_checkpoints=files,
             pretrained_models=pretrained,
             serve_port=self.serving.port(),
-        ).save(self.settings)
+        ).save_for_workspace(self.settings, self.workspace.home)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -1,7 +1,10 @@
 """What the Playground remembers between sessions, read defensively (Qt-free).
 
-Stored under the app settings key "playground" as a plain dict (the keys below are a stable format).
-A value of the wrong type, from an older version or a hand edit, falls back to its default.
+Stored under the settings key "playground" as a plain dict (the keys below are a stable format), once in
+the workspace's own preferences and once app-wide as "the last used anywhere". The chosen checkpoints are
+paths inside one workspace: another workspace never sees them (a workspace opened for the first time starts
+from the last preferences used anywhere, without their checkpoints). A value of the wrong type, from an
+older version or a hand edit, falls back to its default.
 """
 
 from __future__ import annotations
@@ -52,3 +55,17 @@ class PlaygroundPrefs:
 
     def save(self, settings) -> None:
         settings.set(SETTINGS_KEY, asdict(self))
+
+    @classmethod
+    def for_workspace(cls, settings, home) -> PlaygroundPrefs:
+        """The preferences of the workspace at `home` (`settings` is the app's AppSettings)."""
+        own = settings.for_workspace(home)
+        if own.get(SETTINGS_KEY) is not None:
+            return cls.from_settings(own)
+        prefs = cls.from_settings(settings)
+        prefs.checkpoint = prefs.compare_checkpoint = None
+        return prefs
+
+    def save_for_workspace(self, settings, home) -> None:
+        self.save(settings.for_workspace(home))
+        self.save(settings)

@@ -42,3 +42,17 @@ def test_prefs_round_trip_and_defaults_for_bad_values():
         assert PlaygroundPrefs.from_settings(settings) == PlaygroundPrefs(pretrained_models=["gpt2"])
     settings[SETTINGS_KEY] = "garbage"
     assert PlaygroundPrefs.from_settings(settings) == PlaygroundPrefs()
+
+
+def test_checkpoints_belong_to_their_workspace(tmp_path):
+    from gptstudio.gui.settings import AppSettings
+
+    settings = AppSettings(tmp_path / "settings.json")
+    a, b = tmp_path / "a", tmp_path / "b"
+    chosen = PlaygroundPrefs(sampling={"temperature": 0.5}, checkpoint=str(a / "runs/r/ckpt.pt"), mode="complete")
+    chosen.save_for_workspace(settings, a)
+    # another workspace starts from the last preferences used, without the other workspace's checkpoints
+    in_b = PlaygroundPrefs.for_workspace(settings, b)
+    assert in_b.checkpoint is None and in_b.sampling == {"temperature": 0.5} and in_b.mode == "complete"
+    PlaygroundPrefs(checkpoint=str(b / "runs/s/ckpt.pt")).save_for_workspace(settings, b)
+    assert PlaygroundPrefs.for_workspace(settings, a) == chosen  # back in A, A's choice comes back
