@@ -18,6 +18,7 @@ from gptstudio.core.failures import is_out_of_memory, readable_failure
 # subcommand modules under gptstudio.commands, in the order `--help` lists them
 COMMAND_MODULES = [
     "prepare",
+    "suggest",
     "export",
     "sample",
     "serve",

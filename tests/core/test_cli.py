@@ -62,6 +62,7 @@ def test_quick_commands_never_import_torch(home, tmp_path):
         ["export", "--help"],
         ["train", "--help"],
         ["serve", "--help"],
+        ["suggest", "--help"],
     ):
         modules = imported_modules(args, env)
         assert "gptstudio.cli" in modules, args  # the probe sees the imports
