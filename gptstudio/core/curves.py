@@ -190,6 +190,7 @@ class _Level:
 
 
 EVAL_METRICS = ("train_loss", "val_loss")  # Eval fields drawn as points, one Series each
+UNITS = ("loss", "bpb")  # a loss in nats per token, or in bits per byte of text
 
 
 class RunCurves:
@@ -199,6 +200,9 @@ class RunCurves:
     def __init__(self, smoothing: float = SMOOTHING):
         self.loss, self.smooth, self.lr = Series(), Series(), Series()
         self.evals = {name: Series(64) for name in EVAL_METRICS}
+        # bits per byte per nat per token of each split (a constant of the run's dataset: tokens per byte
+        # / ln 2), read off the evals; a run logged before bits per byte existed has none
+        self.bpb_factor: dict[str, float] = {}
         self.checkpoints = Series(64)  # x: iteration, y: val loss (nan when unknown)
         self.best: tuple[float, float] | None = None  # (iteration, val loss) of the best eval
         self._smoother = LossSmoother(smoothing)
@@ -213,6 +217,17 @@ class RunCurves:
     @property
     def val_eval(self) -> Series:
         return self.evals["val_loss"]
+
+    def unit_factor(self, split: str, unit: str) -> float | None:
+        """What turns a loss on `split` ("train" or "val") into `unit`: 1 for "loss", the split's bits per
+        byte per nat for "bpb" (None when this run's evals did not measure it)."""
+        return 1.0 if unit == "loss" else self.bpb_factor.get(split)
+
+    @property
+    def best_bpb(self) -> float | None:
+        """The best val loss in bits per byte (None when unknown)."""
+        factor = self.bpb_factor.get("val")
+        return self.best[1] * factor if self.best is not None and factor is not None else None
 
     @property
     def smoothed_loss(self) -> float | None:
@@ -266,6 +281,9 @@ class RunCurves:
             value = getattr(ev, name, None)
             if value is not None and math.isfinite(value):
                 series.extend([ev.iter], [value])
+        for split, loss, bpb in (("train", ev.train_loss, ev.train_bpb), ("val", ev.val_loss, ev.val_bpb)):
+            if bpb is not None and loss is not None and math.isfinite(bpb) and math.isfinite(loss) and loss > 0:
+                self.bpb_factor[split] = bpb / loss
         val = ev.val_loss
         if val is not None and math.isfinite(val) and (self.best is None or val <= self.best[1]):
             self.best = (ev.iter, val)

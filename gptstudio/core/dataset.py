@@ -69,7 +69,7 @@ __all__ = [
     "TextFileInfo",
     "bpe_pieces",
     "collect_input_files",
-    "dataset_split_bytes",
+    "dataset_split_sizes",
     "dataset_tokens",
     "delete_dataset",
     "demo_text_path",
@@ -597,14 +597,15 @@ def _count_split_bytes(folder: Path, meta: dict, progress: _Progress | None = No
     return counts
 
 
-def dataset_split_bytes(name_or_dir, *, home=None) -> dict[str, int]:
-    """{"train": bytes, "val": bytes} of text in a dataset's splits: from meta.json, or counted from the
-    token files for datasets prepared before these counts were stored (a pass over the token ids)."""
+def dataset_split_sizes(name_or_dir, *, home=None) -> dict[str, tuple[int, int]]:
+    """{"train": (tokens, bytes), "val": (tokens, bytes)}: each split's tokens and the UTF-8 bytes of text
+    they stand for (what bits per byte needs). The bytes come from meta.json, or are counted from the
+    token files for datasets prepared before meta.json stored them (one pass over the ids)."""
     folder = _dataset_folder(name_or_dir, home)
     meta = load_dataset_meta(folder)
     if not all(isinstance(meta.get(f"{s}_bytes"), int) for s in ("train", "val")):
         meta = {**meta, **_count_split_bytes(folder, meta)}
-    return {"train": meta["train_bytes"], "val": meta["val_bytes"]}
+    return {s: (meta[f"{s}_tokens"], meta[f"{s}_bytes"]) for s in ("train", "val")}
 
 
 def _count(n: int, unit: str) -> str:

@@ -35,7 +35,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from gptstudio.core.atomic import atomic_path, remove_stale_temps
 from gptstudio.core.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from gptstudio.core.config import NO_DATASET, TrainConfig, save_config
-from gptstudio.core.dataset import dataset_split_bytes
+from gptstudio.core.dataset import dataset_split_sizes
 from gptstudio.core.devices import resolve_device, resolve_dtype
 from gptstudio.core.errors import CheckpointError, ConfigError, GPTStudioError, Problem, TokenizerError
 from gptstudio.core.events import CheckpointSaved, Eval, Event, Finished, Message, RunStarted, Step
@@ -591,15 +591,10 @@ class Session:
     def _split_text(self) -> dict[str, tuple[int, int]]:
         """(tokens, bytes of text) of each split, for bits per byte; {} when the dataset cannot say."""
         try:
-            nbytes = dataset_split_bytes(self.plan.dataset_dir)  # counted once for older datasets
+            return dataset_split_sizes(self.plan.dataset_dir)  # counted once for older datasets
         except GPTStudioError as e:
             self.emit(Message(f"No bits per byte for this run: {e}", "warning"))
             return {}
-        itemsize = np.dtype(self.plan.data_dtype).itemsize
-        return {
-            split: ((self.plan.dataset_dir / f"{split}.bin").stat().st_size // itemsize, nbytes[split])
-            for split in ("train", "val")
-        }
 
     def bpb(self, split: str, loss: float) -> float | None:
         """A loss on `split` in bits per byte of its text."""

@@ -219,7 +219,7 @@ class TrainingTab(QWidget):
         progress = self.status.progress()
         self.controls.show_status(self.status.text(self.plots.curves.smoothed_loss), progress)
         if progress and self.is_running() and self.runner.run_name:
-            self.runs.show_progress(self.runner.run_name, *progress, self.status.best_val)
+            self.runs.show_progress(self.runner.run_name, *progress, self.status.best_val, self.status.best_bpb)
 
     @Slot(object)
     def _on_finished(self, ev: Finished) -> None:
@@ -246,6 +246,10 @@ class TrainingTab(QWidget):
     def _show_curves(self, full: str | None, curves: RunCurves | None, overlays: dict) -> None:
         if full is not None and curves is not None:
             self.plots.show_curves(curves, f"Loss: {full}")
+        # runs with different tokenizers compare only in bits per byte: show those
+        shown = [n for n in (self.runs.active_run or self.runs.shown_run, *overlays) if n]
+        if len(self.runs.tokenizers(shown)) > 1:
+            self.plots.set_unit("bpb")
         self.plots.set_overlays(overlays)
 
     @Slot(list)

@@ -70,7 +70,10 @@ def test_older_datasets_get_their_byte_counts_computed(home, tmp_path):
     on_disk = json.loads(meta_path.read_text())
     del on_disk["train_bytes"], on_disk["val_bytes"]
     meta_path.write_text(json.dumps(on_disk))
-    assert ds.dataset_split_bytes("old", home=home) == {"train": meta["train_bytes"], "val": meta["val_bytes"]}
+    assert ds.dataset_split_sizes("old", home=home) == {
+        "train": (meta["train_tokens"], meta["train_bytes"]),
+        "val": (meta["val_tokens"], meta["val_bytes"]),
+    }
     events = []
     train(tiny_config(dataset="old", max_iters=2, eval_interval=2), home=home, report=events.append)
     e = next(e for e in events if isinstance(e, Eval))

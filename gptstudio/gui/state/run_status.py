@@ -5,7 +5,7 @@ iteration 120 / 2000 (6%)
 loss 1.9876 (smoothed 2.0123) · lr 9.80e-04
 elapsed 0:14 · ETA 3:40 · 21.3k tokens/s · MFU 1.2% · 11.8 ms/iter
 device cpu (float32) · 0.21M parameters
-best val loss 2.0456
+best val loss 2.0456 (1.3210 bits per byte)
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ class RunStatus:
     def __init__(self):
         self.reset()
 
-    def reset(self, outcome: str = "", best_val: float | None = None) -> None:
+    def reset(self, outcome: str = "", best_val: float | None = None, best_bpb: float | None = None) -> None:
         """Start over: empty for a new run, or the one-line summary of a past run."""
         self.started: RunStarted | None = None
         self.last_step: Step | None = None
         self.iter: int | None = None
         self.best_val = best_val
+        self.best_bpb = best_bpb
         self.outcome = outcome
 
     def summarise(self, name: str, run: dict) -> None:
@@ -33,7 +34,8 @@ class RunStatus:
         it, max_iters = run.get("iter"), run.get("max_iters")
         where = f" at iteration {it}" + (f" / {max_iters}" if max_iters else "") if it is not None else ""
         reason = f" {run['reason']}" if run.get("reason") else ""
-        self.reset(f"Run {name}: {run.get('status', 'unknown')}{where}.{reason}", run.get("best_val_loss"))
+        outcome = f"Run {name}: {run.get('status', 'unknown')}{where}.{reason}"
+        self.reset(outcome, run.get("best_val_loss"), run.get("best_val_bpb"))
 
     # ----- events
 
@@ -47,6 +49,8 @@ class RunStatus:
     def on_eval(self, ev: Eval) -> None:
         if ev.best_val_loss is not None and math.isfinite(ev.best_val_loss):  # JSON turns inf into None
             self.best_val = ev.best_val_loss
+            if ev.val_bpb is not None and ev.val_loss:  # bits per byte are the loss times a constant
+                self.best_bpb = ev.best_val_loss * ev.val_bpb / ev.val_loss
 
     def on_finished(self, ev: Finished, run: str) -> str:
         """Note the end of the run; returns the sentence that says how it ended."""
@@ -54,6 +58,8 @@ class RunStatus:
             self.iter = ev.iter
         if ev.best_val_loss is not None:
             self.best_val = ev.best_val_loss
+        if ev.best_val_bpb is not None:
+            self.best_bpb = ev.best_val_bpb
         if self.iter is None and self.started is not None:
             self.iter = self.started.start_iter
         where = f" at iteration {self.iter}" if self.iter is not None else ""  # (none: it never started)
@@ -93,5 +99,6 @@ class RunStatus:
             procs = f" × {st.world_size} processes" if st.world_size > 1 else ""
             lines.append(f"device {st.device} ({st.dtype}){procs} · {st.n_params / 1e6:.2f}M parameters")
         if self.best_val is not None:
-            lines.append(f"best val loss {self.best_val:.4f}")
+            bpb = f" ({self.best_bpb:.4f} bits per byte)" if self.best_bpb is not None else ""
+            lines.append(f"best val loss {self.best_val:.4f}{bpb}")
         return "\n".join(lines)

@@ -1,8 +1,10 @@
-"""TrainingPlots: the loss plot above the learning-rate plot, with a log-scale switch.
+"""TrainingPlots: the loss plot above the learning-rate plot, with a log-scale switch and a unit choice.
 
 The loss plot draws one run's RunCurves (raw and smoothed train loss, eval points, the best
-checkpoint) and, overlaid, the smoothed loss and val points of other runs. Two things keep it
-smooth however long the run and however fast the steps come:
+checkpoint) and, overlaid, the smoothed loss and val points of other runs, as loss (nats per token)
+or in bits per byte of text: the unit that compares runs whose tokenizers differ (a run logged
+before bits per byte were measured is then left out, and the status line says so). Two things keep
+it smooth however long the run and however fast the steps come:
 - each line is given `Series.view(...)` of the x range in sight, at most two points per pixel
   column (the data's min/max envelope), so a redraw costs the same at 1,000 or 1,000,000 points;
 - `changed()` redraws at most 10 times a second, and less often when painting is slow (a loaded
@@ -15,11 +17,11 @@ import time
 from collections.abc import Callable
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from gptstudio.core.curves import RunCurves, Series
+from gptstudio.core.curves import UNITS, RunCurves, Series
 from gptstudio.core.events import Event, Step
 
 REDRAW_MIN_S = 0.1  # at most 10 redraws a second...
@@ -55,13 +57,24 @@ class TimedPlotWidget(pg.PlotWidget):
         return spent
 
 
+UNIT_LABELS = {"loss": "Loss (nats per token)", "bpb": "Bits per byte"}
+Y_LABELS = {"loss": "loss (cross-entropy)", "bpb": "bits per byte of text"}
+
+
 class TrainingPlots(QWidget):
+    """Signal out: `sig_unit_changed(unit)`. Methods in: show_curves, add, add_steps, changed, set_overlays,
+    set_unit(unit); read: unit(), missing_bpb() (runs shown without bits per byte), title, legend_names."""
+
+    sig_unit_changed = Signal(str)
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.curves = RunCurves()
         self.overlays: dict[str, RunCurves] = {}
         self.redraw_count = 0  # tests check the plots redraw at a bounded rate
-        self._lines: list[tuple[pg.PlotDataItem, Callable[[], Series]]] = []  # drawn from a Series' view
+        # each line: its plot item, the Series it draws, and the curves and split its unit factor comes from
+        # (split None: not a loss, never scaled)
+        self._lines: list[tuple[pg.PlotDataItem, Callable[[], Series], Callable[[], RunCurves], str | None]] = []
         self._overlay_items: list[pg.PlotDataItem] = []
         self._dirty = False
         self._next_redraw = 0.0
@@ -83,17 +96,41 @@ class TrainingPlots(QWidget):
         self.logScaleCheck = QCheckBox("Log scale", objectName="logScaleCheck")
         self.logScaleCheck.setToolTip("Show the loss on a logarithmic axis (late progress stays visible).")
         self.logScaleCheck.toggled.connect(lambda on: self.lossPlot.setLogMode(x=False, y=on))
+        self.unitCombo = QComboBox(objectName="plotUnitCombo")
+        for unit in UNITS:
+            self.unitCombo.addItem(UNIT_LABELS[unit], unit)
+        self.unitCombo.setToolTip(
+            "Loss per token depends on the tokenizer; bits per byte of text does not, so it compares runs "
+            "with different tokenizers (it is chosen when the runs shown have different tokenizers)."
+        )
+        self.unitCombo.currentIndexChanged.connect(self._on_unit_changed)
+        self.missingLabel = QLabel(objectName="missingBpbLabel")
+        self.missingLabel.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
-        row.addStretch(1)
+        row.addWidget(self.missingLabel, 1)
+        row.addWidget(QLabel("Show:"))
+        row.addWidget(self.unitCombo)
         row.addWidget(self.logScaleCheck)
         layout.addLayout(row)
         layout.addWidget(self.lossPlot, 3)
         layout.addWidget(self.lrPlot, 1)
 
     # ----- public API
+
+    def unit(self) -> str:
+        """ "loss" (nats per token) or "bpb" (bits per byte of text)."""
+        return self.unitCombo.currentData()
+
+    def set_unit(self, unit: str) -> None:
+        self.unitCombo.setCurrentIndex(max(0, self.unitCombo.findData(unit)))
+
+    def missing_bpb(self) -> list[str]:
+        """The runs drawn (by name; "" for the main one) that have no bits per byte to show."""
+        runs = {"": self.curves, **self.overlays}
+        return [name for name, c in runs.items() if c.loss.n and c.unit_factor("val", "bpb") is None]
 
     def show_curves(self, curves: RunCurves, title: str = "Loss") -> None:
         """Draw these curves from now on (a new run, a past run, or none) and redraw at once."""
@@ -124,14 +161,17 @@ class TrainingPlots(QWidget):
         item = self.lossPlot.getPlotItem()
         for it in self._overlay_items:
             item.removeItem(it)
-        self._lines = [(line, series) for line, series in self._lines if line not in self._overlay_items]
+        self._lines = [entry for entry in self._lines if entry[0] not in self._overlay_items]
         self._overlay_items = []
         self.overlays = dict(overlays)
         for i, (name, curves) in enumerate(self.overlays.items()):
             color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
             line = item.plot(name=f"{name} (smoothed)", pen=pg.mkPen(color, width=2))
             vals = item.plot(name=f"{name} val", pen=None, symbol="d", symbolSize=8, symbolBrush=color)
-            self._lines += [(line, lambda c=curves: c.smooth), (vals, lambda c=curves: c.val_eval)]
+            self._lines += [
+                (line, lambda c=curves: c.smooth, lambda c=curves: c, "train"),
+                (vals, lambda c=curves: c.val_eval, lambda c=curves: c, "val"),
+            ]
             self._overlay_items += [line, vals]
         self._dirty = True
         self.redraw(force=True)
@@ -157,14 +197,37 @@ class TrainingPlots(QWidget):
         view = self.lossPlot.getPlotItem().getViewBox()
         x_lo, x_hi = (None, None) if view.autoRangeEnabled()[0] else view.viewRange()[0]
         max_points = 2 * max(100, int(view.width()))  # a min and a max per pixel column
-        for line, series in self._lines:
-            line.setData(*series().view(x_lo, x_hi, max_points))
-        best = self.curves.best
-        self.bestMarker.setData([best[0]] if best else [], [best[1]] if best else [])
+        unit = self.unit()
+        for line, series, curves, split in self._lines:
+            factor = 1.0 if split is None else curves().unit_factor(split, unit)
+            if factor is None:  # this run has no bits per byte: not drawn in them
+                line.setData([], [])
+                continue
+            x, y = series().view(x_lo, x_hi, max_points)
+            line.setData(x, y * factor if factor != 1.0 else y)
+        best, factor = self.curves.best, self.curves.unit_factor("val", unit)
+        shown = best is not None and factor is not None
+        self.bestMarker.setData([best[0]] if shown else [], [best[1] * factor] if shown else [])
+        self._show_missing()
         cost = time.perf_counter() - t0 + painted
         self._next_redraw = now + max(REDRAW_MIN_S, cost / REDRAW_SHARE)
 
     # -----
+
+    @Slot()
+    def _on_unit_changed(self) -> None:
+        unit = self.unit()
+        self.lossPlot.getPlotItem().setLabel("left", Y_LABELS[unit])
+        self._dirty = True
+        self.redraw(force=True)
+        self.lossPlot.getPlotItem().getViewBox().enableAutoRange(y=True)  # the values changed scale
+        self.sig_unit_changed.emit(unit)
+
+    def _show_missing(self) -> None:
+        missing = self.missing_bpb() if self.unit() == "bpb" else []
+        names = ", ".join(n or "this run" for n in missing)
+        text = f"No bits per byte for {names} (logged before they were measured)." if missing else ""
+        self.missingLabel.setText(text)
 
     @Slot()
     def _on_x_range_changed(self) -> None:
@@ -215,10 +278,11 @@ class TrainingPlots(QWidget):
             symbolPen=pg.mkPen("k", width=1),
         )
         self.lrCurve = self.lrPlot.getPlotItem().plot(pen=pg.mkPen(BLUE, width=2))
+        main = lambda: self.curves  # noqa: E731 (the curves shown change: read them at each redraw)
         self._lines = [
-            (self.rawCurve, lambda: self.curves.loss),
-            (self.emaCurve, lambda: self.curves.smooth),
-            (self.lrCurve, lambda: self.curves.lr),
-            (self.trainEvalCurve, lambda: self.curves.train_eval),
-            (self.valEvalCurve, lambda: self.curves.val_eval),
+            (self.rawCurve, lambda: self.curves.loss, main, "train"),
+            (self.emaCurve, lambda: self.curves.smooth, main, "train"),
+            (self.lrCurve, lambda: self.curves.lr, main, None),  # not a loss: never scaled
+            (self.trainEvalCurve, lambda: self.curves.train_eval, main, "train"),
+            (self.valEvalCurve, lambda: self.curves.val_eval, main, "val"),
         ]

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from gptstudio.gui.export_dialog import ExportDialog
 
 RESUMABLE = {"stopped", "failed"}  # list_runs reports a run whose process died as "stopped"
-COLUMNS = ["Run", "Status", "Iterations", "Best val", "Dataset"]
+COLUMNS = ["Run", "Status", "Iterations", "Best val", "Best bpb", "Dataset"]
+BPB_COLUMN = COLUMNS.index("Best bpb")
 
 
 class RunsList(QGroupBox):
@@ -135,14 +136,21 @@ class RunsList(QGroupBox):
         self.runsList.clear()
         for run in self._runs:
             best, iters, max_iters = run.get("best_val_loss"), run.get("iter"), run.get("max_iters")
+            bpb = run.get("best_val_bpb")
             item = QTreeWidgetItem(
                 [
                     run["name"],
                     str(run.get("status", "?")),
                     "" if iters is None else (f"{iters} / {max_iters}" if max_iters else str(iters)),
                     "" if best is None else f"{best:.4f}",
+                    "" if bpb is None else f"{bpb:.4f}",
                     str(run.get("dataset") or ""),
                 ]
+            )
+            item.setToolTip(
+                BPB_COLUMN,
+                f"Best val loss in bits per byte of text ({run.get('tokenizer') or 'unknown'} tokenizer): "
+                "unlike the loss per token, it compares runs with different tokenizers.",
             )
             item.setData(0, Qt.ItemDataRole.UserRole, run["name"])
             item.setToolTip(0, f"{run['name']}\n{run.get('path', '')}")
@@ -176,14 +184,22 @@ class RunsList(QGroupBox):
     def shutdown(self, timeout_ms: int = 5_000) -> bool:
         return self._reader.shutdown(timeout_ms)
 
-    def show_progress(self, name: str, it: int, max_iters: int, best_val: float | None) -> None:
+    def show_progress(
+        self, name: str, it: int, max_iters: int, best_val: float | None, best_bpb: float | None = None
+    ) -> None:
         """Keep a training run's row current without re-reading the runs folder."""
         for item in self.runsList.findItems(name, Qt.MatchFlag.MatchExactly, 0):
             item.setText(1, "running")
             item.setText(2, f"{it} / {max_iters}")
             if best_val is not None:
                 item.setText(3, f"{best_val:.4f}")
+            if best_bpb is not None:
+                item.setText(BPB_COLUMN, f"{best_bpb:.4f}")
             self.runsList.resizeColumnToContents(2)
+
+    def tokenizers(self, names: list[str]) -> set[str]:
+        """The tokenizers of these runs, as far as their status.json says."""
+        return {t for t in (self.run(n).get("tokenizer") for n in names) if t}
 
     @Slot()
     def delete_selected(self) -> None:

@@ -33,6 +33,18 @@ def test_run_status_lines_during_and_after_a_run():
     )
 
 
+def test_run_status_gives_the_best_val_loss_in_bits_per_byte_too():
+    status = RunStatus()
+    status.on_started(started())
+    status.on_eval(Eval(10, 2.0, 2.0, 2.0, None, 1.0, 1.2))  # 0.6 bits per byte per nat on val
+    status.on_eval(Eval(20, 1.9, 2.5, 2.0, None, 0.95, 1.5))  # worse: the best stays 2.0, 1.2 bits per byte
+    assert status.text().endswith("best val loss 2.0000 (1.2000 bits per byte)")
+    status.on_finished(Finished("completed", 20, "", 2.0, 1.2), "r")
+    assert status.best_bpb == 1.2
+    status.summarise("old", {"status": "completed", "best_val_loss": 1.5, "best_val_bpb": 0.9})
+    assert status.text().endswith("best val loss 1.5000 (0.9000 bits per byte)")
+
+
 def test_start_checks(home):
     ws = Workspace.open(home)
     assert start_problems(tiny_config()) == []

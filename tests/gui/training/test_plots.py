@@ -42,3 +42,31 @@ def test_plots_redraw_at_most_10_times_a_second(qtbot):
     assert plots.redraw_count - before == 1  # the first at once, the rest wait for the timer
     qtbot.waitUntil(lambda: plots.redraw_count - before == 2, timeout=5_000)
     assert plots.rawCurve.xData[-1] == 49
+
+
+def test_plots_show_bits_per_byte_and_name_runs_without_them(qtbot):
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 600)
+    # train split: 0.5 bits per byte per nat; val split: 0.6
+    curves = RunCurves.from_events([started(), *[step(i, 2.0) for i in range(10)]])
+    curves.add_eval(Eval(0, 2.0, 2.5, 2.5, None, 1.0, 1.5))
+    curves.add_eval(Eval(10, 1.0, 2.0, 2.0, None, 0.5, 1.2))
+    plots.show_curves(curves, "Loss: r")
+    assert plots.unit() == "loss" and plots.valEvalCurve.yData.tolist() == [2.5, 2.0]
+    old = RunCurves.from_events([step(i, 3.0) for i in range(10)])  # logged before bits per byte existed
+    plots.set_overlays({"old": old})
+    units = []
+    plots.sig_unit_changed.connect(units.append)
+    plots.set_unit("bpb")
+    assert units == ["bpb"] and plots.lossPlot.getPlotItem().getAxis("left").labelText == "bits per byte of text"
+    assert plots.valEvalCurve.yData.tolist() == [1.5, 1.2]
+    np.testing.assert_allclose(plots.rawCurve.yData, 2.0 * 0.5)
+    np.testing.assert_allclose(plots.trainEvalCurve.yData, [1.0, 0.5])
+    assert plots.bestMarker.yData.tolist() == [1.2]
+    assert plots.lrCurve.yData.tolist() == [1e-3] * 10  # not a loss: never scaled
+    assert plots.missing_bpb() == ["old"] and "No bits per byte for old" in plots.missingLabel.text()
+    overlay_lines = [i for i in plots.lossPlot.getPlotItem().listDataItems() if i.name() == "old (smoothed)"]
+    assert len(overlay_lines[0].xData or []) == 0  # not drawn in a unit it has no figures for
+    plots.set_unit("loss")
+    assert plots.valEvalCurve.yData.tolist() == [2.5, 2.0] and plots.missingLabel.text() == ""

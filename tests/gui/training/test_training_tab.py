@@ -332,13 +332,40 @@ def test_main_window_wires_config_and_close_stops_the_run(qtbot, dataset, home):
 # ----- run history -----
 
 
+def test_runs_with_different_tokenizers_compare_in_bits_per_byte(qtbot, make_tab, home, tmp_path):
+    from gptstudio.core.dataset import prepare_dataset
+
+    text = tmp_path / "text.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    prepare_dataset([text], "chars", "char", home=home)
+    prepare_dataset([text], "pieces", "bpe", vocab_size=300, home=home)
+    train_headless(home, "on-chars", dataset="chars", max_iters=10, lr_decay_iters=10, eval_interval=5)
+    train_headless(home, "on-pieces", dataset="pieces", max_iters=10, lr_decay_iters=10, eval_interval=5)
+    tab = make_tab()
+    runs, plots = tab.runs, tab.plots
+    status = {r["name"]: r for r in trainer.list_runs(home)}
+    for name in ("on-chars", "on-pieces"):
+        assert runs.row(name)[4] == f"{status[name]['best_val_bpb']:.4f}"  # the Best bpb column
+    tab.select_runs(["on-chars"])
+    wait_read(qtbot, tab)
+    assert plots.unit() == "loss"  # one run: its loss
+    tab.select_runs(["on-chars", "on-pieces"])
+    wait_read(qtbot, tab)
+    assert plots.unit() == "bpb"  # two tokenizers: only bits per byte compare
+    shown = plots.curves
+    assert plots.valEvalCurve.yData[-1] == pytest.approx(shown.val_eval.y[-1] * shown.bpb_factor["val"])
+    assert plots.missing_bpb() == []
+    plots.set_unit("loss")  # the person may still look at the losses
+    assert plots.valEvalCurve.yData[-1] == pytest.approx(shown.val_eval.y[-1])
+
+
 def test_runs_list_shows_cli_runs_and_overlays_two(qtbot, make_tab, dataset, home):
     train_headless(home, "cli-a", max_iters=30, lr_decay_iters=30)
     train_headless(home, "cli-b", max_iters=40, lr_decay_iters=40, learning_rate=1e-3, min_lr=1e-4)
     tab = make_tab()
     runs, plots = tab.runs, tab.plots
     assert set(runs.names()) == {"cli-a", "cli-b"}
-    assert runs.row("cli-a")[1] == "completed" and runs.row("cli-a")[4] == "tiny"
+    assert runs.row("cli-a")[1] == "completed" and runs.row("cli-a")[5] == "tiny"
     assert runs.row("cli-b")[3]  # best val loss
     tab.select_runs(["cli-a", "cli-b"])
     wait_read(qtbot, tab)
