@@ -63,8 +63,8 @@ def default_vocab_size(total_bytes: int) -> tuple[int, str]:
         reason = f"{n:,} for {text} of text: larger vocabularies rarely pay off for a model trained here."
     else:
         reason = (
-            f"{n:,} for {text} of text: about one vocabulary entry per {BYTES_PER_ENTRY} bytes of text, so "
-            "each token occurs often enough to be learned."
+            f"{n:,} for {text} of text: one entry per {BYTES_PER_ENTRY} bytes or so, so that each token "
+            "occurs often enough to be learned."
         )
     return n, reason
 

@@ -8,7 +8,8 @@ Public API (used by the main window and tests):
     signals  sig_dataset_selected(str), sig_datasets_changed(), sig_show_tab(str), sig_status(str)
     methods  add_inputs(paths), clear_inputs(), open_file_dialog(), open_folder_dialog(),
              use_demo_text(), prepare(), cancel_prepare(), is_preparing(), is_checking(), refresh(),
-             select_dataset(name), selected_dataset(), delete_selected(), reveal_selected(), shutdown()
+             select_dataset(name), selected_dataset(), delete_selected(), reveal_selected(),
+             set_model_width(n_embd) (the Config tab's width, for the tokenizer comparison), shutdown()
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import QGroupBox, QSplitter, QVBoxLayout, QWidget
 
 from gptstudio.core import dataset as ds
 from gptstudio.core.workspace import Workspace
+from gptstudio.gui.dataset.compare_panel import TokenizerComparePanel
 from gptstudio.gui.dataset.details_panel import DatasetDetails
 from gptstudio.gui.dataset.drop_area import DropArea
 from gptstudio.gui.dataset.guided_start import GuidedStart
@@ -50,6 +52,7 @@ class DatasetTab(QWidget):
         self.drop_area = DropArea(settings)
         self.input_panel = InputPanel()
         self.prepare_panel = PreparePanel(workspace, settings)
+        self.compare_panel = TokenizerComparePanel()
         self.guide = GuidedStart(settings)
         self.library = DatasetLibrary(workspace)
         self.details = DatasetDetails()
@@ -62,6 +65,7 @@ class DatasetTab(QWidget):
         left = QVBoxLayout(new)
         left.addWidget(self.drop_area)
         left.addWidget(self.input_panel, 1)
+        left.addWidget(self.compare_panel)
         left.addWidget(self.prepare_panel)
         self.right_splitter = QSplitter(Qt.Orientation.Vertical, objectName="datasetRightSplitter")
         self.right_splitter.addWidget(self.library)
@@ -93,8 +97,16 @@ class DatasetTab(QWidget):
         self.input_panel.sig_checked.connect(
             lambda check: self.prepare_panel.suggest_name(self.input_panel.inputs.suggested_name(check, self.workspace))
         )
+        self.input_panel.sig_checked.connect(lambda _check: self._inputs_changed())
         self.input_panel.sig_checking_changed.connect(self.prepare_panel.set_checking)
         self.input_panel.sig_cleared.connect(self.prepare_panel.reset_name)
+        self.input_panel.sig_cleared.connect(self._inputs_changed)
+        # the comparison measures the BPE size chosen, marks the tokenizer chosen, and a click chooses one
+        self.compare_panel.set_bpe_vocab_size(self.prepare_panel.vocab_size())
+        self.compare_panel.set_chosen(self.prepare_panel.tokenizer())
+        self.prepare_panel.sig_vocab_size_changed.connect(self.compare_panel.set_bpe_vocab_size)
+        self.prepare_panel.sig_tokenizer_changed.connect(self.compare_panel.set_chosen)
+        self.compare_panel.sig_tokenizer_chosen.connect(self.prepare_panel.set_tokenizer)
         self.prepare_panel.sig_prepare_requested.connect(self.prepare)
         self.prepare_panel.sig_demo_requested.connect(self.use_demo_text)
         self.prepare_panel.sig_prepared.connect(self._on_prepared)
@@ -128,6 +140,15 @@ class DatasetTab(QWidget):
     def clear_inputs(self) -> None:
         self.input_panel.clear()
 
+    def _inputs_changed(self) -> None:
+        inputs = self.input_panel.inputs
+        self.prepare_panel.set_input_bytes(inputs.total_bytes)
+        self.compare_panel.set_inputs(inputs.paths)
+
+    def set_model_width(self, n_embd: int) -> None:
+        """The model width the Config tab shows: the tokenizer comparison gives embedding sizes for it."""
+        self.compare_panel.set_model_width(n_embd)
+
     def is_checking(self) -> bool:
         return self.input_panel.is_checking()
 
@@ -151,6 +172,7 @@ class DatasetTab(QWidget):
             self.prepare_panel.show_error(f"The bundled demo text cannot be used: {demo.reason}")
             return
         self.input_panel.set_files([demo])
+        self._inputs_changed()
         self.prepare_panel.set_name(DEMO_NAME)
         self.prepare_panel.set_tokenizer("char")
         self.prepare()
@@ -223,5 +245,5 @@ class DatasetTab(QWidget):
         """Remember the layout, cancel the panels' jobs and wait for them (the window calls this on close)."""
         for splitter, key in zip((self.splitter, self.right_splitter), SPLITTER_KEYS):
             self.settings.set(key, bytes(splitter.saveState().toBase64()).decode("ascii"), save=False)
-        for panel in (self.input_panel, self.prepare_panel, self.details):
+        for panel in (self.input_panel, self.prepare_panel, self.compare_panel, self.details):
             panel.shutdown(timeout_ms)

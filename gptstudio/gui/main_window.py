@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 import gptstudio
+from gptstudio.core.estimates import effective_model_args
 from gptstudio.core.resources import resource_path
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui.config_tab import ConfigTab
@@ -224,6 +225,11 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
+def model_width(cfg) -> int:
+    """n_embd of the model these settings build (a pretrained GPT-2's own when starting from one)."""
+    return int(effective_model_args(cfg, 0)["n_embd"])
+
+
 def wire_tabs(
     window: MainWindow, data: DatasetTab, config: ConfigTab, training: TrainingTab, playground: PlaygroundTab
 ) -> None:
@@ -232,6 +238,9 @@ def wire_tabs(
     data.sig_status.connect(window.show_status)
     data.sig_dataset_selected.connect(config.set_dataset)
     data.sig_datasets_changed.connect(config.refresh_datasets)
+    # the tokenizer comparison prices embeddings at the width of the model being configured
+    config.sig_config_changed.connect(lambda cfg: data.set_model_width(model_width(cfg)))
+    data.set_model_width(model_width(config.config()))
     if data.selected_dataset():  # the dataset remembered from last time in this workspace
         config.set_dataset(data.selected_dataset())
     training.set_config_source(config.config)

@@ -39,6 +39,11 @@ DATASET_WIDGETS = [
     "datasetDropArea",
     "datasetNameEdit",
     "tokenizerCombo",
+    "bpeVocabSpin",
+    "bpeVocabDefaultButton",
+    "bpeVocabReason",
+    "tokenizerComparePanel",
+    "tokenizerCompareTable",
     "valFractionSpin",
     "prepareButton",
     "cancelPrepareButton",
@@ -99,7 +104,8 @@ def test_window_tabs_and_object_names(window, tmp_path):
     for name in DATASET_WIDGETS + CONFIG_WIDGETS:
         assert window.findChild(QWidget, name) is not None, name
     combo = window.findChild(QComboBox, "tokenizerCombo")
-    assert [combo.itemText(i) for i in range(combo.count())] == ["char", "gpt2"]
+    assert [combo.itemData(i) for i in range(combo.count())] == ["char", "gpt2", "bpe"]
+    assert combo.itemText(2) == "bpe: BPE trained on this text"
     spin = window.findChild(QDoubleSpinBox, "valFractionSpin")
     assert (spin.minimum(), spin.maximum(), spin.value()) == (0.01, 0.5, 0.1)
     assert isinstance(window.findChild(QProgressBar, "prepareProgress"), QProgressBar)

@@ -1,6 +1,7 @@
 """The Dataset tab assembled: the panels pass their data along, as a person using the tab sees it."""
 
 import json
+import re
 
 import pytest
 from PySide6.QtCore import Qt
@@ -67,13 +68,13 @@ def test_name_made_unique_and_choices_remembered(qtbot, tab, poem, home):
     tab.refresh()
     drop_files(qtbot, tab, [poem])
     assert find(tab, "datasetNameEdit").text() == "my_poem-2"
-    find(tab, "tokenizerCombo").setCurrentText("gpt2")
+    tab.prepare_panel.set_tokenizer("gpt2")
     find(tab, "valFractionSpin").setValue(0.2)
     tab.window().close()  # choices are written when the window closes
     second = create_main_window(home)
     qtbot.addWidget(second)
     tab2 = second.tab("Dataset")
-    assert find(tab2, "tokenizerCombo").currentText() == "gpt2"
+    assert find(tab2, "tokenizerCombo").currentData() == "gpt2"
     assert find(tab2, "valFractionSpin").value() == pytest.approx(0.2)
 
 
@@ -194,3 +195,35 @@ def test_clicking_the_drop_area_or_the_menu_opens_the_file_dialog(qtbot, window,
     {a.objectName(): a for a in window.actions()}["actionImportFolder"].trigger()  # File > Import folder…
     qtbot.waitUntil(lambda: not tab.is_checking(), timeout=WAIT_MS)
     assert find(tab, "datasetInputList").topLevelItemCount() == 2
+
+
+def test_compare_then_prepare_with_a_bpe_trained_on_the_text(qtbot, window, tab, home, tmp_path):
+    """The tokenizers compared on the dropped text at the Config tab's width; a click on the BPE row
+    chooses it; the size chosen from the text is shown with its reason; Prepare makes a BPE dataset."""
+    from gptstudio.core.config import TrainConfig
+
+    text = tmp_path / "sonnets.txt"
+    text.write_text(ds.demo_text_path().read_text(encoding="utf-8")[:120_000], encoding="utf-8")
+    window.tab("Config").set_config(TrainConfig(n_layer=2, n_head=4, n_embd=64, block_size=64))
+    drop_files(qtbot, tab, [text])
+    compare, table = tab.compare_panel, find(tab, "tokenizerCompareTable")
+    assert table.horizontalHeaderItem(4).text() == "Embedding (64 wide)"  # the Config tab's n_embd
+    qtbot.waitUntil(lambda: compare.comparison() is not None and not compare.is_measuring(), timeout=WAIT_MS)
+    assert [row[0] for row in compare.rows()] == ["char", "gpt2", "bpe 512"]  # 117 KiB of text: 512
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualItemRect(table.item(2, 0)).center())
+    assert find(tab, "tokenizerCombo").currentData() == "bpe"
+    assert "512 for 117.2 KiB of text" in find(tab, "bpeVocabReason").text()
+    find(tab, "bpeVocabSpin").setValue(400)
+    qtbot.waitUntil(lambda: compare.comparison() is not None and compare.rows()[2][0] == "bpe 400", timeout=WAIT_MS)
+    assert table.item(2, 0).font().bold()  # the choice is marked
+    tab.window().grab().save(str(tmp_path / "dataset_bpe.png"))
+    with qtbot.waitSignal(tab.sig_dataset_selected, timeout=WAIT_MS):
+        prepare_and_wait(qtbot, tab)
+    meta = ds.load_dataset_meta(home / "datasets" / "sonnets")
+    assert meta["tokenizer"] == "bpe" and meta["vocab_size"] == 405
+    assert list_rows(tab)["sonnets"].text(1) == "bpe"
+    stats = find(tab, "datasetStatsView")
+    qtbot.waitUntil(lambda: "tok:" in stats.toHtml(), timeout=WAIT_MS)  # the token view shows merged pieces
+    pieces = re.findall(r'href="tok:\d+"[^>]*>(?:<span[^>]*>)?([^<]+)<', stats.toHtml())
+    assert pieces and max(len(p) for p in pieces) >= 3  # merged pieces, not single characters
+    assert compare.isHidden()  # the files were used: nothing left to compare

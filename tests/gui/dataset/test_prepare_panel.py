@@ -147,7 +147,8 @@ def test_a_failure_reads_like_the_cli(qtbot, panel, poem, home):
 
 def test_choices_are_remembered_and_a_typed_name_kept(qtbot, home, settings, panel):
     with qtbot.waitSignal(panel.sig_tokenizer_changed) as changed:
-        find(panel, "tokenizerCombo").setCurrentText("gpt2")
+        combo = find(panel, "tokenizerCombo")
+        combo.setCurrentIndex(combo.findData("gpt2"))
     assert changed.args == ["gpt2"]
     find(panel, "valFractionSpin").setValue(0.2)
     assert "byte-pair" in find(panel, "tokenizerHelp").text()
@@ -164,3 +165,40 @@ def test_choices_are_remembered_and_a_typed_name_kept(qtbot, home, settings, pan
     panel.reset_name()
     panel.suggest_name("letters")
     assert panel.name() == "letters"
+
+
+def test_bpe_choice_with_a_vocabulary_size_chosen_from_the_text(qtbot, home, panel, tmp_path):
+    vocab_row = [find(panel, n) for n in ("bpeVocabSpin", "bpeVocabDefaultButton", "bpeVocabReason")]
+    panel.set_tokenizer("char")
+    assert not any(w.isVisible() for w in vocab_row)  # only for the BPE
+    panel.set_tokenizer("bpe")
+    assert all(w.isVisible() for w in vocab_row) and not find(panel, "tokenizerHelp").isVisible()
+    assert find(panel, "tokenizerCombo").currentText() == "bpe: BPE trained on this text"
+    # the default follows the size of the files listed, and says why
+    panel.set_input_bytes(1_115_394)
+    spin, default, reason = vocab_row
+    assert spin.value() == 2048 and "2,048 for 1.1 MiB of text" in reason.text() and not default.isEnabled()
+    panel.set_input_bytes(50_000_000)
+    assert spin.value() == 32768
+    # a size the person picks stays; the arrows double and halve; Default goes back
+    sizes = []
+    panel.sig_vocab_size_changed.connect(sizes.append)
+    spin.setValue(1000)
+    spin.stepBy(1)
+    assert spin.value() == 2000 and sizes == [1000, 2000] and default.isEnabled()
+    panel.set_input_bytes(1_115_394)
+    assert spin.value() == 2000 and reason.text().startswith("Default for this text: 2,048")
+    qtbot.mouseClick(default, Qt.MouseButton.LeftButton)
+    assert spin.value() == 2048 and not default.isEnabled()
+    spin.setValue(100)
+    assert spin.value() == 256  # the smallest: the byte alphabet
+    # prepared with the size shown
+    spin.setValue(300)
+    text = tmp_path / "demo.txt"
+    text.write_text(ds.demo_text_path().read_text(encoding="utf-8")[:60_000], encoding="utf-8")
+    panel.set_name("learned")
+    with qtbot.waitSignal(panel.sig_prepared, timeout=WAIT_MS) as prepared:
+        assert panel.prepare([text])
+    meta = prepared.args[0]
+    assert meta["tokenizer"] == "bpe" and meta["vocab_size"] <= 300 + 5
+    assert (home / "datasets" / "learned" / "tokenizer.json").is_file()
