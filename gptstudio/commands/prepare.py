@@ -12,7 +12,7 @@ import time
 
 from gptstudio.core import bpe
 from gptstudio.core import dataset as ds
-from gptstudio.core.cleanup import STEP_LABELS, STEPS, CleanupOptions, CleanupPreview, preview
+from gptstudio.core.cleanup import STEPS, CleanupOptions, CleanupPreview, preview
 from gptstudio.core.documents import KIND_LABELS, document_kind, read_sample
 from gptstudio.core.errors import DatasetError
 from gptstudio.core.special_tokens import SPECIAL_TOKENS
@@ -222,8 +222,7 @@ def print_import_report(meta: dict, stream=None) -> None:
     if cleanup:
         from gptstudio.core.cleanup import CleanupStats
 
-        stats = CleanupStats(**cleanup["stats"])
-        print(f"Cleanup: {stats.summary()} (the per-file report is in meta.json).", file=stream)
+        print(f"Cleanup: {CleanupStats.from_dict(cleanup['stats']).describe('the documents')}", file=stream)
 
 
 def mark_changes(p: CleanupPreview, max_chars: int = PREVIEW_CHARS) -> str:
@@ -255,10 +254,7 @@ def run_preview(inputs: list, options: CleanupOptions, text_field: str | None) -
         except DatasetError as e:
             print(f"{title}: skipped: {e}\n")
             continue
-        removed = (
-            ", ".join(f"{STEP_LABELS[step].lower()}: {n:,}" for step, n in p.stats.removed.items() if n) or "nothing"
-        )
-        print(f"{title}\n{mark_changes(p)}\n-- characters removed from this sample: {removed}\n")
+        print(f"{title}\n{mark_changes(p)}\n-- {p.stats.describe('this sample')}\n")
     return 0
 
 

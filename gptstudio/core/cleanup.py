@@ -39,14 +39,14 @@ import numpy as np
 from gptstudio.core.documents import Document
 
 STEPS = ("mojibake", "nfc", "page_furniture", "hyphens", "whitespace", "duplicates", "short")
-STEP_LABELS = {
-    "mojibake": "Repair mis-decoded text (mojibake)",
-    "nfc": "Unicode NFC normalisation",
-    "page_furniture": "Remove page headers, footers and numbers (PDF)",
-    "hyphens": "Join words hyphenated at line ends",
-    "whitespace": "Collapse runs of spaces and blank lines",
-    "duplicates": "Remove exact duplicate paragraphs",
-    "short": "Drop documents shorter than",
+STEP_LABELS = {  # short, for checkboxes (STEP_HELP says more)
+    "mojibake": "Repair mojibake",
+    "nfc": "Unicode NFC",
+    "page_furniture": "Page headers, footers (PDF)",
+    "hyphens": "Join hyphenated words",
+    "whitespace": "Collapse whitespace",
+    "duplicates": "Drop duplicate paragraphs",
+    "short": "Drop documents under",
 }
 STEP_HELP = {
     "mojibake": "Fixes text that was decoded with the wrong encoding before it reached you, e.g. "
@@ -61,6 +61,16 @@ STEP_HELP = {
     "duplicates": "A paragraph of 40 or more characters seen before in this import is left out (boilerplate, "
     "repeated notices). The count is reported.",
     "short": "Documents (a file, or a record of a JSON/CSV file) with less text than this after cleaning are left out.",
+}
+# what each step removes, in a sentence ("212 characters of ...")
+STEP_NAMES = {
+    "mojibake": "mis-decoded text",
+    "nfc": "Unicode normalisation",
+    "page_furniture": "page headers, footers and numbers",
+    "hyphens": "hyphenated line ends",
+    "whitespace": "extra spaces and blank lines",
+    "duplicates": "duplicate paragraphs",
+    "short": "short documents",
 }
 DUPLICATE_MIN_CHARS = 40
 MIN_CHARS_DEFAULT = 50
@@ -120,18 +130,30 @@ class CleanupStats:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def summary(self) -> str:
-        """'mojibake 12, page furniture 3,201, duplicates 840 (7 paragraphs), …' (steps that removed some)."""
+    @classmethod
+    def from_dict(cls, data: dict) -> CleanupStats:
+        """Stats as meta.json keeps them (unknown keys ignored)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def describe(self, what: str) -> str:
+        """'Removed from WHAT: 212 characters of page headers, footers and numbers, 3 duplicate paragraphs
+        (240 characters).' or 'Nothing to clean in WHAT.'"""
         parts = []
-        for step in STEPS:
-            n = self.removed.get(step, 0)
+        for step, n in self.removed.items():
             if step == "duplicates" and self.duplicate_paragraphs:
-                parts.append(f"duplicates {n:,} ({self.duplicate_paragraphs:,} paragraphs)")
+                parts.append(f"{_count(self.duplicate_paragraphs, 'duplicate paragraph')} ({_count(n, 'character')})")
             elif step == "short" and self.short_documents:
-                parts.append(f"short documents {n:,} ({self.short_documents:,} dropped)")
-            elif n:
-                parts.append(f"{step.replace('_', ' ')} {n:,}")
-        return ", ".join(parts) + (" characters removed" if parts else "nothing removed")
+                parts.append(f"{_count(self.short_documents, 'short document')} ({_count(n, 'character')})")
+            elif n > 0 and step not in ("duplicates", "short"):
+                parts.append(f"{_count(n, 'character')} of {STEP_NAMES[step]}")
+        if not parts:
+            return f"Nothing to clean in {what}."
+        return f"Removed from {what}: " + ", ".join(parts) + "."
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 # ----- the steps, each a plain function of text

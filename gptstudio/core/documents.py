@@ -802,7 +802,8 @@ def inspect_document(path, text_field: str | None = None) -> TextFileInfo:
     lines = [line[:PREVIEW_LINE_CHARS] for line in text.splitlines() if line.strip()][:PREVIEW_LINES]
     if kind == "pdf" and not lines:
         lines = ["(no text on its first pages: if it is a scan, OCR it first)"]
-    return TextFileInfo(p, size, label, True, "", lines, kind=kind, text_field=notes.text_field)
+    fields = text_field_choices(p)[0] if kind in RECORD_KINDS else []
+    return TextFileInfo(p, size, label, True, "", lines, kind=kind, text_field=notes.text_field, fields=fields)
 
 
 def _size(p: Path) -> int:

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from gptstudio.core.cleanup import Cleaner, CleanupOptions, CleanupStats
-from gptstudio.core.documents import KIND_LABELS, ReadNotes, document_kind, read_document
+from gptstudio.core.cleanup import Cleaner, CleanupOptions, CleanupPreview, CleanupStats, preview
+from gptstudio.core.documents import KIND_LABELS, ReadNotes, document_kind, read_document, read_sample
 from gptstudio.core.errors import DocumentError
 from gptstudio.core.textfiles import Skipped, check_text_head, unsupported_reason
 
@@ -202,3 +202,15 @@ def _write_clean_text(
             tail = text[-2:]
     progress.advance(size, "reading")
     return notes
+
+
+def preview_cleanup(
+    path, options: CleanupOptions, *, text_field: str | None = None, report=None, cancel=None
+) -> CleanupPreview:
+    """The cleanup of the start of one input file (a job for the Dataset tab's preview). Plain text
+    comes back unchanged, with a note, unless the options clean plain text too."""
+    path = Path(path)
+    if document_kind(path) == "text" and not options.plain_text:
+        sample = read_sample(path)
+        return preview(sample, CleanupOptions.none(), note="plain_text")
+    return preview(read_sample(path, text_field=text_field), options)

@@ -307,6 +307,7 @@ class TextFileInfo:
     preview_lines: list[str] = field(default_factory=list)
     kind: str = "text"  # or a document kind of core/documents.py: "pdf", "epub", "csv", ...
     text_field: str = ""  # the field read from a JSON/CSV file's records
+    fields: list[str] = field(default_factory=list)  # the fields of its records that hold text
 
 
 def inspect_text_file(path) -> TextFileInfo:

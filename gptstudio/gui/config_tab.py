@@ -1,12 +1,13 @@
 """The Config tab: every training setting in a form generated from TrainConfig, with presets, live
-validation, size/cost estimates, a measured speed and the learning-rate schedule.
+validation, a suggested size for the dataset and the time at hand (with the fit check of the settings),
+size/cost estimates, a measured speed and the learning-rate schedule.
 
 An assembler of the panels in gptstudio/gui/config/; it keeps the workspace's datasets
 (gui/state/config_checks.py) and, after each edit settles, validates the settings and hands them to
 the panels that show them.
 
 Public API for the window and the other tabs: `config()`, `set_config(cfg)`, `is_valid()`,
-`problems()`, `set_dataset(name)`, `refresh_datasets()`, `shutdown()`, and the signals
+`problems()`, `set_dataset(name)`, `refresh_datasets()`, `apply_suggestion(s)`, `shutdown()`, and the signals
 `sig_config_changed(TrainConfig)` and `sig_validity_changed(bool)`.
 """
 
@@ -26,6 +27,7 @@ from gptstudio.core.config import (
     save_config,
 )
 from gptstudio.core.errors import ConfigError, GPTStudioError, Problem
+from gptstudio.core.sizing import Suggestion
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui.config.estimates_panel import EstimatesPanel
 from gptstudio.gui.config.file_buttons import ConfigFileButtons
@@ -33,6 +35,7 @@ from gptstudio.gui.config.lr_plot import LrSchedulePlot
 from gptstudio.gui.config.presets_bar import PresetsBar
 from gptstudio.gui.config.problems_panel import ProblemsPanel
 from gptstudio.gui.config.settings_form import SettingsForm
+from gptstudio.gui.config.sizing_panel import SizingPanel
 from gptstudio.gui.settings import AppSettings
 from gptstudio.gui.state import last_config
 from gptstudio.gui.state.config_checks import WorkspaceDatasets
@@ -58,6 +61,7 @@ class ConfigTab(QWidget):
         self.file_buttons = ConfigFileButtons(settings)
         self.form = SettingsForm(settings)
         self.problems_panel = ProblemsPanel()
+        self.sizing = SizingPanel(settings)
         self.estimates = EstimatesPanel(settings)
         self.lr_plot = LrSchedulePlot()
         self._lay_out()
@@ -70,6 +74,7 @@ class ConfigTab(QWidget):
         ):
             signal.connect(lambda arg, title=title, action=action: self._reporting(title, action, arg))
         self.file_buttons.sig_defaults.connect(self.reset_to_defaults)
+        self.sizing.sig_apply.connect(self.apply_suggestion)
         self.form.sig_edited.connect(self._refresh_timer.start)
         self.refresh_datasets()
         self.set_config(last_config.restored_config(self.prefs.get(last_config.KEY), settings.get(last_config.KEY)))
@@ -88,6 +93,7 @@ class ConfigTab(QWidget):
         column.addWidget(self.problems_panel)
         column.addWidget(self.estimates)
         column.addWidget(self.lr_plot, 1)
+        self.form.add_panel(self.sizing)
         body = QHBoxLayout()
         body.addWidget(self.form, 1)
         body.addWidget(side, 0)
@@ -133,6 +139,7 @@ class ConfigTab(QWidget):
         self.problems_panel.show_problems(problems)
         self.form.mark_problems(problems)
         self.estimates.show_estimates(cfg, self.datasets.meta(cfg.dataset))
+        self.sizing.show_config(cfg, self.datasets.meta(cfg.dataset))
         self.lr_plot.show_schedule(cfg)
         self.presets_bar.follow(cfg)
         self.file_buttons.suggest_save_name(cfg.run_name or cfg.dataset)
@@ -163,6 +170,11 @@ class ConfigTab(QWidget):
 
     def dataset_meta(self, cfg: TrainConfig | None = None) -> dict | None:
         return self.datasets.meta((cfg or self.config()).dataset)
+
+    def apply_suggestion(self, suggestion: Suggestion) -> None:
+        """Fill the form with a suggested size (the dataset, run name, device and the rest stay)."""
+        self.set_config(suggestion.apply(self.config()))
+        self.presets_bar.clear_choice()
 
     # ---- presets
 
@@ -218,6 +230,7 @@ class ConfigTab(QWidget):
         """Stop the benchmark thread before the widget goes away (the window calls this on close)."""
         self._refresh_timer.stop()
         self.estimates.shutdown()
+        self.sizing.shutdown()
 
     def closeEvent(self, event) -> None:
         self.shutdown()

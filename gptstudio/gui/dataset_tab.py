@@ -1,12 +1,15 @@
-"""The Dataset tab: drop text files, tokenize them into a dataset, browse the workspace's datasets.
+"""The Dataset tab: drop text files and documents, clean and tokenize them into a dataset, browse the
+workspace's datasets and their import reports.
 
 An assembler of the panels in gptstudio/gui/dataset/ (one concern each); it lays them out and passes
 data between them. The engine does the work: gptstudio.core.input_check (checking dropped files),
-core.dataset (preparing), core.dataset_sample (the token sample), each run by the panel's job runner.
+core.text_import (the cleanup preview), core.dataset (preparing), core.dataset_sample (the token
+sample), each run by the panel's job runner.
 
 Public API (used by the main window and tests):
     signals  sig_dataset_selected(str), sig_datasets_changed(), sig_show_tab(str), sig_status(str)
     methods  add_inputs(paths), clear_inputs(), open_file_dialog(), open_folder_dialog(),
+             cleanup_options(), set_cleanup_options(options), text_field(), set_text_field(name),
              use_demo_text(), prepare(), cancel_prepare(), is_preparing(), is_checking(), refresh(),
              select_dataset(name), selected_dataset(), delete_selected(), reveal_selected(),
              set_model_width(n_embd) (the Config tab's width, for the tokenizer comparison), shutdown()
@@ -20,7 +23,9 @@ from PySide6.QtCore import QByteArray, QSize, Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QSplitter, QVBoxLayout, QWidget
 
 from gptstudio.core import dataset as ds
+from gptstudio.core.cleanup import CleanupOptions
 from gptstudio.core.workspace import Workspace
+from gptstudio.gui.dataset.cleanup_panel import CleanupPanel
 from gptstudio.gui.dataset.compare_panel import TokenizerComparePanel
 from gptstudio.gui.dataset.details_panel import DatasetDetails
 from gptstudio.gui.dataset.drop_area import DropArea
@@ -28,10 +33,11 @@ from gptstudio.gui.dataset.guided_start import GuidedStart
 from gptstudio.gui.dataset.input_panel import InputPanel
 from gptstudio.gui.dataset.library_panel import DatasetLibrary
 from gptstudio.gui.dataset.prepare_panel import DEMO_NAME, PreparePanel
+from gptstudio.gui.dataset.text_field_choice import TextFieldChoice
 from gptstudio.gui.settings import AppSettings
 
 SELECTED_KEY = "dataset.selected"  # a workspace preference: the dataset chosen last
-SPLITTER_KEYS = ("dataset.splitter", "dataset.right_splitter")
+SPLITTER_KEYS = ("dataset.splitter", "dataset.right_splitter", "dataset.left_splitter")
 
 
 class DatasetTab(QWidget):
@@ -51,6 +57,8 @@ class DatasetTab(QWidget):
         self.prefs = settings.for_workspace(workspace.home)
         self.drop_area = DropArea(settings)
         self.input_panel = InputPanel()
+        self.field_choice = TextFieldChoice()
+        self.cleanup = CleanupPanel(settings)
         self.prepare_panel = PreparePanel(workspace, settings)
         self.compare_panel = TokenizerComparePanel()
         self.guide = GuidedStart(settings)
@@ -64,8 +72,16 @@ class DatasetTab(QWidget):
         new = QGroupBox("New dataset")
         left = QVBoxLayout(new)
         left.addWidget(self.drop_area)
-        left.addWidget(self.input_panel, 1)
-        left.addWidget(self.compare_panel)
+        files = QWidget()
+        files_column = QVBoxLayout(files)
+        files_column.setContentsMargins(0, 0, 0, 0)
+        files_column.addWidget(self.input_panel, 1)
+        files_column.addWidget(self.field_choice)
+        files_column.addWidget(self.compare_panel)
+        self.left_splitter = QSplitter(Qt.Orientation.Vertical, objectName="datasetLeftSplitter")
+        self.left_splitter.addWidget(files)
+        self.left_splitter.addWidget(self.cleanup)
+        left.addWidget(self.left_splitter, 1)
         left.addWidget(self.prepare_panel)
         self.right_splitter = QSplitter(Qt.Orientation.Vertical, objectName="datasetRightSplitter")
         self.right_splitter.addWidget(self.library)
@@ -78,7 +94,8 @@ class DatasetTab(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self, objectName="datasetSplitter")
         self.splitter.addWidget(new)
         self.splitter.addWidget(right)
-        for splitter, stretches, key in zip((self.splitter, self.right_splitter), ((2, 3), (2, 3)), SPLITTER_KEYS):
+        splitters = (self.splitter, self.right_splitter, self.left_splitter)
+        for splitter, stretches, key in zip(splitters, ((2, 3), (2, 3), (2, 3)), SPLITTER_KEYS):
             splitter.setChildrenCollapsible(False)
             for i, stretch in enumerate(stretches):
                 splitter.setStretchFactor(i, stretch)
@@ -107,6 +124,12 @@ class DatasetTab(QWidget):
         self.prepare_panel.sig_vocab_size_changed.connect(self.compare_panel.set_bpe_vocab_size)
         self.prepare_panel.sig_tokenizer_changed.connect(self.compare_panel.set_chosen)
         self.compare_panel.sig_tokenizer_chosen.connect(self.prepare_panel.set_tokenizer)
+        self.input_panel.sig_file_selected.connect(
+            lambda info: self.cleanup.preview_file(info, self.field_choice.field())
+        )
+        self.field_choice.sig_changed.connect(
+            lambda field: self.cleanup.preview_file(self.input_panel.selected_file(), field)
+        )
         self.prepare_panel.sig_prepare_requested.connect(self.prepare)
         self.prepare_panel.sig_demo_requested.connect(self.use_demo_text)
         self.prepare_panel.sig_prepared.connect(self._on_prepared)
@@ -144,6 +167,7 @@ class DatasetTab(QWidget):
         inputs = self.input_panel.inputs
         self.prepare_panel.set_input_bytes(inputs.total_bytes)
         self.compare_panel.set_inputs(inputs.paths)
+        self.field_choice.set_files(inputs.files)
 
     def set_model_width(self, n_embd: int) -> None:
         """The model width the Config tab shows: the tokenizer comparison gives embedding sizes for it."""
@@ -151,6 +175,20 @@ class DatasetTab(QWidget):
 
     def is_checking(self) -> bool:
         return self.input_panel.is_checking()
+
+    def cleanup_options(self) -> CleanupOptions:
+        return self.cleanup.options()
+
+    def set_cleanup_options(self, options: CleanupOptions) -> None:
+        self.cleanup.set_options(options)
+
+    def text_field(self) -> str | None:
+        """The field read from JSON/CSV records (None: detected for each file)."""
+        return self.field_choice.field()
+
+    def set_text_field(self, name: str | None) -> bool:
+        """Read this field of every JSON/CSV file (None: detect it); False if no listed file has it."""
+        return self.field_choice.set_field(name)
 
     # ---- prepare
 
@@ -178,9 +216,11 @@ class DatasetTab(QWidget):
         self.prepare()
 
     def prepare(self) -> None:
-        """Tokenize the listed files into a new dataset, in the background."""
+        """Clean and tokenize the listed files into a new dataset, in the background."""
         if not self.is_checking():
-            self.prepare_panel.prepare(self.input_panel.inputs.paths)
+            self.prepare_panel.prepare(
+                self.input_panel.inputs.paths, cleanup=self.cleanup.options(), text_field=self.field_choice.field()
+            )
 
     def cancel_prepare(self) -> None:
         self.prepare_panel.cancel()
@@ -243,7 +283,7 @@ class DatasetTab(QWidget):
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Remember the layout, cancel the panels' jobs and wait for them (the window calls this on close)."""
-        for splitter, key in zip((self.splitter, self.right_splitter), SPLITTER_KEYS):
+        for splitter, key in zip((self.splitter, self.right_splitter, self.left_splitter), SPLITTER_KEYS):
             self.settings.set(key, bytes(splitter.saveState().toBase64()).decode("ascii"), save=False)
-        for panel in (self.input_panel, self.prepare_panel, self.compare_panel, self.details):
+        for panel in (self.input_panel, self.cleanup, self.prepare_panel, self.compare_panel, self.details):
             panel.shutdown(timeout_ms)

@@ -11,6 +11,7 @@ from gptstudio.core.cleanup import (
     STEPS,
     Cleaner,
     CleanupOptions,
+    CleanupStats,
     ParagraphSet,
     collapse_whitespace,
     diff_spans,
@@ -182,7 +183,12 @@ def test_stats_count_each_step_and_add_up():
     assert s.removed["mojibake"] == 1 and s.removed["nfc"] == 1 and s.removed["hyphens"] == 2
     assert s.removed["whitespace"] == 5 and s.duplicate_paragraphs == 1 and s.short_documents == 1
     assert s.chars_in - sum(s.removed.values()) == s.chars_out == sum(map(len, out))
-    assert "duplicates 57 (1 paragraphs)" in s.summary() and "short documents 4 (1 dropped)" in s.summary()
+    assert s.describe("them") == (
+        "Removed from them: 1 character of mis-decoded text, 1 character of Unicode normalisation, 2 characters "
+        "of hyphenated line ends, 5 characters of extra spaces and blank lines, 1 duplicate paragraph (57 "
+        "characters), 1 short document (4 characters)."
+    )
+    assert CleanupStats.from_dict(s.to_dict()) == s and CleanupStats().describe("it") == "Nothing to clean in it."
 
 
 def test_every_step_off_leaves_text_as_it_is():

@@ -171,7 +171,7 @@ def test_cli_prepares_documents_and_lists_what_it_skipped(home, mixed, capsys):
     assert "Prepared dataset 'docs'" in out
     assert "Skipped 7 files:" in err and "locked.pdf is an encrypted PDF" in err and "photo.png" in err
     assert "reviews.csv has no text field 'body'" in err  # the field named applies to every record file
-    assert "Cleanup: " in err
+    assert "Cleanup: Removed from the documents: " in err or "Cleanup: Nothing to clean" in err
     meta = {**ds.load_dataset_meta(home / "datasets" / "docs"), "path": home / "datasets" / "docs"}
     assert meta["cleanup"]["options"]["page_furniture"] is False and meta["cleanup"]["options"]["nfc"] is True
     assert "Proceedings of the Lighthouse Society" in dataset_text(meta)  # page furniture kept, as asked
@@ -185,7 +185,7 @@ def test_cli_preview_shows_the_changes_and_prepares_nothing(home, tmp_path, caps
     assert main(["prepare", str(src), str(FIXTURES / "scan.pdf"), "--preview", "--clean-text-files"]) == 0
     out = capsys.readouterr().out
     assert "with a hyphen[--↵\n-]ated" in out
-    assert "characters removed from this sample: join words hyphenated at line ends: 2, collapse" in out
+    assert "-- Removed from this sample: 2 characters of hyphenated line ends, 6 characters of extra spaces" in out
     assert "scan.pdf (PDF): skipped: scan.pdf: no text found" in out
     assert not (home / "datasets").exists() or not any((home / "datasets").iterdir())
 

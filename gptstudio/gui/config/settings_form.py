@@ -33,7 +33,7 @@ INVALID_TEXT = QColor(198, 40, 40)
 
 class SettingsForm(QScrollArea):
     """Signal out: `sig_edited()` after each edit by the person (not after set_config). Methods in:
-    set_config, set_dataset_choices, mark_problems; read: config, invalid_fields, field_widget.
+    set_config, set_dataset_choices, mark_problems, add_panel; read: config, invalid_fields, field_widget.
     `show_advanced_check` is its "Show advanced settings" box, for the tab to place."""
 
     sig_edited = Signal()
@@ -53,7 +53,7 @@ class SettingsForm(QScrollArea):
         self._apply_advanced_visibility()
 
     def _build(self) -> None:
-        columns = [QVBoxLayout(), QVBoxLayout()]
+        columns = self._columns = [QVBoxLayout(), QVBoxLayout()]
         groups = field_groups()
         total = sum(len(names) for names in groups.values())
         rows_left = 0
@@ -104,6 +104,12 @@ class SettingsForm(QScrollArea):
         return make_binding(name)
 
     # ---- methods in
+
+    def add_panel(self, widget: QWidget) -> None:
+        """Show a panel under the settings of the second column, scrolling with them (the Config tab puts
+        "Size it for my data" there)."""
+        column = self._columns[1]
+        column.insertWidget(column.count() - 1, widget)  # before the closing stretch
 
     def config(self) -> TrainConfig:
         """The settings as the form shows them now."""

@@ -1,4 +1,4 @@
-"""The Dataset details as HTML (Qt-free): stats, a coloured token sample, the vocabulary, the sources.
+"""The Dataset details as HTML (Qt-free): stats, a coloured token sample, the vocabulary, the import report.
 
 Only token spans carry fixed colours (each with its own background), so the rest follows the theme.
 """
@@ -9,6 +9,7 @@ import html
 
 from gptstudio.core.dataset_sample import DatasetSample
 from gptstudio.core.units import format_bytes
+from gptstudio.gui.state.import_report import report_rows, report_summary
 
 # Token view backgrounds: light pastels with black text, readable on light and dark themes alike.
 TOKEN_COLOURS = ("#fde68a", "#a7f3d0", "#bfdbfe", "#fbcfe8", "#ddd6fe", "#fed7aa")
@@ -66,6 +67,10 @@ def stats_html(info: dict, sample: DatasetSample | None) -> str:
         for k, v in _stats_rows(info, meta)
     )
     parts = [f"<h3>{name}</h3><table cellspacing='2'>{table}</table>"]
+    if meta.get("sources") or meta.get("skipped"):
+        parts.append(
+            f'<p><b>Import:</b> {html.escape(report_summary(meta))} <a href="report:">Show the import report…</a></p>'
+        )
     if sample is None:
         parts.append("<p><i>Loading a token sample…</i></p>")
     elif sample.error:
@@ -81,12 +86,22 @@ def stats_html(info: dict, sample: DatasetSample | None) -> str:
         parts.append(
             f"<h4>Character vocabulary ({len(meta['chars'])})</h4><p style='font-family:monospace'>{vocab}</p>"
         )
-    sources = meta.get("sources") or []
-    if sources:
-        items = "".join(
-            f"<li>{html.escape(str(s.get('path', '?')))} ({format_bytes(int(s.get('size', 0)))})</li>"
-            for s in sources[:MAX_SOURCES]
-        )
-        more = f"<li>… and {len(sources) - MAX_SOURCES} more</li>" if len(sources) > MAX_SOURCES else ""
-        parts.append(f"<h4>Sources</h4><ul>{items}{more}</ul>")
+    if meta.get("sources") or meta.get("skipped"):
+        parts.append(report_html(meta))
     return "".join(parts)
+
+
+def report_html(meta: dict) -> str:
+    """The input files: the first few, included (✓, with their characters) or skipped (✗, with the reason)."""
+    rows = report_rows(meta)
+    lines = []
+    for row in rows[:MAX_SOURCES]:
+        mark = "✓" if row.status == "included" else "✗"
+        what = f"{row.chars:,} characters" if row.chars is not None else ""
+        detail = row.detail if row.status == "skipped" else ", ".join(x for x in (what, row.detail) if x)
+        lines.append(
+            f"<li>{mark} <span title='{html.escape(row.path)}'>{html.escape(row.name)}</span> "
+            f"({html.escape(row.kind)}){': ' + html.escape(detail) if detail else ''}</li>"
+        )
+    more = f'<li>… and {len(rows) - MAX_SOURCES:,} more (<a href="report:">all of them</a>)</li>'
+    return f"<h4>Files</h4><ul>{''.join(lines)}{more if len(rows) > MAX_SOURCES else ''}</ul>"

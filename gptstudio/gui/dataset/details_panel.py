@@ -5,17 +5,19 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QUrl
+from PySide6.QtCore import QEvent, Qt, QUrl
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QGroupBox, QTextBrowser, QToolTip, QVBoxLayout
 
 from gptstudio.core.dataset_sample import DatasetSample, dataset_sample
 from gptstudio.gui.dataset.details_html import stats_html
+from gptstudio.gui.dataset.import_report import ImportReportDialog
 from gptstudio.gui.jobs import JobRunner
 
 
 class DatasetDetails(QGroupBox):
-    """Methods in: show_dataset(entry | None), forget(); read: shown(), is_loading(). No signals: it only shows."""
+    """Methods in: show_dataset(entry | None), forget(), open_report(); read: shown(), is_loading(). No signals:
+    it only shows (the import report in its own window)."""
 
     def __init__(self, parent=None):
         super().__init__("Details", parent)
@@ -28,6 +30,7 @@ class DatasetDetails(QGroupBox):
         self.stats_view.setOpenLinks(False)
         self.stats_view.setOpenExternalLinks(False)
         self.stats_view.highlighted.connect(self._on_token_hovered)
+        self.stats_view.anchorClicked.connect(self._on_link)
         self.stats_view.setPlaceholderText("Select a dataset to see its statistics and a sample of its tokens.")
         QVBoxLayout(self).addWidget(self.stats_view)
 
@@ -56,6 +59,15 @@ class DatasetDetails(QGroupBox):
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         self._loader.shutdown(timeout_ms)
 
+    def open_report(self) -> ImportReportDialog | None:
+        """The import report of the dataset on show, in a window (None when there is none)."""
+        if self._entry is None or self._entry.get("error"):
+            return None
+        dialog = ImportReportDialog(self._entry["name"], self._entry, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
     # ---- internals
 
     def _render(self) -> None:
@@ -69,6 +81,10 @@ class DatasetDetails(QGroupBox):
 
     def _on_sample_failed(self, message: str) -> None:
         self.stats_view.append(f"<p><b>Could not read a token sample:</b> {html.escape(message)}</p>")
+
+    def _on_link(self, url: QUrl) -> None:
+        if url.toString() == "report:":
+            self.open_report()
 
     def _on_token_hovered(self, url: QUrl) -> None:
         text = url.toString()

@@ -12,7 +12,10 @@ from PySide6.QtWidgets import QFileDialog, QFrame, QLabel, QStyle, QVBoxLayout
 from gptstudio.gui.settings import AppSettings
 
 LAST_DIR_KEY = "dataset.last_dir"
-TEXT_FILTER = "Text files (*.txt *.md *.csv *.json *.py *.html *.xml);;All files (*)"
+TEXT_FILTER = (
+    "Text and documents (*.txt *.md *.markdown *.pdf *.epub *.docx *.html *.htm *.jsonl *.json *.csv *.tsv *.py "
+    "*.xml);;All files (*)"
+)
 
 
 class DropArea(QFrame):
@@ -31,12 +34,16 @@ class DropArea(QFrame):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setMinimumHeight(110)
-        self.setToolTip("Drop .txt files or folders here, or click to choose files (Ctrl+O).")
-        self.setAccessibleName("Drop text files here or click to choose")
+        self.setToolTip(
+            "Drop text files, documents (PDF, EPUB, Word .docx, HTML, Markdown, JSON Lines, CSV) or folders of "
+            "them here, or click to choose files (Ctrl+O)."
+        )
+        self.setAccessibleName("Drop text files or documents here or click to choose")
         icon = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
         icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogOpenButton).pixmap(32, 32))
         text = QLabel(
-            "<b>Drop text files or a folder here</b><br>or click to choose files",
+            "<b>Drop text files, documents or a folder here</b><br>"
+            "PDF, EPUB, Word, HTML, Markdown, JSON, CSV · or click to choose files",
             alignment=Qt.AlignmentFlag.AlignCenter,
         )
         layout = QVBoxLayout(self)
@@ -47,7 +54,7 @@ class DropArea(QFrame):
         self._set_active(False)
 
     def choose_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Choose text files", self._start_dir(), TEXT_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self, "Choose text files or documents", self._start_dir(), TEXT_FILTER)
         self._chosen([Path(f) for f in files])
 
     def choose_folder(self) -> None:

@@ -1,4 +1,5 @@
-"""The files chosen for a new dataset: checked in the background, listed, the selected one previewed."""
+"""The files chosen for a new dataset: checked in the background, listed with their kind (text encoding, or
+PDF, EPUB, ...), the selected one previewed."""
 
 from __future__ import annotations
 
@@ -29,11 +30,13 @@ from gptstudio.gui.state.dataset_inputs import DatasetInputs
 
 class InputPanel(QWidget):
     """Signals out: `sig_checked(InputCheck)` after a check added its files, `sig_checking_changed(bool)`,
-    `sig_cleared()`. Methods in: add, set_files, clear, show_message; state: inputs, is_checking."""
+    `sig_cleared()`, `sig_file_selected(TextFileInfo | None)`. Methods in: add, set_files, clear, show_message;
+    state: inputs, is_checking, selected_file."""
 
     sig_checked = Signal(object)
     sig_checking_changed = Signal(bool)
     sig_cleared = Signal()
+    sig_file_selected = Signal(object)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -46,9 +49,10 @@ class InputPanel(QWidget):
 
         self.message_row = MessageRow("datasetDropMessage")
         self.file_list = QTreeWidget(objectName="datasetInputList")
-        self.file_list.setHeaderLabels(["File", "Size", "Encoding"])
+        self.file_list.setHeaderLabels(["File", "Size", "Type"])
         self.file_list.setRootIsDecorated(False)
         self.file_list.setMaximumHeight(110)
+        self.file_list.setMinimumHeight(64)  # three rows at least
         self.file_list.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.file_list.header().setStretchLastSection(False)
         self.file_list.currentItemChanged.connect(self._show_preview)
@@ -124,7 +128,12 @@ class InputPanel(QWidget):
 
     def _on_checked(self, check: InputCheck) -> None:
         self.inputs.accept(check)
-        self.show_message("\n".join(check.refused))
+        messages = list(check.refused)
+        if check.passed_over:
+            names = [s.path.name for s in check.passed_over]
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4:,} more" if len(names) > 4 else "")
+            messages.append(f"Passed over in the folders (not text or a document that can be read): {shown}.")
+        self.show_message("\n".join(messages))
         self._show_files()
         self.sig_checked.emit(check)
 
@@ -144,8 +153,14 @@ class InputPanel(QWidget):
             self.file_list.setCurrentItem(self.file_list.topLevelItem(0))
         else:
             self.preview.clear()
+            self.sig_file_selected.emit(None)
+
+    def selected_file(self) -> TextFileInfo | None:
+        row = self.file_list.indexOfTopLevelItem(self.file_list.currentItem()) if self.file_list.currentItem() else -1
+        return self.inputs.files[row] if 0 <= row < len(self.inputs.files) else None
 
     def _show_preview(self, item, _previous=None) -> None:
-        row = self.file_list.indexOfTopLevelItem(item) if item else -1
-        if 0 <= row < len(self.inputs.files):
-            self.preview.setPlainText("\n".join(self.inputs.files[row].preview_lines))
+        info = self.selected_file()
+        if info is not None:
+            self.preview.setPlainText("\n".join(info.preview_lines))
+            self.sig_file_selected.emit(info)

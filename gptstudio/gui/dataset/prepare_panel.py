@@ -1,5 +1,5 @@
 """Turn the chosen files into a dataset: its name, tokenizer (and a trained BPE's vocabulary size) and
-validation share, Prepare/Cancel, progress."""
+validation share, Prepare/Cancel, progress (file by file while documents are read)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from gptstudio.core import bpe
 from gptstudio.core import dataset as ds
+from gptstudio.core.cleanup import CleanupOptions
 from gptstudio.core.errors import GPTStudioError
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui.dataset.messages import MessageRow, open_error_box
@@ -272,9 +273,10 @@ class PreparePanel(QWidget):
     def error(self) -> str:
         return self.error_row.text() if self.error_row.isVisibleTo(self) else ""
 
-    def prepare(self, paths: list[Path]) -> bool:
-        """Tokenize `paths` into a new dataset in the background; False when nothing was started
-        (no files, a bad name, or the person kept an existing dataset of that name)."""
+    def prepare(self, paths: list[Path], cleanup: CleanupOptions | None = None, text_field: str | None = None) -> bool:
+        """Tokenize `paths` into a new dataset in the background, documents cleaned with `cleanup` and
+        JSON/CSV records read from `text_field` (None: detected); False when nothing was started (no
+        files, a bad name, or the person kept an existing dataset of that name)."""
         if self.is_preparing() or self._checking:
             return False
         self.show_error("")
@@ -302,6 +304,8 @@ class PreparePanel(QWidget):
             vocab_size=self.vocab_size() if self.tokenizer() == "bpe" else None,
             home=self.workspace.home,
             force=folder.exists(),
+            cleanup=cleanup,
+            text_field=text_field,
         )
         self.status.start(name)
         self._show_status()
@@ -323,15 +327,17 @@ class PreparePanel(QWidget):
     # ---- the job's signals
 
     def _on_progress(self, p: ds.PrepareProgress) -> None:
-        self.status.progress(p.done, p.total, p.phase)
+        self.status.progress(p.done, p.total, p.phase, p.file, p.file_index, p.file_count)
         self._show_status()
 
     def _on_succeeded(self, meta: dict) -> None:
         self.status.succeeded((meta or {}).get("name", ""))
         self._show_status()
+        skipped = len(meta.get("skipped") or [])
         self.sig_status.emit(
             f"Prepared dataset '{self.status.name}': {int(meta.get('train_tokens', 0)):,} train and "
-            f"{int(meta.get('val_tokens', 0)):,} validation tokens."
+            f"{int(meta.get('val_tokens', 0)):,} validation tokens"
+            + (f"; {skipped:,} file{'s' if skipped != 1 else ''} skipped (see the import report)." if skipped else ".")
         )
         self.sig_prepared.emit({**meta, "name": self.status.name})
 

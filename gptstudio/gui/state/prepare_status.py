@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import PurePath
 
 from gptstudio.core.units import format_bytes, format_duration
 
@@ -11,10 +12,16 @@ STEPS = 1000  # the bar's range: tenths of a percent
 MIN_ETA_S = 0.5  # before this much time the rate is noise: no ETA yet
 
 
-def progress_text(done: int, total: int, elapsed: float, phase: str = "") -> str:
-    """'Encoding · 12.0 MiB / 30.0 MiB · ETA 0:07' (the ETA assumes the rate so far holds)."""
+def progress_text(
+    done: int, total: int, elapsed: float, phase: str = "", file: str = "", index: int = 0, count: int = 0
+) -> str:
+    """'Encoding · 12.0 MiB / 30.0 MiB · ETA 0:07' (the ETA assumes the rate so far holds); while documents
+    are read, 'Reading file 12 of 200: report.pdf · ETA 1:05'."""
     parts = [phase.capitalize()] if phase else []
-    parts.append(f"{format_bytes(done)} / {format_bytes(total)}")
+    if phase == "reading" and count:
+        parts = [f"Reading file {index + 1:,} of {count:,}: {PurePath(file).name}"]
+    else:
+        parts.append(f"{format_bytes(done)} / {format_bytes(total)}")
     if 0 < done < total and elapsed >= MIN_ETA_S:
         parts.append(f"ETA {format_duration(elapsed * (total - done) / done)}")
     elif done < total:
@@ -41,11 +48,11 @@ class PrepareStatus:
         self._started = self._clock()
         self.value, self.text = 0, "Starting…"
 
-    def progress(self, done: int, total: int, phase: str = "") -> None:
+    def progress(self, done: int, total: int, phase: str = "", file: str = "", index: int = 0, count: int = 0) -> None:
         if not self.running or self.cancelling or total <= 0:
             return
         self.value = min(STEPS, int(STEPS * done / total))
-        self.text = progress_text(done, total, self.elapsed(), phase)
+        self.text = progress_text(done, total, self.elapsed(), phase, file, index, count)
 
     def cancel(self) -> None:
         if self.running:

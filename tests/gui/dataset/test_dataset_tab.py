@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -227,3 +228,76 @@ def test_compare_then_prepare_with_a_bpe_trained_on_the_text(qtbot, window, tab,
     pieces = re.findall(r'href="tok:\d+"[^>]*>(?:<span[^>]*>)?([^<]+)<', stats.toHtml())
     assert pieces and max(len(p) for p in pieces) >= 3  # merged pieces, not single characters
     assert compare.isHidden()  # the files were used: nothing left to compare
+
+
+# ----- documents: a mixed folder, the cleanup, the text field, the import report
+
+
+@pytest.fixture
+def documents(tmp_path):
+    """A folder of documents of several kinds, one of them a scan and one locked, and a file to pass over."""
+    import shutil
+
+    fixtures = Path(__file__).parents[2] / "fixtures" / "documents"
+    folder = tmp_path / "my documents"
+    folder.mkdir()
+    for name in ("paper.pdf", "book.epub", "book.docx", "book.html", "scan.pdf", "locked.pdf"):
+        shutil.copy(fixtures / name, folder / name)
+    (folder / "logs.jsonl").write_text(
+        "".join(
+            json.dumps({"id": i, "title": f"Log {i}", "body": f"Entry {i}: the lamp was lit at dusk."}) + "\n"
+            for i in range(5)
+        ),
+        encoding="utf-8",
+    )
+    (folder / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(300))
+    return folder
+
+
+def test_a_mixed_folder_is_cleaned_prepared_and_reported(qtbot, tab, documents, home, tmp_path):
+    drop_files(qtbot, tab, [documents])
+    files = find(tab, "datasetInputList")
+    listed = {files.topLevelItem(i).text(0): files.topLevelItem(i).text(2) for i in range(files.topLevelItemCount())}
+    assert listed == {
+        "book.docx": "Word (DOCX)",
+        "book.epub": "EPUB",
+        "book.html": "HTML",
+        "logs.jsonl": "JSON Lines",
+        "paper.pdf": "PDF, 4 pages",
+        "scan.pdf": "PDF, 1 page",  # refused when read: a first look cannot tell a scan from a cover page
+    }
+    message = find(tab, "datasetDropMessage").text()
+    assert "locked.pdf is an encrypted PDF" in message and "Passed over in the folders" in message
+    assert "photo.png" in message
+    assert find(tab, "textFieldCombo").isVisible() and tab.text_field() is None
+    assert find(tab, "textFieldDetected").text() == "(detected: body)"
+
+    files.setCurrentItem(files.findItems("paper.pdf", Qt.MatchFlag.MatchExactly)[0])  # the cleanup preview follows
+    cleanup = tab.cleanup
+    qtbot.waitUntil(
+        lambda: cleanup.preview() is not None and "Proceedings" in cleanup.preview().before, timeout=WAIT_MS
+    )
+    assert "page headers, footers and numbers" in find(tab, "cleanupRemoved").text()
+    tab.window().grab().save(str(tmp_path / "dataset_documents.png"))
+
+    assert tab.set_text_field("title")  # one field for every record file
+    find(tab, "cleanup_short").click()  # "Log 3" is short: keep it anyway
+    with qtbot.waitSignal(tab.sig_dataset_selected, timeout=WAIT_MS):
+        prepare_and_wait(qtbot, tab)
+    meta = ds.load_dataset_meta(home / "datasets" / "my_documents")
+    assert {Path(s["path"]).name for s in meta["skipped"]} == {"scan.pdf"}
+    assert meta["cleanup"]["options"]["short"] is False and meta["cleanup"]["options"]["page_furniture"] is True
+    logs = next(s for s in meta["sources"] if s["path"].endswith("logs.jsonl"))
+    assert logs["note"] == "field 'title', 5 records"
+    assert "1 file skipped" in tab.window().statusBar().currentMessage()
+
+    stats = find(tab, "datasetStatsView")
+    assert "6 files included" not in stats.toPlainText()
+    assert "5 files included" in stats.toPlainText() and "1 skipped" in stats.toPlainText()
+    report = tab.details.open_report()
+    rows = report.rows()
+    assert rows[0][:3] == ["skipped", "scan.pdf", "PDF"] and "it may be a scan" in rows[0][4]
+    assert {r[1] for r in rows[1:]} == {"book.docx", "book.epub", "book.html", "logs.jsonl", "paper.pdf"}
+    assert all(r[0] == "included" and int(r[3].replace(",", "")) > 0 for r in rows[1:])
+    report.grab().save(str(tmp_path / "import_report.png"))
+    report.close()
