@@ -45,6 +45,7 @@ from gptstudio.core.textfiles import (
     TextFileInfo,
     inspect_text_file,
     iter_text_chunks,
+    sample_text,
     sniff_encoding,
     unsupported_reason,
 )
@@ -860,3 +861,28 @@ def read_sample(path, *, text_field: str | None = None, max_chars: int = 6000, m
             break
     text = "\n\n".join(texts) if kind in RECORD_KINDS else "".join(texts)
     return Document(text[:max_chars])
+
+
+def sample_input_text(files, max_bytes: int, windows: int = 32) -> list[str]:
+    """Pieces of the inputs' text for quick estimates (the tokenizer comparison), about `max_bytes` in all:
+    windows spread over the plain text files (textfiles.sample_text), and the start of up to `windows`
+    documents spread over the list, as their readers give it (no markup, no PDF internals). Their share
+    of `max_bytes` follows their share of the input's size; a document that cannot be read is left out."""
+    files = [Path(f) for f in files]
+    plain = [f for f in files if document_kind(f) == "text"]
+    docs = [f for f in files if document_kind(f) != "text"]
+    sizes = {f: f.stat().st_size if f.exists() else 0 for f in files}
+    total = sum(sizes.values()) or 1
+    doc_budget = int(max_bytes * sum(sizes[f] for f in docs) / total)
+    pieces = sample_text(plain, max_bytes - doc_budget, windows) if plain else []
+    if docs:
+        picked = [docs[round(i * (len(docs) - 1) / max(1, windows - 1))] for i in range(min(windows, len(docs)))]
+        picked = list(dict.fromkeys(picked))
+        for path in picked:
+            try:
+                text = read_sample(path, max_chars=max(256, doc_budget // len(picked))).raw_text()
+            except (DatasetError, OSError, ValueError, RecursionError):
+                continue
+            if text.strip():
+                pieces.append(text)
+    return pieces

@@ -2,7 +2,8 @@
 
 For each: tokens per byte of text (fewer tokens = longer context in the same block, less compute per
 byte), the vocabulary size, and the embedding parameters it costs a model of a given width. Measured on
-a sample of the input (windows spread over all of it, core/textfiles.sample_text), so a 100 MB folder
+a sample of the input (windows spread over all of it, the start of documents as their readers give it:
+core/documents.sample_input_text), so a 100 MB folder
 takes about as long as a 1 MB file; the BPE is trained on that sample, so its figure is an estimate of
 what the full text gives.
 """
@@ -12,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gptstudio.core.bpe import check_vocab_size, train_bpe
+from gptstudio.core.documents import sample_input_text
 from gptstudio.core.errors import Cancelled, DatasetError
-from gptstudio.core.textfiles import collect_input_files, sample_text
+from gptstudio.core.textfiles import collect_input_files
 from gptstudio.core.tokenizer import GPT2_VOCAB, gpt2_encoding, padded_vocab_size
 
 SAMPLE_BYTES = 256 << 10  # enough for stable ratios (within a few % of the full demo text's)
@@ -57,7 +59,7 @@ def compare_tokenizers(
 
     step("sampling")
     files = collect_input_files(inputs)
-    pieces = sample_text(files, sample_bytes, SAMPLE_WINDOWS)
+    pieces = sample_input_text(files, sample_bytes, SAMPLE_WINDOWS)
     nbytes = sum(len(p.encode("utf-8")) for p in pieces)
     if not nbytes:
         raise DatasetError("The input has no text to compare tokenizers on: give files with text.")

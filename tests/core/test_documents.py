@@ -326,3 +326,18 @@ def test_html_to_text_streams_without_splitting_paragraphs():
     parser.close()
     parts.append(parser.take())
     assert "".join(parts) == html_to_text(page) == "\n\n".join(BOOK)
+
+
+def test_tokenizers_are_compared_on_the_text_of_documents(tmp_path):
+    from gptstudio.core.documents import sample_input_text
+    from gptstudio.core.tokenizer_compare import compare_tokenizers
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Plain notes about the lamp.\n" * 50, encoding="utf-8")
+    pieces = sample_input_text([FIXTURES / "paper.pdf", FIXTURES / "book.epub", notes], 8192)
+    text = "".join(pieces)
+    assert "Plain notes about the lamp." in text and "The lighthouse keeper climbed" in text
+    assert not MARKUP.search(text) and "%PDF" not in text and "PK" not in text
+    stats = compare_tokenizers([FIXTURES / "paper.pdf", FIXTURES / "book.epub"], 300).by_kind()
+    assert stats["char"].vocab_size < 80  # letters and punctuation, not the bytes of compressed files
+    assert 0.15 < stats["gpt2"].tokens_per_byte < 0.4  # English prose: about 4 bytes a token
