@@ -31,7 +31,6 @@ import itertools
 import re
 import statistics
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -407,14 +406,6 @@ class Cleaner:
             self.stats.documents += 1
         self.stats.chars_out += len(text)
         return text
-
-
-def clean_documents(docs: Iterable[Document], cleaner: Cleaner) -> Iterable[str]:
-    """The cleaned text of each kept document (documents of one file: join with a blank line)."""
-    for doc in docs:
-        text = cleaner.clean(doc)
-        if text:
-            yield text
 
 
 # ----- preview

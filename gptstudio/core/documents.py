@@ -50,7 +50,6 @@ from gptstudio.core.textfiles import (
     unsupported_reason,
 )
 
-KINDS = DOCUMENT_KINDS  # suffix -> kind; any other file is plain text
 KIND_LABELS = {
     "text": "Text",
     "pdf": "PDF",
@@ -96,14 +95,13 @@ class Document:
 
     `pages` (PDF): each page's text, lines as laid out; `wrapped`: lines are broken where the page
     ended them, so cleanup rebuilds the paragraphs; `more`: the same document continues in the next
-    Document (a long plain text file read in chunks); `where`: the record it came from, for reports.
+    Document (a long plain text file read in chunks).
     """
 
     text: str = ""
     pages: list[str] | None = None
     wrapped: bool = False
     more: bool = False
-    where: str = ""
 
     def raw_text(self) -> str:
         return "\n".join(self.pages) if self.pages is not None else self.text
@@ -132,7 +130,7 @@ class ReadNotes:
 
 def document_kind(path) -> str:
     """'pdf', 'epub', ..., or 'text' for anything else (read as plain text)."""
-    return KINDS.get(Path(path).suffix.lower(), "text")
+    return DOCUMENT_KINDS.get(Path(path).suffix.lower(), "text")
 
 
 def read_document(
@@ -734,8 +732,7 @@ def _read_records(
         head = list(itertools.islice(records, DETECT_RECORDS))
         field = _resolve_field([r for _, r in head], text_field, path.name)
         notes.text_field = "(each record)" if field == "." else field
-        unit = "row" if kind in ("csv", "tsv") else "line" if kind == "jsonl" else "record"
-        for number, record in itertools.chain(head, records):
+        for _number, record in itertools.chain(head, records):
             value = _field_value(record, field)
             if not isinstance(value, str):
                 notes.bad_records += 1
@@ -743,7 +740,7 @@ def _read_records(
             notes.records += 1
             if notes.records % 1000 == 0:
                 check()
-            yield Document(value, where=f"{unit} {number:,}")
+            yield Document(value)
     except UnicodeDecodeError as e:
         raise DocumentError(
             f"{path.name} is not valid UTF-8 text (a byte at offset {e.start:,} of a block cannot be decoded): "

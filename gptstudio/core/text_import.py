@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gptstudio.core.cleanup import Cleaner, CleanupOptions, CleanupPreview, CleanupStats, preview
-from gptstudio.core.documents import KIND_LABELS, ReadNotes, document_kind, read_document, read_sample
+from gptstudio.core.documents import ReadNotes, document_kind, read_document, read_sample
 from gptstudio.core.errors import DocumentError
 from gptstudio.core.textfiles import Skipped, check_text_head, unsupported_reason
 
@@ -57,10 +57,6 @@ class FileReport:
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "staged"}
-
-    @property
-    def label(self) -> str:
-        return KIND_LABELS.get(self.kind, self.kind)
 
 
 @dataclass
