@@ -12,8 +12,9 @@ whatever the input size:
 
 Tokens go to one temporary file (the total is only known at the end), then the last val_fraction
 of it is copied to val.bin and the rest becomes train.bin. Everything is built in a hidden folder
-`datasets/.tmp-NAME-*` that is renamed into place at the end; cancel or failure removes it and never
-touches an existing dataset of the same name. Like nanoGPT, the token files are not fsynced (on a
+`datasets/.tmp-NAME-*` that is renamed into place at the end; cancel or failure moves it to the
+workspace's `.trash/` at once (deleted there in the background) and never touches an existing dataset
+of the same name. Like nanoGPT, the token files are not fsynced (on a
 slow disk that would cost more than the whole preparation): the rename makes a dataset appear whole
 to every process, and one cut short by a power failure fails load_dataset_meta's size check.
 """
@@ -27,6 +28,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -90,6 +92,7 @@ TRAIN_PIECE_CHARS = 4096  # text per item given to the BPE trainer (it buffers 2
 TOKENIZER_FILE = "tokenizer.json"  # an own-BPE dataset's tokenizer (Hugging Face format)
 COPY_BYTES = 1 << 20  # block size when copying token files
 STAGING = "text"  # the build folder's subfolder holding the cleaned text of documents
+TRASH = ".trash"  # in the workspace: unfinished build folders being deleted
 DEMO_TEXT = "demo_shakespeare.txt"  # in resources/ (see resources/README.md)
 
 
@@ -500,7 +503,7 @@ def _split_token_file(tokens: Path, folder: Path, n_train: int, itemsize: int, p
 @contextlib.contextmanager
 def _building(ws: Workspace, name: str):
     """A hidden temporary folder beside the datasets; always removed at the end (it is renamed away
-    on success)."""
+    on success, and moved out of the way at once after a cancel or a failure)."""
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=ws.datasets_dir))
     except OSError as e:
@@ -511,7 +514,24 @@ def _building(ws: Workspace, name: str):
     try:
         yield tmp
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.exists():
+            _remove_soon(tmp, ws)
+
+
+def _remove_soon(folder: Path, ws: Workspace) -> None:
+    """Move an unfinished build folder out of datasets/ (one rename), then delete it on a thread of its
+    own: thousands of staged documents can take seconds to delete on a disk that trims freed blocks,
+    and a cancel must not wait for that. What a killed process left in the trash goes with it."""
+    trash = ws.home / TRASH
+    try:
+        trash.mkdir(exist_ok=True)
+        os.rename(folder, trash / folder.name)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    threading.Thread(
+        target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True}, name="gptstudio-trash"
+    ).start()
 
 
 @contextlib.contextmanager

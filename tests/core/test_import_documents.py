@@ -7,6 +7,7 @@ import hashlib
 import json
 import shutil
 import threading
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -143,6 +144,10 @@ def test_progress_names_each_document_and_cancel_leaves_nothing(home, tmp_path):
         ds.prepare_dataset([folder], "same", home=home, force=True, report=report, cancel=cancel)
     assert sorted((home / "datasets" / "same").iterdir()) == before
     assert [p.name for p in (home / "datasets").iterdir() if p.name.startswith(".")] == []
+    deadline = time.monotonic() + 60  # the unfinished build is deleted in the background, and goes too
+    while (home / ds.TRASH).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not (home / ds.TRASH).exists()
 
 
 def test_memory_stays_flat_over_many_documents(home, tmp_path, shakespeare_text):
