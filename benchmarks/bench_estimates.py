@@ -49,7 +49,7 @@ def real_iteration(cfg: TrainConfig, vocab: int, dev: str, steps: int) -> tuple[
     for step in range(steps + 1):  # the first step warms up
         t0 = time.perf_counter()
         with ctx:
-            _, loss = model(x, x)
+            loss = model(x, x)[1]  # as the trainer: the logits are not kept through backward
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()

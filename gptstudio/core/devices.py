@@ -41,6 +41,13 @@ def cpu_info() -> DeviceInfo:
     return DeviceInfo("cpu", f"CPU, {threads} thread{'s' if threads != 1 else ''}", dtypes)
 
 
+def cuda_bf16_native(props) -> bool:
+    """True when a GPU computes in bf16 itself (Ampere and later, or AMD). Older GPUs (T4, V100) only
+    emulate it, slowly, yet torch.cuda.is_bf16_supported() says True there, and it asks about the
+    current GPU rather than this one: nanoGPT's `auto` picked bf16 on a T4 that way."""
+    return bool(torch.version.hip) or props.major >= 8
+
+
 def available_devices() -> list[DeviceInfo]:
     """Every device training can use here, best first (CUDA GPUs, then MPS, then CPU)."""
     found: list[DeviceInfo] = []
@@ -48,7 +55,7 @@ def available_devices() -> list[DeviceInfo]:
         for i in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(i)
             gib = props.total_memory / 2**30
-            dtypes = ("bfloat16", "float16", "float32") if torch.cuda.is_bf16_supported() else ("float16", "float32")
+            dtypes = ("bfloat16", "float16", "float32") if cuda_bf16_native(props) else ("float16", "float32")
             found.append(DeviceInfo(f"cuda:{i}", f"CUDA: {props.name} ({gib:.0f} GiB)", dtypes))
     if _mps_available():
         found.append(DeviceInfo("mps", "Apple MPS", ("float32", "float16")))

@@ -101,40 +101,68 @@ def evaluations(cfg) -> int:
 
 
 # ----- memory -----
+#
+# The peak of eager training (without torch.compile), checked against torch.cuda.max_memory_allocated
+# by benchmarks/gpu_check.py on a GPU, and against the CPU's tensor memory by its smoke test. Weights and
+# AdamW's two moments (float32) are there throughout; on top of them one optimizer step has three moments,
+# and the largest is the peak:
+#   end of the forward pass     the activations saved for backward, autocast's 16-bit copies of the
+#                               weights, and the logits on their way into the loss
+#   start of the backward pass  the saved activations and the loss's float32 gradients of the
+#                               log-probabilities and of the logits (autocast's copies are gone, and
+#                               zero_grad(set_to_none=True) left no gradients)
+#   optimizer step              the gradients, the activations gone
 
 
-def activation_bytes(model_args: dict, batch_size: int, act_bytes: int) -> int:
-    """Activations kept for the backward pass of one micro-batch.
+def activation_bytes(model_args: dict, batch_size: int, act_bytes: int, device_type: str = "cuda") -> int:
+    """Bytes the forward pass of one micro-batch saves for the backward pass.
 
-    Per block and token (Korthikanti et al. 2022, with memory-efficient attention that keeps no T x T
-    scores): LayerNorm inputs 2C, attention input C, q/k/v 3C, attention output C, MLP input C,
-    GELU input 4C and output 4C = 16C values, plus 1-byte dropout masks. Then the embeddings, the
-    final LayerNorm, and the logits together with the float32 log-probabilities the loss keeps: both
-    exist at the memory peak, so this is a peak figure rather than only what autograd saves.
+    Per token, with C = n_embd, V the vocabulary and a = act_bytes (the compute dtype: 2 under autocast):
+    each block keeps the float32 residual stream entering its two LayerNorms (8C: the residual stream
+    stays float32 under autocast) and, in the compute dtype, the two LayerNorm outputs (2aC), q/k/v (3aC),
+    the attention output (aC: the fused kernels lay it out so that its transpose is already contiguous)
+    and the GELU input and output (8aC). The head
+    keeps the final LayerNorm's input and output (4C + aC) and the loss's float32 log-probabilities (4V).
+    Dropout keeps a mask per dropout: one byte per value on CUDA; elsewhere PyTorch's dropout keeps a
+    noise tensor in the compute dtype, and attention with dropout runs the math kernel, which keeps
+    three n_head x block_size tensors of attention weights per token (flash and memory-efficient
+    attention keep none).
     """
     C, L, V = model_args["n_embd"], model_args["n_layer"], model_args["vocab_size"]
-    tokens = batch_size * model_args["block_size"]
-    masks = model_args.get("dropout", 0.0) > 0
-    per_block = 16 * C * act_bytes + (2 * C if masks else 0)
-    embeddings = C * act_bytes + (C if masks else 0)
-    head = C * act_bytes + V * (act_bytes + 4)
-    return tokens * (L * per_block + embeddings + head)
+    H, T = model_args["n_head"], model_args["block_size"]
+    a = act_bytes
+    per_block = 8 * C + 14 * a * C
+    embeddings = 0
+    if model_args.get("dropout", 0.0) > 0:
+        mask = 1 if device_type == "cuda" else a
+        per_block += 2 * mask * C  # after the attention and after the MLP
+        embeddings = mask * C
+        if device_type != "cuda":
+            per_block += 3 * a * H * T
+    head = (4 + a) * C + 4 * V
+    return batch_size * T * (L * per_block + embeddings + head)
 
 
 def memory_estimate(cfg, vocab_size: int) -> dict:
-    """Bytes needed to train: weights, gradients, AdamW state and activations (micro-batch batch_size).
+    """Peak bytes of training at micro-batch batch_size, and its parts.
 
-    Mixed precision keeps float32 master weights, gradients and optimizer state, plus a 16-bit copy
-    of the weights for the forward pass; activations are in the compute dtype.
+    `activations` is what the forward and backward passes add to the weights and AdamW's moments at
+    their peak; the gradients take the activations' place during the backward pass, so `total` is the
+    larger of weights + optimizer + activations and weights + gradients + optimizer.
     """
     args = effective_model_args(cfg, vocab_size)
     n = count_params(args)
-    dtype = resolve_dtype(cfg.dtype, cfg.device)
-    act = DTYPE_BYTES.get(dtype, 4)
-    weights = 4 * n + (act * n if act < 4 else 0)
-    gradients = 4 * n
-    optimizer = 8 * n  # AdamW: exp_avg and exp_avg_sq
-    activations = activation_bytes(args, cfg.batch_size, act)
+    device = resolve_device(cfg.device)
+    dtype = resolve_dtype(cfg.dtype, device)
+    a = DTYPE_BYTES.get(dtype, 4)
+    logits = cfg.batch_size * args["block_size"] * args["vocab_size"]
+    saved = activation_bytes(args, cfg.batch_size, a, device.split(":")[0])
+    mixed = a < 4
+    # autocast's 16-bit weights, and the logits with (under autocast) their float32 copy for the loss
+    forward_end = (a * n if mixed else 0) + logits * (a + (4 if mixed else 0))
+    backward_start = logits * 8  # float32 gradients of the log-probabilities and of the logits
+    activations = saved + max(forward_end, backward_start)
+    weights, gradients, optimizer = 4 * n, 4 * n, 8 * n  # float32; AdamW: exp_avg and exp_avg_sq
     return dict(
         dtype=dtype,
         params=n,
@@ -142,7 +170,7 @@ def memory_estimate(cfg, vocab_size: int) -> dict:
         gradients=gradients,
         optimizer=optimizer,
         activations=activations,
-        total=weights + gradients + optimizer + activations,
+        total=max(weights + optimizer + activations, weights + gradients + optimizer),
     )
 
 
@@ -277,7 +305,9 @@ def _measure(cfg, vocab_size, dev, iters, report, cancel) -> Measurement:
             torch.mps.synchronize()
 
     try:
-        with torch.random.fork_rng(devices=[]):  # leave the global RNG as it was (seeded runs)
+        # leave the global RNG as it was (seeded runs), the GPU's too
+        gpus = [torch.device(dev).index or 0] if kind == "cuda" else []
+        with torch.random.fork_rng(devices=gpus):
             model = GPT(GPTConfig(**args)).to(dev)
             x = torch.randint(0, args["vocab_size"], (batch, args["block_size"]), device=dev)
             opt = model.configure_optimizers(cfg.weight_decay, cfg.learning_rate, (cfg.beta1, cfg.beta2), kind)
@@ -288,7 +318,7 @@ def _measure(cfg, vocab_size, dev, iters, report, cancel) -> Measurement:
                 sync()
                 t0 = time.perf_counter()
                 with autocast:
-                    _, loss = model(x, x)
+                    loss = model(x, x)[1]  # as the trainer: the logits are not kept through backward
                 loss.backward()
                 sync()
                 t1 = time.perf_counter()

@@ -56,7 +56,7 @@ import torch
 from torch.nn import functional as F
 
 from gptstudio.core.checkpoint import load_checkpoint, model_from_checkpoint
-from gptstudio.core.devices import available_devices, device_info, resolve_device
+from gptstudio.core.devices import available_devices, device_info, resolve_device, resolve_dtype
 from gptstudio.core.errors import Cancelled, CheckpointError, WorkspaceError
 from gptstudio.core.model import KVCache
 from gptstudio.core.runs import checkpoint_paths
@@ -346,8 +346,8 @@ class Sampler:
                 "checkpoint with the vocabulary of the dataset it was trained on."
             )
         self._amp_dtype = None
-        if self.device.type == "cuda":
-            self._amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if self.device.type == "cuda":  # what training picks on this GPU: bf16 where it is native, else fp16
+            self._amp_dtype = getattr(torch, resolve_dtype("auto", str(self.device)))
         # keys/values are stored in the dtype the attention computes in
         self._cache_dtype = self._amp_dtype or (first.dtype if first is not None else torch.float32)
         self._bytes: dict[int, bytes] = {}

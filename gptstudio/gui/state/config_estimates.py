@@ -116,15 +116,20 @@ def memory_rows(cfg: TrainConfig, vocab: int, free: int | None, where: str) -> t
     rows = {
         "memory": Estimate(
             f"≈ {format_bytes(m['total'])}",
-            f"Rough peak for training at micro-batch {batch} in {m['dtype']}, without torch.compile.",
+            f"Peak for training at micro-batch {batch} in {m['dtype']}, without torch.compile (which "
+            "usually needs less): the weights and AdamW's state, plus the activations or, once the backward "
+            "pass has freed them, the gradients.",
         ),
-        "weights": Estimate(
-            format_bytes(m["weights"]),
-            "float32 master weights" + (f" + a {m['dtype']} copy" if m["dtype"] != "float32" else ""),
+        "weights": Estimate(format_bytes(m["weights"]), "float32 weights"),
+        "gradients": Estimate(
+            format_bytes(m["gradients"]), "float32 gradients: they take the activations' place during the backward pass"
         ),
-        "gradients": Estimate(format_bytes(m["gradients"]), "float32 gradients"),
         "optimizer": Estimate(format_bytes(m["optimizer"]), "AdamW's two float32 moments"),
-        "activations": Estimate(format_bytes(m["activations"]), f"Kept for the backward pass at batch {batch}"),
+        "activations": Estimate(
+            format_bytes(m["activations"]),
+            f"Kept for the backward pass at batch {batch}, with the loss's float32 logits and their gradients"
+            + (f", and {m['dtype']} copies of the weights during the forward pass" if m["dtype"] != "float32" else ""),
+        ),
     }
     if free is None:
         rows["fits"] = Estimate("unknown", f"Cannot read the free memory of {where}.")
