@@ -56,11 +56,11 @@ def parse_args(argv=None):
     return args
 
 
-def timed_run(sampler: Sampler, settings: SampleSettings, use_cache: bool):
+def timed_run(sampler: Sampler, settings: SampleSettings, use_cache: bool, prompt: str = ""):
     """(token ids, seconds to each token from the start)."""
     ids, stamps = [], []
     start = time.perf_counter()
-    for piece in sampler.stream("", settings, use_cache=use_cache):
+    for piece in sampler.stream(prompt, settings, use_cache=use_cache):
         stamps.append(time.perf_counter() - start)
         ids.append(piece.token_id)
     return ids, stamps
