@@ -727,6 +727,9 @@ def check_gui(ctx: Context) -> Result:
             signal.connect(record)
         pump.sig_steps.connect(lambda steps: [record(step) for step in steps])
         training.ask_run_name = lambda suggestion: "gui-run"  # the tab's name dialog, answered
+        cuda = ctx.device.startswith("cuda")
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(ctx.device)
         stall.start()
         window.findChild(QObject, "startButton").click()
         trained = lambda: record.first(Eval, lambda e: e.iter >= eval_every)  # noqa: E731
@@ -736,6 +739,10 @@ def check_gui(ctx: Context) -> Result:
         stopped = wait_until(lambda: not training.is_running(), 60)
         stall.timer.stop()
         sample_shown, eval_points = training.sample.toPlainText(), training.plots.curves.val_eval.n
+        # the app keeps running: what the run cached on the GPU must go back (a torchrun run started next needs it)
+        reserved = (
+            (torch.cuda.max_memory_reserved(ctx.device), torch.cuda.memory_reserved(ctx.device)) if cuda else None
+        )
     finally:
         for title in ("Training", "Playground", "Dataset", "Config"):
             shutdown = getattr(window.tab(title), "shutdown", None)
@@ -792,6 +799,18 @@ def check_gui(ctx: Context) -> Result:
         result.require(eval_points >= 2, "the loss plot has no eval points")
     result.require(stopped and end is not None and end.status == "stopped", f"Stop: {record.outcome()}")
     result.require((ctx.home / "runs" / "gui-run" / "ckpt.pt").is_file(), "Stop saved no checkpoint")
+    if reserved is not None:
+        peak_reserved, after = reserved
+        result.figures.update(gpu_reserved_peak=peak_reserved, gpu_reserved_after=after)
+        result.notes.append(
+            f"GPU memory reserved by PyTorch: {format_bytes(peak_reserved)} at most, {format_bytes(after)} after "
+            "the run."
+        )
+        result.require(
+            after <= peak_reserved / 4,
+            f"the app still holds {format_bytes(after)} of GPU memory after the run (its peak: "
+            f"{format_bytes(peak_reserved)})",
+        )
     return result.done(
         f"the window's in-process training on {result.figures['device']} reached its eval at iteration "
         f"{eval_every} after {fmt(result.figures['first_trained_eval_s'], 1, ' s')}; Stop saved a checkpoint"

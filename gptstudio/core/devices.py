@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import sys
@@ -129,6 +130,15 @@ def free_memory_bytes(device: str) -> int | None:
         return int(psutil.virtual_memory().available)
     except Exception:
         return None
+
+
+def release_cached_memory(device: str) -> None:
+    """Give the GPU memory a finished job leaves in PyTorch's cache back to the driver: a job in the app's
+    own process (a training run, the speed measurement) would otherwise keep it from the next process on
+    that GPU (a torchrun run started from the app, another program)."""
+    if resolve_device(device).startswith("cuda") and torch.cuda.is_available():
+        gc.collect()  # tensors kept only by reference cycles
+        torch.cuda.empty_cache()
 
 
 def set_cpu_threads() -> None:

@@ -13,7 +13,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 from gptstudio.core.config import PRETRAINED
-from gptstudio.core.devices import free_memory_bytes, resolve_device, resolve_dtype
+from gptstudio.core.devices import free_memory_bytes, release_cached_memory, resolve_device, resolve_dtype
 from gptstudio.core.errors import Cancelled, ConfigError
 from gptstudio.core.failures import is_out_of_memory, out_of_memory_message
 from gptstudio.core.schedule import get_lr
@@ -345,8 +345,7 @@ def _measure(cfg, vocab_size, dev, iters, report, cancel) -> Measurement:
             raise
         raise ConfigError(out_of_memory_message(where=f"{dev} at batch {batch}")) from None
     finally:
-        if kind == "cuda":
-            torch.cuda.empty_cache()  # give the memory back to the training that follows
+        release_cached_memory(dev)  # for the training that follows
     return Measurement(_median(train), _median(step), _median(fwd), batch, dev, dtype)
 
 

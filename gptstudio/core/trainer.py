@@ -36,7 +36,7 @@ from gptstudio.core.atomic import atomic_path, remove_stale_temps
 from gptstudio.core.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from gptstudio.core.config import NO_DATASET, TrainConfig, save_config
 from gptstudio.core.dataset import dataset_split_sizes
-from gptstudio.core.devices import resolve_device, resolve_dtype
+from gptstudio.core.devices import release_cached_memory, resolve_device, resolve_dtype
 from gptstudio.core.errors import CheckpointError, ConfigError, GPTStudioError, Problem, TokenizerError
 from gptstudio.core.events import CheckpointSaved, Eval, Event, Finished, Message, RunStarted, Step
 from gptstudio.core.failures import is_out_of_memory, out_of_memory_message
@@ -468,6 +468,7 @@ def train(config: TrainConfig, *, home=None, report=None, cancel: threading.Even
             return Session(plan, dist, report, cancel or threading.Event()).run()
     finally:
         dist.close()
+        release_cached_memory(dist.device or config.device)  # the app trains in its own process
 
 
 @dataclass

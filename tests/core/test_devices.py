@@ -42,3 +42,13 @@ def test_sampler_on_a_gpu_autocasts_to_what_training_picks(t4_and_a100):
     assert Sampler(model, tokenizer, device="cuda:0")._amp_dtype is torch.float16
     assert Sampler(model, tokenizer, device="cuda:1")._amp_dtype is torch.bfloat16
     assert Sampler(model, tokenizer, device="cpu")._amp_dtype is None
+
+
+def test_release_cached_memory_empties_the_gpu_cache_only(monkeypatch):
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(True))
+    devices.release_cached_memory("cpu")
+    assert not emptied
+    devices.release_cached_memory("cuda:1")
+    assert emptied == [True]
