@@ -21,6 +21,7 @@ import functools
 import math
 import os
 import shutil
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -425,23 +426,19 @@ def _logger_problems(cfg: TrainConfig) -> list[Problem]:
     import importlib.util
 
     problems = []
-    if cfg.wandb_log and importlib.util.find_spec("wandb") is None:
-        problems.append(
-            Problem(
-                "wandb_log=True needs the wandb package: pip install wandb (or set wandb_log=False).",
-                ("wandb_log",),
-                "missing_package",
+    for setting, package in (("wandb_log", "wandb"), ("tensorboard_log", "tensorboard")):
+        if getattr(cfg, setting) and importlib.util.find_spec(package) is None:
+            if getattr(sys, "frozen", False):  # the desktop bundle leaves both out (packaging/bundle_plan.py)
+                how = ", which the desktop bundle leaves out: install GPT Studio with pip to use it"
+            else:
+                how = f": pip install {package}"
+            problems.append(
+                Problem(
+                    f"{setting}=True needs the {package} package{how} (or set {setting}=False).",
+                    (setting,),
+                    "missing_package",
+                )
             )
-        )
-    if cfg.tensorboard_log and importlib.util.find_spec("tensorboard") is None:
-        problems.append(
-            Problem(
-                "tensorboard_log=True needs the tensorboard package: pip install tensorboard "
-                "(or set tensorboard_log=False).",
-                ("tensorboard_log",),
-                "missing_package",
-            )
-        )
     return problems
 
 

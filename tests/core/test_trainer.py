@@ -4,6 +4,7 @@ import json
 import math
 import os
 import pickle
+import sys
 import threading
 
 import numpy as np
@@ -154,8 +155,16 @@ def test_missing_logger_packages_are_named(home, dataset, monkeypatch):
     )
     with pytest.raises(ConfigError) as e:
         train(tiny_config(wandb_log=True, tensorboard_log=True), home=home)
-    assert any("pip install wandb" in str(p) for p in e.value.problems)
-    assert any("pip install tensorboard" in str(p) for p in e.value.problems)
+    assert [(p.fields, p.code) for p in e.value.problems] == [
+        (("wandb_log",), "missing_package"),
+        (("tensorboard_log",), "missing_package"),
+    ]
+    assert "pip install wandb" in str(e.value.problems[0]) and "pip install tensorboard" in str(e.value.problems[1])
+    # the desktop bundle cannot pip install: it says where these integrations are
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    with pytest.raises(ConfigError) as e:
+        train(tiny_config(wandb_log=True), home=home)
+    assert "the desktop bundle leaves out: install GPT Studio with pip" in str(e.value)
 
 
 def test_eval_only_writes_nothing(home, dataset):
