@@ -261,6 +261,7 @@ def test_libraries_lose_symbols_and_debug_information_only_where_it_pays(tmp_pat
 
     library = Path(torch.__file__).parent / "lib" / "libc10.so"
     assert plan.segments_aligned(library)
+    monkeypatch.setattr(plan, "STRIP_AT_LEAST", 2**40)
     assert plan.stripped_copy(library, tmp_path / "a.so") == library  # saves too little to touch it
     monkeypatch.setattr(plan, "STRIP_AT_LEAST", 1)
     if plan.strippable_bytes(library) < 1:
