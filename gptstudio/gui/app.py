@@ -28,7 +28,21 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     from gptstudio.gui.main_window import app_icon
 
     app.setWindowIcon(app_icon())
+    collect_garbage_on_gui_thread(app)
     return app
+
+
+def collect_garbage_on_gui_thread(app: QApplication) -> None:
+    """Run Python's cycle collector only in the GUI thread, on a timer.
+
+    The collector otherwise runs in whichever thread happens to allocate when its threshold is
+    crossed: in a training or loading thread it can destroy a widget caught in a reference cycle there,
+    and Qt crashes (seen once as a segfault in a full test run). pyqtgraph's GarbageCollector disables
+    automatic collection and collects, generation by generation, from a QTimer instead."""
+    if getattr(app, "_gui_thread_gc", None) is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        app._gui_thread_gc = GarbageCollector(interval=0.5)
 
 
 def run_app(home: str | Path | None = None) -> int:

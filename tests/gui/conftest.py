@@ -16,3 +16,11 @@ def window(qtbot, home):
     qtbot.addWidget(w)
     w.show()
     return w
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _gc_on_gui_thread(qapp):
+    """As in the app: reference cycles are collected in the GUI thread only (see gui.app)."""
+    from gptstudio.gui.app import collect_garbage_on_gui_thread
+
+    collect_garbage_on_gui_thread(qapp)

@@ -306,3 +306,33 @@ def test_run_app_opens_window_and_exits(qtbot, home, monkeypatch):
     assert seen == ["GPT Studio"]
     assert QApplication.instance().applicationName() == "GPT Studio"
     assert not QApplication.instance().windowIcon().isNull()
+
+
+def test_reference_cycles_are_collected_on_the_gui_thread_only(qtbot, qapp):
+    """A cycle dropped in a worker thread is not collected there (it could hold widgets, and Qt crashes
+    when a widget is destroyed outside the GUI thread), but soon after by the GUI thread's timer."""
+    import gc
+    import threading
+    import weakref
+
+    from gptstudio.gui.app import collect_garbage_on_gui_thread
+
+    collect_garbage_on_gui_thread(qapp)
+    assert not gc.isenabled()
+
+    class Node:
+        pass
+
+    refs = []
+
+    def make_garbage():
+        for _ in range(5000):  # far past the collector's thresholds: it would have run in this thread
+            a, b = Node(), Node()
+            a.other, b.other = b, a
+            refs.append(weakref.ref(a))
+
+    worker = threading.Thread(target=make_garbage)
+    worker.start()
+    worker.join()
+    assert all(r() is not None for r in refs[:10])  # nothing collected in the worker thread
+    qtbot.waitUntil(lambda: refs[0]() is None, timeout=10_000)  # collected by the GUI thread's timer
