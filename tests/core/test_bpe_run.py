@@ -16,6 +16,7 @@ from gptstudio.core.checkpoint import load_checkpoint, save_checkpoint
 from gptstudio.core.export import load_safetensors_export
 from gptstudio.core.nanogpt import import_nanogpt_run
 from gptstudio.core.runs import list_runs
+from gptstudio.core.sampler import Sampler, SampleSettings
 from gptstudio.core.tokenizer import tokenizer_from_meta
 
 TRAIN = [
@@ -72,6 +73,12 @@ def test_bpe_run_trains_samples_resumes_and_exports(bpe_run, home, tmp_path, cap
 
     first = greedy(capsys, "r")
     assert first  # the tokens decode to text
+    # what the Playground streams: each token with its own text, merged pieces of the trained vocabulary
+    sampler = Sampler.open("r", home=home, device="cpu")
+    pieces = list(sampler.stream(PROMPT, SampleSettings(max_new_tokens=24, temperature=0)))
+    assert "".join(p.text for p in pieces) == first
+    the = sampler.tokenizer.encode(" the")
+    assert len(the) == 1 and sampler.token_label(the[0]) == " the"  # a token view shows the merged piece
     # the checkpoint alone: without its dataset, it still samples the same
     shutil.move(home / "datasets" / "sp", tmp_path / "sp-moved")
     assert greedy(capsys, "r") == first
