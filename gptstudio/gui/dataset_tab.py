@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSize, Qt, Signal
-from PySide6.QtWidgets import QGroupBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGroupBox, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from gptstudio.core import dataset as ds
 from gptstudio.core.cleanup import CleanupOptions
@@ -57,6 +57,7 @@ class DatasetTab(QWidget):
         self.prefs = settings.for_workspace(workspace.home)
         self.drop_area = DropArea(settings)
         self.input_panel = InputPanel()
+        self.input_panel.set_preview_shown(False)  # the cleanup panel previews the file, before and after
         self.field_choice = TextFieldChoice()
         self.cleanup = CleanupPanel(settings)
         self.prepare_panel = PreparePanel(workspace, settings)
@@ -71,7 +72,6 @@ class DatasetTab(QWidget):
     def _lay_out(self) -> None:
         new = QGroupBox("New dataset")
         left = QVBoxLayout(new)
-        left.addWidget(self.drop_area)
         files = QWidget()
         files_column = QVBoxLayout(files)
         files_column.setContentsMargins(0, 0, 0, 0)
@@ -81,7 +81,17 @@ class DatasetTab(QWidget):
         self.left_splitter = QSplitter(Qt.Orientation.Vertical, objectName="datasetLeftSplitter")
         self.left_splitter.addWidget(files)
         self.left_splitter.addWidget(self.cleanup)
-        left.addWidget(self.left_splitter, 1)
+        # what comes in scrolls when the window is too short for it (a 768-pixel screen); Prepare stays
+        middle = QWidget()
+        middle_column = QVBoxLayout(middle)
+        middle_column.setContentsMargins(0, 0, 0, 0)
+        middle_column.addWidget(self.drop_area)
+        middle_column.addWidget(self.left_splitter, 1)
+        scroll = QScrollArea(objectName="datasetNewScroll", widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(middle)
+        scroll.setMinimumSize(middle.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width(), 160)
+        left.addWidget(scroll, 1)
         left.addWidget(self.prepare_panel)
         self.right_splitter = QSplitter(Qt.Orientation.Vertical, objectName="datasetRightSplitter")
         self.right_splitter.addWidget(self.library)

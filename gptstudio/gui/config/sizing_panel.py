@@ -34,7 +34,7 @@ class SizingPanel(QGroupBox):
         self._meta: dict | None = None
         self._pending_key: tuple | None = None  # what the suggestion being made is for
         self._job = JobRunner(self)
-        self._job.progressed.connect(lambda message: self.result_label.setText(html.escape(str(message))))
+        self._job.progressed.connect(lambda message: self._say(html.escape(str(message))))
         self._job.succeeded.connect(self._on_suggested)
         self._job.failed.connect(self._on_failed)
         self._job.finished.connect(self._update_controls)
@@ -70,6 +70,7 @@ class SizingPanel(QGroupBox):
         layout.addLayout(row)
         layout.addWidget(self.result_label)
         layout.addWidget(self.fit_label)
+        self.result_label.hide()  # until there is something to say
         self._update_controls()
 
     # ---- methods in
@@ -79,7 +80,7 @@ class SizingPanel(QGroupBox):
         self._cfg, self._meta = cfg, meta
         if self.state.suggestion is not None and self.suggestion() is None:
             self.state = SizingState()
-            self.result_label.setText("The dataset, device or time changed: press Suggest for new settings.")
+            self._say("The dataset, device or time changed: press Suggest for new settings.")
         self.fit_label.setText(fit_summary(fit_warnings(cfg, meta)))
         self.fit_label.setVisible(bool(self.fit_label.text()))
         self._update_controls()
@@ -93,9 +94,9 @@ class SizingPanel(QGroupBox):
     def suggest(self) -> None:
         """Time the device and suggest settings for the dataset on show, in the background."""
         if self._cfg is None or not self._meta:
-            self.result_label.setText("Choose a dataset first: the suggestion is sized for its tokens.")
+            self._say("Choose a dataset first: the suggestion is sized for its tokens.")
             return
-        self.result_label.setText("Timing the device…")
+        self._say("Timing the device…")
         self._job.start(suggest_config, self._meta, float(self.minutes()), self._cfg)
         self._pending_key = self._key()
         self._update_controls()
@@ -128,19 +129,23 @@ class SizingPanel(QGroupBox):
 
     def _on_suggested(self, suggestion: Suggestion) -> None:
         if self._pending_key != self._key():
-            self.result_label.setText("The dataset, device or time changed meanwhile: press Suggest again.")
+            self._say("The dataset, device or time changed meanwhile: press Suggest again.")
             return
         self.state.take(suggestion, self._pending_key)
         warnings = "".join(
             f'<p style="color:{WARNING_COLOUR}">⚠ {html.escape(w.message)}</p>' for w in suggestion.warnings
         )
-        self.result_label.setText(
+        self._say(
             f"<p>{html.escape(suggestion.explanation)}</p><p><b>{html.escape(suggestion_summary(suggestion))}</b>"
             f"</p>{warnings}"
         )
 
     def _on_failed(self, message: str) -> None:
-        self.result_label.setText(html.escape(message))
+        self._say(html.escape(message))
+
+    def _say(self, text: str) -> None:
+        self.result_label.setText(text)
+        self.result_label.setVisible(bool(text))
 
     def _update_controls(self) -> None:
         busy = self._job.is_running()

@@ -1,5 +1,6 @@
 """How imported documents are cleaned: a checkbox per step, and a preview of the selected file's start
-before and after, with the changes marked and what each step removed from it.
+before and after, with the changes marked and what each step removed from it (for plain text, which
+is used as it is, the text itself).
 
 The preview is core.text_import.preview_cleanup run on the panel's JobRunner whenever the file or the
 choices change (after the clicks settle); the choices are remembered in the app's settings.
@@ -44,7 +45,7 @@ class CleanupPanel(QGroupBox):
     sig_options_changed = Signal(object)
 
     def __init__(self, settings: AppSettings, parent=None):
-        super().__init__("Cleanup", parent)
+        super().__init__("Preview and cleanup", parent)
         self.setObjectName("cleanupPanel")
         self.settings = settings
         self._file: TextFileInfo | None = None
@@ -98,7 +99,7 @@ class CleanupPanel(QGroupBox):
         grid.addLayout(modes, (len(STEPS) - 1) // COLUMNS + 1, 1, 1, COLUMNS - 1)
         self.view = QTextBrowser(objectName="cleanupPreview")
         self.view.setMinimumHeight(48)
-        self.view.setPlaceholderText("Select a file in the list to see what the cleanup changes at its start.")
+        self.view.setPlaceholderText("Select a file in the list to see its text, and what the cleanup changes in it.")
         self.removed_label = QLabel(objectName="cleanupRemoved", wordWrap=True)
         self.removed_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         layout = QVBoxLayout(self)

@@ -31,7 +31,7 @@ from gptstudio.gui.state.dataset_inputs import DatasetInputs
 class InputPanel(QWidget):
     """Signals out: `sig_checked(InputCheck)` after a check added its files, `sig_checking_changed(bool)`,
     `sig_cleared()`, `sig_file_selected(TextFileInfo | None)`. Methods in: add, set_files, clear, show_message;
-    state: inputs, is_checking, selected_file."""
+    set_preview_shown; state: inputs, is_checking, selected_file."""
 
     sig_checked = Signal(object)
     sig_checking_changed = Signal(bool)
@@ -74,14 +74,14 @@ class InputPanel(QWidget):
         self.preview.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.preview.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.preview.setPlaceholderText("The first lines of the dropped file appear here.")
-        preview_label = QLabel("&Preview:")
-        preview_label.setBuddy(self.preview)
+        self.preview_label = QLabel("&Preview:")
+        self.preview_label.setBuddy(self.preview)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.message_row)
         layout.addWidget(self.files_box)
-        layout.addWidget(preview_label)
+        layout.addWidget(self.preview_label)
         layout.addWidget(self.preview, 1)
 
     # ---- methods in
@@ -108,6 +108,12 @@ class InputPanel(QWidget):
         self.show_message("")
         self.sig_checking_changed.emit(False)
         self.sig_cleared.emit()
+
+    def set_preview_shown(self, shown: bool) -> None:
+        """Show the selected file's first lines here, or not (when another panel previews the file)."""
+        self.preview_label.setVisible(shown)
+        self.preview.setVisible(shown)
+        self.layout().setStretchFactor(self.files_box, 0 if shown else 1)
 
     def show_message(self, text: str) -> None:
         self.message_row.set_text(text)
