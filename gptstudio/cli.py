@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "suggest",
     "export",
     "sample",
+    "chat",
     "serve",
     "train",
     "runs",

@@ -10,8 +10,9 @@ from __future__ import annotations
 import sys
 import time
 
-from gptstudio.core import bpe
+from gptstudio.core import bpe, chat_data
 from gptstudio.core import dataset as ds
+from gptstudio.core.chat_dataset import chat_summary, prepare_chat_dataset
 from gptstudio.core.cleanup import STEPS, CleanupOptions, CleanupPreview, preview
 from gptstudio.core.documents import KIND_LABELS, document_kind, read_sample
 from gptstudio.core.errors import DatasetError
@@ -97,6 +98,34 @@ def register(sub) -> None:
         action="store_true",
         help="use the bundled demo text (Shakespeare) as input; name shakespeare_char/_gpt2/_bpe",
     )
+    chat = p.add_argument_group(
+        "conversations",
+        "Chat data (.jsonl/.json in the messages, Alpaca or ShareGPT format) is recognised from its content; "
+        "it becomes a chat dataset for fine-tuning a model to answer (gptstudio train --init_from=RUN).",
+    )
+    chat.add_argument(
+        "--chat",
+        action="store_true",
+        help="the inputs are conversations: also read other files as User:/Assistant: transcripts "
+        "(conversations separated by a line holding ###)",
+    )
+    chat.add_argument(
+        "--demo-chat",
+        action="store_true",
+        help="use conversations made from the demo text (one speech, then the next speaker's reply); "
+        "name shakespeare_chat",
+    )
+    chat.add_argument(
+        "--tokenizer-from",
+        metavar="RUN",
+        help="use this run's (or checkpoint's) tokenizer, so the data fits the model you will fine-tune",
+    )
+    chat.add_argument("--skip-bad", action="store_true", help="leave out bad records instead of refusing the input")
+    chat.add_argument(
+        "--drop-unknown",
+        action="store_true",
+        help="drop characters the --tokenizer-from model never saw instead of refusing",
+    )
     p.set_defaults(func=run_prepare)
 
     p = sub.add_parser(
@@ -167,6 +196,13 @@ def cleanup_options(args) -> CleanupOptions:
 
 def run_prepare(args) -> int:
     inputs = list(args.inputs)
+    chat = args.chat or args.demo_chat or bool(args.tokenizer_from)
+    if not chat and inputs and not args.demo:
+        chat = chat_data.inputs_are_chat(ds.collect_input_files(inputs))
+    if chat:
+        return _prepare_chat(args, inputs)
+    if args.skip_bad or args.drop_unknown:
+        raise DatasetError("--skip-bad and --drop-unknown apply to conversations: add --chat if these are chat data.")
     if args.demo:
         inputs.append(ds.demo_text_path())
     if not inputs:
@@ -255,6 +291,48 @@ def run_preview(inputs: list, options: CleanupOptions, text_field: str | None) -
             print(f"{title}: skipped: {e}\n")
             continue
         print(f"{title}\n{mark_changes(p)}\n-- {p.stats.describe('this sample')}\n")
+    return 0
+
+
+def _prepare_chat(args, inputs: list) -> int:
+    if args.demo:
+        raise DatasetError("--demo is text for pretraining; for demo conversations use --demo-chat.")
+    if not inputs and not args.demo_chat:
+        raise DatasetError("No conversations given: name chat files or folders, or use --demo-chat.")
+    name = args.name or ("shakespeare_chat" if args.demo_chat and not inputs else suggest_name(str(inputs[0])))
+    progress = _ProgressLine()
+    try:
+        meta = prepare_chat_dataset(
+            inputs,
+            name,
+            args.tokenizer,
+            args.val_fraction,
+            force=args.force,
+            report=progress,
+            forced=args.chat,
+            skip_bad=args.skip_bad,
+            tokenizer_from=args.tokenizer_from,
+            drop_unknown=args.drop_unknown,
+            demo=args.demo_chat,
+        )
+    finally:
+        progress.clear()
+    counts = chat_summary(meta)
+    extra = []
+    if counts["skipped"]:
+        extra.append(f"{counts['skipped']:,} bad records skipped")
+    if counts["dropped_chars"]:
+        extra.append(f"{len(counts['dropped_chars'])} unknown characters dropped")
+    if meta.get("tokenizer_from"):
+        extra.append(f"tokenizer of {meta['tokenizer_from']}")
+    print(
+        f"Prepared chat dataset '{name}': {counts['conversations']:,} conversations "
+        f"({meta['chat']['conversations']['train']:,} train + {meta['chat']['conversations']['val']:,} val), "
+        f"{counts['turns']:,} turns, {counts['tokens']:,} tokens, {counts['reply_share']:.0%} of them replies; "
+        f"{meta['tokenizer']} tokenizer with the chat template, vocab {meta['vocab_size']:,}"
+        + (f"; {', '.join(extra)}" if extra else "")
+        + f" -> {meta['path']}"
+    )
     return 0
 
 

@@ -50,6 +50,16 @@ def register(sub) -> None:
         metavar="N",
         help="samples to generate, together in one batch (default %(default)s)",
     )
+    add_sampling_arguments(p)
+    p.add_argument("--quiet", action="store_true", help="print only the generated text")
+    add_nanogpt_aliases(p)
+    p.set_defaults(func=run)
+
+
+def add_sampling_arguments(p, defaults: SampleSettings | None = None) -> None:
+    """The generation flags `sample` and `chat` share: length, temperature, top-k/p, penalty, seed,
+    stop sequences, unknown characters and the context slide."""
+    defaults = defaults or SampleSettings()
     p.add_argument(
         "--max-new-tokens",
         type=int,
@@ -94,9 +104,6 @@ def register(sub) -> None:
         default=defaults.slide,
         help="past the context length: exact (as nanoGPT) or fast (half-window re-prefill)",
     )
-    p.add_argument("--quiet", action="store_true", help="print only the generated text")
-    add_nanogpt_aliases(p)
-    p.set_defaults(func=run)
 
 
 def add_nanogpt_aliases(p) -> None:
@@ -131,8 +138,8 @@ def _read_prompt(args) -> str:
         ) from None
 
 
-def settings_from_args(args) -> SampleSettings:
-    return SampleSettings(
+def settings_from_args(args, **overrides) -> SampleSettings:
+    values = dict(
         max_new_tokens=args.max_new_tokens,
         temperature=args.temperature,
         top_k=args.top_k,
@@ -140,10 +147,11 @@ def settings_from_args(args) -> SampleSettings:
         repetition_penalty=args.repetition_penalty,
         seed=args.seed,
         stop=tuple(s.replace("\\n", "\n") for s in args.stop),
-        num_samples=args.num_samples,
+        num_samples=getattr(args, "num_samples", 1),
         drop_unknown=args.drop_unknown,
         slide=args.slide,
     )
+    return SampleSettings(**{**values, **overrides})
 
 
 class SamplePrinter:

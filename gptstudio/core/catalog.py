@@ -13,11 +13,12 @@ import json
 import os
 import pickle
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from gptstudio.core.chat_template import is_chat_meta
 from gptstudio.core.errors import CheckpointError, GPTStudioError
 from gptstudio.core.runs import checkpoint_paths
 from gptstudio.core.workspace import Workspace
@@ -35,6 +36,12 @@ class CheckpointInfo:
     n_params_hint: str = ""  # e.g. "6L·6H·384" from model_args
     mtime_ns: int = 0  # a rewritten file (training went on) is a different model
     pretrained: str = ""  # a pretrained GPT-2: its name (gpt2, ...) or Hugging Face folder, as init_from takes
+    tokenizer_meta: dict = field(default_factory=dict, compare=False)  # the checkpoint's "tokenizer" entry
+
+    @property
+    def is_chat(self) -> bool:
+        """A chat model (fine-tuned on conversations with the chat template), not a base model."""
+        return is_chat_meta(self.tokenizer_meta)
 
     @property
     def key(self) -> str:
@@ -61,6 +68,8 @@ class CheckpointInfo:
             bits.append(self.dataset)
         if self.tokenizer:
             bits.append(self.tokenizer)
+        if self.is_chat:
+            bits.append("chat")
         if self.n_params_hint:
             bits.append(self.n_params_hint)
         if self.iter_num is not None:
@@ -114,6 +123,7 @@ def describe_checkpoint(path: str | os.PathLike, run: str = "", which: str = "")
         best_val_loss=float(loss) if loss is not None and loss == loss and abs(loss) < 1e8 else None,
         n_params_hint=shape,
         mtime_ns=path.stat().st_mtime_ns,
+        tokenizer_meta=dict(meta),
     )
 
 

@@ -1,7 +1,12 @@
-"""Chatting with a base model, honestly: the model continues a dialogue transcript.
+"""Replies from any model: a chat model answers through the chat template; a base model continues a
+dialogue transcript, honestly labelled as such.
 
-The models trained here are base models. Nobody tuned them to follow instructions or to answer
-questions, so a "chat" is a transcript that the model keeps writing:
+A chat model (fine-tuned on conversations, see core/chat_template.py) gets the conversation in its
+template and stops at its end-of-turn token by itself. `prepare_reply` fits the conversation into the
+model's context first: the oldest exchanges go (never the system prompt), and `PreparedReply.dropped`
+says how many messages were left out, so a front end can show it.
+
+A base model was never tuned to answer: a "chat" is a transcript that the model keeps writing:
 
     User: Good morrow, who art thou?
     Model: A poor player, sir.
@@ -11,14 +16,20 @@ questions, so a "chat" is a transcript that the model keeps writing:
 The reply is what the model writes after the last "Model:", cut where it starts the next turn
 ("\\nUser:"). How well this works depends on the training text: a model trained on plays
 will answer in character and often ignore the question, because it is only continuing the text.
-
-Use `chat_prompt` for the prompt, `chat_stops` as the stop sequences (so generation ends at the next
-turn), and `cut_reply` to clean a reply that ran out of tokens.
+`chat_prompt` builds the transcript, `chat_stops` are the stop sequences (so generation ends at the
+next turn), and `cut_reply` cleans a reply that ran out of tokens.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from gptstudio.core.chat_template import ASSISTANT, SYSTEM, ChatMessage
+from gptstudio.core.chat_template import USER as CHAT_USER
+from gptstudio.core.errors import ChatError
 from gptstudio.core.sample_settings import SamplerError
+from gptstudio.core.sampler import Sampler, SampleSettings, TokenPiece
 
 USER, MODEL = "user", "model"
 _ROLE_ALIASES = {"user": USER, "human": USER, "model": MODEL, "assistant": MODEL, "bot": MODEL}
@@ -82,3 +93,79 @@ def cut_reply(text: str, labels: tuple[str, ...] = ("User", "Model")) -> str:
                 reply = reply[:-k]
                 break
     return reply.strip()
+
+
+# ----- a reply from any model -----
+
+CHAT, TRANSCRIPT = "chat", "transcript"
+
+
+@dataclass
+class PreparedReply:
+    """What to generate for the next reply, ready to stream.
+
+    mode: "chat" (the chat template; stops at the end-of-turn token) or "transcript" (a base model
+    continuing the dialogue; stops where it starts the next turn). dropped: how many of the oldest
+    messages were left out so the conversation fits the model's context (the system prompt never is)."""
+
+    mode: str
+    ids: list[int]
+    settings: SampleSettings
+    stop_ids: frozenset[int]
+    dropped: int
+
+    def stream(self, sampler: Sampler, cancel=None) -> Iterator[TokenPiece]:
+        return sampler.stream_ids(self.ids, self.settings, cancel, stop_ids=self.stop_ids)
+
+    def reply_text(self, text: str) -> str:
+        """The reply as the user should see it, from the streamed text."""
+        return cut_reply(text) if self.mode == TRANSCRIPT else text.strip()
+
+
+def reply_room(sampler: Sampler, settings: SampleSettings) -> int:
+    """Tokens kept free in the context for the reply: what it may generate, at most half the context
+    (a long reply then slides the window rather than leaving no room for the conversation)."""
+    return max(1, min(settings.max_new_tokens, sampler.block_size // 2))
+
+
+def prepare_reply(sampler: Sampler, messages: Sequence[ChatMessage], settings: SampleSettings) -> PreparedReply:
+    """The prompt for the model's reply to `messages` (the last one normally the user's)."""
+    budget = sampler.block_size - reply_room(sampler, settings)
+    template = sampler.chat_template
+    if template is not None:
+        fitted = template.fit(messages, budget, drop_unknown=settings.drop_unknown)
+        return PreparedReply(CHAT, fitted.ids, settings, template.stop_ids, fitted.dropped)
+    settings = replace(settings, stop=tuple(dict.fromkeys(settings.stop + chat_stops())))
+    system = [m for m in messages[:1] if m.role == SYSTEM]
+    rest = list(messages[len(system) :])
+    first = 0
+    while True:
+        ids = _transcript_ids(sampler, system, rest[first:], settings)
+        if len(ids) <= budget or first >= len(rest) - 1:
+            break
+        first += 1
+        while first < len(rest) - 1 and rest[first].role != CHAT_USER:  # keep exchanges whole
+            first += 1
+    if len(ids) > budget:
+        raise ChatError(
+            f"Your message is {len(ids):,} tokens long, but this model reads at most {budget:,} tokens "
+            "before its reply: shorten it."
+        )
+    return PreparedReply(TRANSCRIPT, ids, settings, frozenset(), first)
+
+
+def _transcript_ids(sampler: Sampler, system, rest, settings: SampleSettings) -> list[int]:
+    turns = [(USER if m.role == CHAT_USER else MODEL, m.content) for m in rest if m.role != SYSTEM]
+    text = chat_prompt(turns)
+    if system and system[0].content.strip():
+        text = system[0].content.strip() + "\n" + text
+    return sampler.tokenizer.encode(text, drop_unknown=settings.drop_unknown) or [sampler.start_token()]
+
+
+def chat_messages(turns: Sequence[tuple[str, str]], system: str = "") -> list[ChatMessage]:
+    """(role, text) turns, roles 'user' and 'model' (or 'assistant'), as chat messages after an
+    optional system prompt."""
+    out = [ChatMessage(SYSTEM, system)] if system.strip() else []
+    for role, text in turns:
+        out.append(ChatMessage(ASSISTANT if _role(role, "User", "Model") == MODEL else CHAT_USER, str(text)))
+    return out

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gptstudio.core.atomic import write_text_atomic
-from gptstudio.core.errors import ConfigError, Problem
+from gptstudio.core.errors import ConfigError, GPTStudioError, Problem
 
 GROUPS = ("Data", "Model", "Optimizer", "Schedule", "Evaluation & checkpoints", "System", "Logging")
 PRETRAINED = ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
@@ -62,8 +62,8 @@ class TrainConfig:
     run_name: str = setting("", "Name of this run: its folder under runs/ (nanoGPT: out_dir).", "Data")
     init_from: str = setting(
         "scratch",
-        "Start from random weights (scratch), continue this run (resume), "
-        "or from pretrained GPT-2 weights (a name or a local folder).",
+        "Start from random weights (scratch), continue this run (resume), from pretrained GPT-2 "
+        "weights (a name or a local folder), or from one of your runs (its name or a checkpoint file).",
         "Data",
         choices=INIT_CHOICES,
     )
@@ -386,11 +386,11 @@ def validate(cfg: TrainConfig, dataset_info: dict | None = None) -> list[Problem
     # warmup_iters > lr_decay_iters is allowed, as nanoGPT allows it (e.g. --max_iters=20
     # --lr_decay_iters=20 with the usual warmup of 100): the rate warms up, then stays at min_lr.
     init = cfg.init_from
-    if init not in INIT_CHOICES and not os.path.exists(init):
+    if init not in INIT_CHOICES and not os.path.exists(init) and not _is_name(init):
         problems.append(
             Problem(
                 f"init_from is {init!r}: use scratch, resume, one of {', '.join(PRETRAINED)}, "
-                "or an existing folder with GPT-2 weights.",
+                "one of your runs, a checkpoint file, or an existing folder with GPT-2 weights.",
                 ("init_from",),
                 "init_from",
             )
@@ -404,7 +404,7 @@ def validate(cfg: TrainConfig, dataset_info: dict | None = None) -> list[Problem
             )
         )
     problems += _validate_device(cfg)
-    if dataset_info:
+    if dataset_info and "chat" not in dataset_info:  # chat rows are padded at a split's end
         for split in ("train", "val"):
             n = int(dataset_info.get(f"{split}_tokens", 0))
             if n <= cfg.block_size:
@@ -417,6 +417,17 @@ def validate(cfg: TrainConfig, dataset_info: dict | None = None) -> list[Problem
                     )
                 )
     return problems
+
+
+def _is_name(text: str) -> bool:
+    """Could be a run name (the trainer checks that the run exists: settings do not know the workspace)."""
+    from gptstudio.core.workspace import validate_name
+
+    try:
+        validate_name(text)
+        return True
+    except GPTStudioError:
+        return False
 
 
 def _divisor_near(n: int, k: int) -> int:

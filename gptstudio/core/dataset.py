@@ -62,6 +62,7 @@ from gptstudio.core.tokenizer import (
     bpe_pieces,
     gpt2_encoding,
     gpt2_meta,
+    special_tokens_problem,
     tokenizer_from_meta,
 )
 from gptstudio.core.workspace import Workspace
@@ -878,23 +879,31 @@ def _meta_problem(meta, folder: Path) -> str | None:
     if meta["format"] > FORMAT:
         return "it was made by a newer GPT Studio (update the app to use it)"
     kind, vocab = meta.get("tokenizer"), meta["vocab_size"]
+    special = meta.get("special_tokens")
+    n_special = len(special) if isinstance(special, dict) else 0  # beyond the ordinary vocabulary
     if kind == "char":
         chars = meta.get("chars")
         if (
             not isinstance(chars, list)
-            or len(chars) != vocab
-            or len(set(chars)) != vocab
+            or len(chars) + n_special != vocab
+            or len(set(chars)) != len(chars)
             or not all(isinstance(c, str) and len(c) == 1 for c in chars)
         ):
             return "meta.json's character vocabulary is missing or does not match vocab_size"
+        first: int | None = len(chars)
     elif kind == "gpt2":
-        if vocab != GPT2_VOCAB:
+        if vocab != GPT2_VOCAB + max(0, n_special - 1):  # GPT-2's own end-of-text is one of them
             return f"a GPT-2 vocabulary has {GPT2_VOCAB} tokens, meta.json says {vocab}"
+        first = GPT2_VOCAB
     elif kind == "bpe":
         if not (folder / TOKENIZER_FILE).is_file():
             return f"its {TOKENIZER_FILE} is missing"
+        first = None  # its tokenizer.json reserves the special tokens itself (core/bpe.py checks it)
     else:
         return f"unknown tokenizer {kind!r} in meta.json"
+    problem = special_tokens_problem(meta, first) if first is not None else None
+    if problem:
+        return f"meta.json's tokenizer is damaged: {problem}"
     if meta.get("dtype") not in ("uint16", "uint32") or vocab - 1 > np.iinfo(meta["dtype"]).max:
         return f"meta.json's dtype {meta.get('dtype')!r} cannot hold {vocab} token ids"
     itemsize = np.dtype(meta["dtype"]).itemsize
@@ -905,6 +914,12 @@ def _meta_problem(meta, folder: Path) -> str | None:
         size, expected = path.stat().st_size, meta[f"{split}_tokens"] * itemsize
         if size != expected:
             return f"{split}.bin has {size:,} bytes, meta.json expects {expected:,}"
+    if "chat" in meta:
+        from gptstudio.core.chat_dataset import chat_files_problem
+
+        return (
+            chat_files_problem(meta, folder) if isinstance(meta["chat"], dict) else "meta.json's chat entry is damaged"
+        )
     return None
 
 

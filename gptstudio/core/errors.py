@@ -73,6 +73,28 @@ class TokenizerError(GPTStudioError):
     """Text cannot be encoded with this tokenizer (e.g. characters outside a char vocabulary)."""
 
 
+class UnknownCharacters(TokenizerError):
+    """Text has characters a char model's vocabulary lacks; `chars` lists them (sorted), `count` says how
+    many characters of the text they are. The user chooses: drop them, or cancel."""
+
+    def __init__(self, message: str, chars=(), count: int = 0):
+        self.chars, self.count = list(chars), count
+        super().__init__(message)
+
+
+class ChatDataError(DatasetError):
+    """Conversation files have records that cannot be used. `bad` lists every one found (BadRecord
+    objects of core/chat_data.py: file, line, reason), so a front end can show them and offer to skip."""
+
+    def __init__(self, message: str, bad=()):
+        self.bad = list(bad)
+        super().__init__(message)
+
+
+class ChatError(GPTStudioError):
+    """A conversation cannot be sent to a chat model (e.g. it does not fit its context)."""
+
+
 class Cancelled(GPTStudioError):
     """The user asked the job to stop; nothing half-written was left behind."""
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from gptstudio.core.chat_template import hf_chat_template, is_chat_meta
 from gptstudio.core.checkpoint import load_checkpoint, model_from_checkpoint
 from gptstudio.core.errors import CheckpointError, GPTStudioError
 from gptstudio.core.export_formats import DEFAULT_QUANT, FORMATS
@@ -32,10 +33,9 @@ from gptstudio.core.gguf_export import (
 )
 from gptstudio.core.model import GPT, GPTConfig
 from gptstudio.core.pretrained import _gpt2_tokenizer_files, hf_config, to_hf_state_dict
-from gptstudio.core.runs import checkpoint_paths
-from gptstudio.core.special_tokens import END_OF_TEXT
+from gptstudio.core.runs import resolve_checkpoint
+from gptstudio.core.special_tokens import END_OF_TEXT, END_OF_TURN
 from gptstudio.core.tokenizer import tokenizer_from_meta
-from gptstudio.core.workspace import Workspace
 
 __all__ = ["FORMATS", "export_gguf", "export_run", "load_safetensors_export", "resolve_checkpoint"]
 
@@ -56,18 +56,15 @@ print("".join(chars[i] for i in out[0].tolist()))
 ```
 """
 
+CHAT_README = """
+## Chatting
 
-def resolve_checkpoint(run: str, which: str = "latest", home=None) -> Path:
-    """A run name (in the workspace), a run folder or a checkpoint file -> the checkpoint path."""
-    p = Path(run).expanduser()
-    if p.is_file():
-        return p
-    folder = p if p.is_dir() else Workspace.open(home).run_dir(run)
-    found = checkpoint_paths(folder)
-    if which not in found:
-        have = ", ".join(found) or "none"
-        raise CheckpointError(f"Run {run!r} has no {which} checkpoint (found: {have}). Train it first.")
-    return found[which]
+This is a chat model. A conversation is written with special tokens, whose ids are listed in
+`char_vocab.json` under `special_tokens` (after the characters): `<|endoftext|>` first, then for each
+turn `<|user|>` (or `<|system|>`, `<|assistant|>`), the characters of the message, and `<|end|>`.
+For a reply, end with `<|assistant|>` and generate until the model writes `<|end|>`
+(`chat_template` in `char_vocab.json` is the same template in Jinja).
+"""
 
 
 def export_run(
@@ -174,46 +171,62 @@ def _description(ckpt: dict) -> str:
 def _write_hf(model: GPT, tok: dict, folder: Path, name: str) -> None:
     from safetensors.torch import save_file
 
-    eot = tok.get("eot_token") if tok.get("tokenizer") in ("gpt2", "bpe") else None
+    chat = is_chat_meta(tok)
+    special_ids = tok.get("special_tokens") or {}
+    eot = tok.get("eot_token") if tok.get("tokenizer") in ("gpt2", "bpe") else special_ids.get(END_OF_TEXT)
+    # a chat model's reply ends at its end-of-turn token: transformers' generate() stops there
+    eos = special_ids[END_OF_TURN] if chat else eot
     save_file(to_hf_state_dict(model), str(folder / "model.safetensors"), metadata={"format": "pt"})
-    (folder / "config.json").write_text(json.dumps(hf_config(model, eot), indent=2))
-    gen = {"do_sample": True, "temperature": 0.8, "top_k": 200, "max_new_tokens": 500}
+    (folder / "config.json").write_text(json.dumps(hf_config(model, eot, eos), indent=2))
+    gen: dict[str, object] = {"do_sample": True, "temperature": 0.8, "top_k": 200, "max_new_tokens": 500}
     if eot is not None:
-        gen.update(bos_token_id=eot, eos_token_id=eot)
+        gen.update(bos_token_id=eot, eos_token_id=eos)
     (folder / "generation_config.json").write_text(json.dumps(gen, indent=2))
     if tok.get("tokenizer") == "gpt2":
         vocab_json, merges = _gpt2_tokenizer_files()
         shutil.copyfile(vocab_json, folder / "vocab.json")
         shutil.copyfile(merges, folder / "merges.txt")
-        special = {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}
+        end = END_OF_TURN if chat else END_OF_TEXT
+        special: dict[str, object] = {"bos_token": END_OF_TEXT, "eos_token": end, "unk_token": END_OF_TEXT}
+        config = {
+            "tokenizer_class": "GPT2Tokenizer",
+            "model_max_length": model.config.block_size,
+            "add_prefix_space": False,
+            **special,
+        }
+        if chat:  # the template's tokens, and the template itself for apply_chat_template
+            added = {t: i for t, i in special_ids.items() if t != END_OF_TEXT}
+            special["additional_special_tokens"] = list(added)
+            config["added_tokens_decoder"] = {
+                str(i): {"content": t, "special": True, "lstrip": False, "rstrip": False, "normalized": False}
+                for t, i in sorted({END_OF_TEXT: eot, **added}.items(), key=lambda kv: kv[1])
+            }
+            config["additional_special_tokens"] = list(added)
+            config["chat_template"] = hf_chat_template()
         (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2))
-        (folder / "tokenizer_config.json").write_text(
-            json.dumps(
-                {
-                    "tokenizer_class": "GPT2Tokenizer",
-                    "model_max_length": model.config.block_size,
-                    "add_prefix_space": False,
-                    **special,
-                },
-                indent=2,
-            )
-        )
+        (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
     elif tok.get("tokenizer") == "bpe":
-        _write_hf_bpe_tokenizer(tok, folder, model.config.block_size)
+        _write_hf_bpe_tokenizer(tok, folder, model.config.block_size, chat)
     else:
-        (folder / "char_vocab.json").write_text(json.dumps({"chars": tok.get("chars", [])}, ensure_ascii=False))
-        (folder / "README.md").write_text(CHAR_README.format(name=name), encoding="utf-8")
+        vocab = {"chars": tok.get("chars", [])}
+        if chat:  # no transformers tokenizer reads characters: the README says how to use these
+            vocab.update(special_tokens=special_ids, chat_template=hf_chat_template())
+        (folder / "char_vocab.json").write_text(json.dumps(vocab, ensure_ascii=False))
+        readme = CHAR_README.format(name=name) + (CHAT_README if chat else "")
+        (folder / "README.md").write_text(readme, encoding="utf-8")
 
 
-def _write_hf_bpe_tokenizer(tok: dict, folder: Path, block_size: int) -> None:
+def _write_hf_bpe_tokenizer(tok: dict, folder: Path, block_size: int, chat: bool = False) -> None:
     """A run's own BPE as Hugging Face tokenizer files: its tokenizer.json as trained, loaded by
-    `AutoTokenizer.from_pretrained` as a fast tokenizer that gives our ids."""
+    `AutoTokenizer.from_pretrained` as a fast tokenizer that gives our ids; a chat model's carries the chat
+    template (its special tokens are in tokenizer.json already) and ends at end-of-turn."""
     from gptstudio.core.bpe import BPETokenizer
 
     tokenizer = BPETokenizer(tok["tokenizer_json"])  # refuses a damaged one before anything is written
     (folder / "tokenizer.json").write_text(tokenizer.json, encoding="utf-8")
     names = list(tokenizer.special_tokens)
-    special = {"bos_token": END_OF_TEXT, "eos_token": END_OF_TEXT, "additional_special_tokens": names[1:]}
+    end = END_OF_TURN if chat else END_OF_TEXT
+    special = {"bos_token": END_OF_TEXT, "eos_token": end, "additional_special_tokens": names[1:]}
     (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2))
     config = {
         "tokenizer_class": "PreTrainedTokenizerFast",
@@ -222,6 +235,8 @@ def _write_hf_bpe_tokenizer(tok: dict, folder: Path, block_size: int) -> None:
         "clean_up_tokenization_spaces": False,  # decoding must give back the text exactly
         **special,
     }
+    if chat:
+        config["chat_template"] = hf_chat_template()
     (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
 
 

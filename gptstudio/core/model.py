@@ -202,6 +202,24 @@ class GPT(nn.Module):
         self.config.block_size = block_size
         self.transformer.wpe.weight = nn.Parameter(self.transformer.wpe.weight[:block_size])
 
+    def grow_vocab(self, vocab_size: int) -> None:
+        """Add token rows (new special tokens, e.g. a chat template's) to the tied embedding / output
+        matrix. New rows start as the mean of the existing ones, common practice when extending a
+        trained vocabulary: the new tokens start as an average token rather than as random outliers
+        that the softmax would give odd probabilities."""
+        old = self.transformer.wte.weight
+        if vocab_size <= old.size(0):
+            return
+        with torch.no_grad():
+            grown = torch.empty(vocab_size, old.size(1), dtype=old.dtype, device=old.device)
+            grown[: old.size(0)] = old
+            grown[old.size(0) :] = old.mean(dim=0)
+        self.transformer.wte = nn.Embedding(vocab_size, old.size(1), device=old.device, dtype=old.dtype)
+        self.lm_head = nn.Linear(old.size(1), vocab_size, bias=False, device=old.device, dtype=old.dtype)
+        self.lm_head.weight = nn.Parameter(grown)
+        self.transformer.wte.weight = self.lm_head.weight  # still tied
+        self.config.vocab_size = vocab_size
+
     def configure_optimizers(self, weight_decay, learning_rate, betas, device_type):
         """AdamW with weight decay on 2-D tensors (matmuls, embeddings) only; fused where torch has it."""
         params = [p for p in self.parameters() if p.requires_grad]

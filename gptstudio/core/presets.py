@@ -19,6 +19,7 @@ from gptstudio.core.workspace import config_dir
 
 # Settings a preset never carries: they name this user's data, not a recipe
 PERSONAL_KEYS = ("dataset", "run_name", "wandb_run_name")
+CHAT_FINE_TUNE = "Chat fine-tune"  # a preset without init_from: it fine-tunes the run the form starts from
 
 BUILTIN_PRESETS: dict[str, dict] = {
     # nanoGPT README, "I only have a MacBook": the Shakespeare baby GPT shrunk to train on a CPU
@@ -115,6 +116,26 @@ BUILTIN_PRESETS: dict[str, dict] = {
         log_interval=1,
         always_save_checkpoint=False,
     ),
+    # supervised fine-tuning of one of the user's runs on a chat dataset (init_from = that run, kept from
+    # the form): its shape is the run's; a tenth of a pretraining learning rate, so the model learns to
+    # answer without forgetting what it knew, a short schedule, some dropout against the small data set
+    CHAT_FINE_TUNE: dict(
+        dropout=0.1,
+        batch_size=32,
+        gradient_accumulation_steps=1,
+        learning_rate=1e-4,
+        min_lr=1e-5,
+        decay_lr=True,
+        warmup_iters=20,
+        max_iters=600,
+        lr_decay_iters=600,
+        eval_interval=100,
+        eval_iters=20,
+        log_interval=10,
+        early_stop_patience=3,
+        always_save_checkpoint=False,
+        compile=False,
+    ),
 }
 
 
@@ -129,10 +150,11 @@ def preset_settings(cfg: TrainConfig) -> dict:
 
 
 def apply_preset(settings: dict, current: TrainConfig | None = None) -> TrainConfig:
-    """Defaults + the preset's settings, keeping the current dataset and run name."""
+    """Defaults + the preset's settings, keeping the current dataset and run name (and where the run
+    starts from, when the preset does not say)."""
     cfg = TrainConfig()
     if current is not None:
-        for key in PERSONAL_KEYS:
+        for key in PERSONAL_KEYS + (() if "init_from" in settings else ("init_from",)):
             setattr(cfg, key, getattr(current, key))
     return cfg.update({k: v for k, v in settings.items() if k not in PERSONAL_KEYS})
 

@@ -234,7 +234,9 @@ def to_hf_state_dict(model: GPT) -> dict:
     return out
 
 
-def hf_config(model: GPT, eot_token: int | None) -> dict:
+def hf_config(model: GPT, eot_token: int | None, eos_token: int | None = None) -> dict:
+    """config.json of a Hugging Face GPT-2. eos_token: where generation ends (default end-of-text; a chat
+    model's end-of-turn)."""
     cfg = model.config
     act = "gelu_new" if cfg.gelu_approximate == "tanh" else "gelu"
     return {
@@ -254,7 +256,7 @@ def hf_config(model: GPT, eot_token: int | None) -> dict:
         "layer_norm_epsilon": 1e-5,
         "initializer_range": 0.02,
         "bos_token_id": eot_token,
-        "eos_token_id": eot_token,
+        "eos_token_id": eot_token if eos_token is None else eos_token,
         "tie_word_embeddings": True,
         "torch_dtype": "float32",
     }

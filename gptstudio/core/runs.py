@@ -25,7 +25,7 @@ from pathlib import Path
 
 from gptstudio.core.atomic import write_json_atomic
 from gptstudio.core.config import TrainConfig, coerce, known_settings
-from gptstudio.core.errors import DatasetError
+from gptstudio.core.errors import CheckpointError, DatasetError, WorkspaceError
 from gptstudio.core.workspace import Workspace
 
 LATEST = "ckpt.pt"
@@ -45,6 +45,19 @@ def checkpoint_paths(run_dir: str | os.PathLike) -> dict[str, Path]:
         if (run_dir / name).is_file():
             found[key] = run_dir / name
     return found
+
+
+def resolve_checkpoint(run: str | os.PathLike, which: str = "latest", home=None) -> Path:
+    """A run name (in the workspace), a run folder or a checkpoint file -> the checkpoint path."""
+    p = Path(run).expanduser()
+    if p.is_file():
+        return p
+    folder = p if p.is_dir() else Workspace.open(home).run_dir(str(run))
+    found = checkpoint_paths(folder)
+    if which not in found:
+        have = ", ".join(found) or "none"
+        raise CheckpointError(f"Run {str(run)!r} has no {which} checkpoint (found: {have}). Train it first.")
+    return found[which]
 
 
 def now_iso() -> str:
@@ -231,6 +244,33 @@ def bits_per_byte(loss: float | None, tokens: int, nbytes: int) -> float | None:
     return loss * tokens / nbytes / math.log(2)
 
 
+def init_checkpoint(init_from: str, home=None) -> Path | None:
+    """The checkpoint a new run starts from when init_from names one of the user's runs (its latest
+    checkpoint), a run folder or a checkpoint file: pretrain on text, then fine-tune on conversations.
+    None for scratch, resume and GPT-2 weights (a name, or a Hugging Face folder or file). GPT-2's names
+    come first, then run names, then paths. Raises CheckpointError for a run without a checkpoint."""
+    from gptstudio.core.config import PRETRAINED
+
+    if init_from in ("scratch", "resume", "") or init_from in PRETRAINED:
+        return None
+    ws = Workspace.open(home)
+    try:
+        run_dir = ws.run_dir(init_from)
+    except WorkspaceError:
+        run_dir = None
+    if run_dir is None or not run_dir.is_dir():
+        path = Path(init_from).expanduser()
+        if path.is_file():
+            return path if path.suffix.lower() in (".pt", ".pth") else None  # else a Hugging Face file
+        if not path.is_dir() or not (path / LATEST).is_file():
+            return None  # not found, or a Hugging Face folder
+        run_dir = path
+    found = checkpoint_paths(run_dir)
+    if "latest" not in found:
+        raise CheckpointError(f"Run '{run_dir.name}' has no checkpoint yet: train it before fine-tuning from it.")
+    return found["latest"]
+
+
 ARCHITECTURE = ("n_layer", "n_head", "n_embd", "block_size", "bias")
 # settings that describe the machine or the launch, not the run: never carried into a resume
 NOT_CARRIED = {"device", "dtype", "compile", "backend", "init_from", "run_name", "eval_only"}
@@ -272,6 +312,7 @@ __all__ = [
     "bits_per_byte",
     "checkpoint_paths",
     "config_from_checkpoint",
+    "init_checkpoint",
     "is_running_elsewhere",
     "list_runs",
     "read_dataset_meta",

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import json
 import math
 import secrets
@@ -55,6 +56,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
+from gptstudio.core.chat_template import ChatTemplate, is_chat_tokenizer
 from gptstudio.core.checkpoint import load_checkpoint, model_from_checkpoint
 from gptstudio.core.devices import available_devices, device_info, resolve_device, resolve_dtype
 from gptstudio.core.errors import Cancelled, CheckpointError, WorkspaceError
@@ -267,6 +269,12 @@ class TextAssembler:
         piece, self.pending = self.pending[:end], self.pending[end:]
         return piece
 
+    def stop(self) -> str:
+        """The model ended the text itself (a stop token): release what is held and finish."""
+        piece = self.push(b"", final=True)
+        self.stopped = True
+        return piece
+
     def _held(self) -> int:
         """Length of the longest tail of the pending text that could begin a stop sequence."""
         for k in range(min(self.longest - 1, len(self.pending)), 0, -1):
@@ -471,6 +479,15 @@ class Sampler:
     def checkpoint_path(self) -> Path | None:
         return self.info.get("path")
 
+    @property
+    def is_chat(self) -> bool:
+        """A chat model: fine-tuned on conversations with the chat template (core/chat_template.py)."""
+        return is_chat_tokenizer(self.tokenizer)
+
+    @functools.cached_property
+    def chat_template(self) -> ChatTemplate | None:
+        return ChatTemplate(self.tokenizer) if self.is_chat else None
+
     def summary(self) -> str:
         """One line: which checkpoint, its training state, tokenizer and device."""
         parts = [str(self.checkpoint_path) if self.checkpoint_path else "model"]
@@ -483,6 +500,7 @@ class Sampler:
         if self.dataset:
             parts.append(f"dataset {self.dataset}")
         parts.append(f"{self.tokenizer.kind} tokenizer ({self.tokenizer.vocab_size} tokens)")
+        parts.append("chat model" if self.is_chat else "base model")
         parts.append(f"context {self.block_size}")
         parts.append(f"on {self.device}")
         return ", ".join(parts)
@@ -522,9 +540,30 @@ class Sampler:
         if not isinstance(settings, SampleSettings):
             raise SamplerError("settings must be a SampleSettings.")
         ids = self.encode_prompt(prompt, settings.drop_unknown)
+        return self.stream_ids(ids, settings, cancel, use_cache=use_cache)
+
+    def stream_ids(
+        self,
+        ids: list[int],
+        settings: SampleSettings | None = None,
+        cancel=None,
+        *,
+        stop_ids=frozenset(),
+        use_cache: bool = True,
+    ) -> Iterator[TokenPiece]:
+        """Like `stream`, from a prompt already in tokens (e.g. a chat template's). A sample ends when it
+        draws one of `stop_ids` (that token's text is never shown)."""
+        settings = settings if settings is not None else SampleSettings()
+        if not isinstance(settings, SampleSettings):
+            raise SamplerError("settings must be a SampleSettings.")
+        ids = [int(i) for i in ids][-self.block_size :] or [self.start_token()]
+        if max(ids) >= self.tokenizer.vocab_size or min(ids) < 0:
+            raise SamplerError(
+                f"The prompt has token ids outside the model's vocabulary (0-{self.tokenizer.vocab_size - 1})."
+            )
         seed = settings.seed if settings.seed is not None else secrets.randbits(63)
         self.last_seed = seed
-        return self._run(ids, settings, seed, cancel, settings.slide if use_cache else None)
+        return self._run(ids, settings, seed, cancel, settings.slide if use_cache else None, frozenset(stop_ids))
 
     def generate(
         self,
@@ -553,7 +592,7 @@ class Sampler:
             stack.enter_context(torch.autocast(device_type=self.device.type, dtype=self._amp_dtype))
         return stack
 
-    def _run(self, ids: list[int], s: SampleSettings, seed: int, cancel, mode) -> Iterator[TokenPiece]:
+    def _run(self, ids: list[int], s: SampleSettings, seed: int, cancel, mode, stop_ids) -> Iterator[TokenPiece]:
         n, vocab = s.num_samples, self.tokenizer.vocab_size
         generator = torch.Generator(device=self.device)
         generator.manual_seed(seed)
@@ -583,7 +622,7 @@ class Sampler:
                 if assembler.done:
                     continue
                 tok = chosen_l[i]
-                text = assembler.push(self._token_bytes(tok), final=last)
+                text = assembler.stop() if tok in stop_ids else assembler.push(self._token_bytes(tok), final=last)
                 top = [(self.token_label(t), p) for t, p in zip(top_i[i], top_p[i]) if p > 0]
                 yield TokenPiece(
                     text=text,

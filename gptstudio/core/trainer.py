@@ -34,8 +34,16 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from gptstudio.core.atomic import atomic_path, remove_stale_temps
+from gptstudio.core.chat_dataset import (
+    ChatBatches,
+    chat_block_problem,
+    conversation_tokens,
+    is_chat_dataset,
+    pad_token,
+)
+from gptstudio.core.chat_template import is_chat_meta
 from gptstudio.core.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
-from gptstudio.core.config import NO_DATASET, TrainConfig, save_config
+from gptstudio.core.config import NO_DATASET, PRETRAINED, TrainConfig, save_config
 from gptstudio.core.dataset import dataset_split_sizes
 from gptstudio.core.devices import release_cached_memory, resolve_device, resolve_dtype
 from gptstudio.core.errors import CheckpointError, ConfigError, GPTStudioError, Problem, TokenizerError
@@ -53,6 +61,7 @@ from gptstudio.core.runs import (
     apply_architecture,
     bits_per_byte,
     config_from_checkpoint,
+    init_checkpoint,
     list_runs,
     read_dataset_meta,
     read_metrics,
@@ -61,7 +70,7 @@ from gptstudio.core.runs import (
 )
 from gptstudio.core.sampler import Sampler, SampleSettings
 from gptstudio.core.schedule import get_lr
-from gptstudio.core.tokenizer import padded_vocab_size
+from gptstudio.core.tokenizer import GPT2_VOCAB, padded_vocab_size, same_vocabulary
 from gptstudio.core.workspace import Workspace
 
 if TYPE_CHECKING:  # torch builds without distributed support lack it
@@ -270,9 +279,11 @@ class Plan:
     run_dir: Path
     dataset_dir: Path
     data_dtype: str
-    tokenizer: dict  # tokenizer meta (char vocabulary or gpt2)
-    vocab_size: int | None  # the model's (may be padded above the tokenizer's); None: pretrained weights say
-    checkpoint: dict | None = None
+    tokenizer: dict  # tokenizer meta (char vocabulary or gpt2; a chat model's has its template)
+    vocab_size: int | None  # the model's (may be padded above the tokenizer's); None: the weights'
+    checkpoint: dict | None = None  # the run's own checkpoint, when resuming
+    init_checkpoint: dict | None = None  # another run's checkpoint a new run starts from (fine-tuning)
+    chat: bool = False  # a chat dataset: packed conversations, loss on the replies only
 
 
 def resume_config(run_name: str, overrides: dict | None = None, *, home=None) -> TrainConfig:
@@ -298,7 +309,7 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
     """
     cfg = copy.deepcopy(config)
     problems: list[Problem] = []
-    ckpt = None
+    ckpt = init_ckpt = None
     if cfg.init_from == "resume":
         if not cfg.run_name:
             raise ConfigError("init_from=resume needs the name of the run to continue (--resume NAME).")
@@ -306,14 +317,9 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
         ckpt = load_checkpoint(run_dir / LATEST)
         apply_architecture(cfg, ckpt)
         cfg.dataset = cfg.dataset or ckpt.get("dataset") or str((ckpt.get("config") or {}).get("dataset", ""))
-    else:  # scratch, or pretrained GPT-2 weights (a name or a local folder)
-        if cfg.init_from != "scratch":
-            from gptstudio.core.pretrained import find_pretrained
-
-            try:
-                find_pretrained(cfg.init_from, ws.home)  # refuses unknown names and folders without weights
-            except GPTStudioError as e:
-                problems.append(Problem(str(e), ("init_from",), "init_from"))
+    else:  # scratch, pretrained GPT-2 weights (a name or a local folder), or another run's checkpoint
+        init_ckpt, more = _init_checkpoint(cfg, ws)
+        problems += more
         if not cfg.run_name:
             cfg.run_name = ws.unique_run_name(cfg.dataset or "run")
         try:
@@ -349,9 +355,17 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
     problems += [p for p in cfg.validate(meta) if p.code != NO_DATASET]  # reported above, by name
 
     tok = vocab_size = None
+    chat = is_chat_dataset(meta)
     if meta is not None:
-        tok, vocab_size, more = _resolve_tokenizer(cfg, meta, ckpt)
+        if init_ckpt is not None:
+            tok, vocab_size, more = _fine_tune_tokenizer(cfg, meta, init_ckpt)
+        else:
+            tok, vocab_size, more = _resolve_tokenizer(cfg, meta, ckpt)
         problems += more
+        if chat and not more:
+            problem = chat_block_problem(dataset_dir, cfg.block_size)
+            if problem:
+                problems.append(Problem(problem, ("block_size",), "block_size"))
     if world_size > 1 and cfg.gradient_accumulation_steps % world_size:
         problems.append(
             Problem(
@@ -366,7 +380,72 @@ def plan_run(config: TrainConfig, ws: Workspace, world_size: int = 1) -> Plan:
         raise ConfigError(problems)
     # each of these is None only together with a problem, raised just above
     assert run_dir is not None and meta is not None and tok is not None
-    return Plan(cfg, ws.home, run_dir, dataset_dir, meta.get("dtype", "uint16"), tok, vocab_size, ckpt)
+    return Plan(cfg, ws.home, run_dir, dataset_dir, meta.get("dtype", "uint16"), tok, vocab_size, ckpt, init_ckpt, chat)
+
+
+def _init_checkpoint(cfg: TrainConfig, ws: Workspace) -> tuple[dict | None, list[Problem]]:
+    """For a new run: the checkpoint it starts from (init_from = a run or checkpoint file), with the
+    model shape forced onto cfg, or None (scratch, GPT-2 weights); and the problems found."""
+    if cfg.init_from == "scratch":
+        return None, []
+    try:
+        path = init_checkpoint(cfg.init_from, ws.home)
+        if path is None:
+            from gptstudio.core.pretrained import find_pretrained
+
+            find_pretrained(cfg.init_from, ws.home)  # refuses unknown names and folders without weights
+            return None, []
+        ckpt = load_checkpoint(path)
+    except GPTStudioError as e:
+        message = str(e)
+        if cfg.init_from not in PRETRAINED and not Path(cfg.init_from).expanduser().exists():
+            runs = ", ".join(ws.run_names()[:8]) or "none yet"
+            message = (
+                f"init_from is {cfg.init_from!r}, which is neither one of your runs ({runs}), a checkpoint "
+                f"file, nor GPT-2 weights ({', '.join(PRETRAINED)} or a folder): check the name."
+            )
+        return None, [Problem(message, ("init_from",), "init_from")]
+    ckpt.pop("optimizer", None)  # a new run: fresh optimizer state, iteration 0
+    block = cfg.block_size
+    apply_architecture(cfg, ckpt)
+    # a shorter context crops the position embeddings; a longer one than the model has is not possible,
+    # so (as when starting from GPT-2) the model's own context is used
+    cfg.block_size = min(block, cfg.block_size)
+    return ckpt, []
+
+
+def _fine_tune_tokenizer(cfg: TrainConfig, meta: dict, ckpt: dict):
+    """Tokenizer and model vocabulary for a run starting from another run's checkpoint: the dataset must
+    use the same ordinary vocabulary; chat data adds its special tokens as new rows."""
+    data_tok = tokenizer_meta(meta)
+    base = ckpt.get("tokenizer")
+    source = cfg.init_from
+    if not isinstance(base, dict):
+        return (
+            None,
+            None,
+            [
+                Problem(
+                    f"The checkpoint {source} does not record its tokenizer (a plain nanoGPT file): import it "
+                    "first with gptstudio import-nanogpt-run.",
+                    ("init_from",),
+                    "tokenizer",
+                )
+            ],
+        )
+    if not same_vocabulary(base, data_tok):
+        return (
+            None,
+            None,
+            [
+                _dataset_problem(
+                    f"Dataset '{cfg.dataset}' was tokenized differently from {source}: prepare it with that "
+                    f"model's tokenizer (gptstudio prepare ... --tokenizer-from {source})."
+                )
+            ],
+        )
+    model_vocab = int(ckpt["model_args"].get("vocab_size", 0))
+    return data_tok, max(model_vocab, data_tok["vocab_size"]), []
 
 
 def _resolve_tokenizer(cfg: TrainConfig, meta: dict, ckpt: dict | None):
@@ -379,7 +458,7 @@ def _resolve_tokenizer(cfg: TrainConfig, meta: dict, ckpt: dict | None):
             [_dataset_problem(f"Dataset '{cfg.dataset}' has no usable tokenizer in its meta.json: prepare it again.")],
         )
     if ckpt is None and cfg.init_from != "scratch":
-        if data_tok["tokenizer"] != "gpt2":
+        if not same_vocabulary(data_tok, {"tokenizer": "gpt2"}):
             return (
                 None,
                 None,
@@ -392,20 +471,25 @@ def _resolve_tokenizer(cfg: TrainConfig, meta: dict, ckpt: dict | None):
                     )
                 ],
             )
-        return data_tok, None, []  # the vocabulary is the pretrained model's
+        # the vocabulary is the pretrained model's, plus a chat template's special tokens
+        return data_tok, (data_tok["vocab_size"] if data_tok["vocab_size"] > GPT2_VOCAB else None), []
     if ckpt is None:
         return data_tok, padded_vocab_size(data_tok["vocab_size"]), []
     tok = ckpt.get("tokenizer") or data_tok  # a nanoGPT checkpoint: the dataset's meta.json says
     vocab = int(ckpt["model_args"].get("vocab_size", 0))
     problems = []
-    same = tok.get("tokenizer") == data_tok["tokenizer"] and all(
-        tok.get(key) == data_tok.get(key) for key in ("chars", "tokenizer_json")
-    )
-    if not same:
+    if not same_vocabulary(tok, data_tok):
         problems.append(
             _dataset_problem(
                 f"Dataset '{cfg.dataset}' was tokenized differently from run '{cfg.run_name}' "
                 "(another vocabulary): continue it on the dataset it was trained on."
+            )
+        )
+    elif is_chat_meta(data_tok) and not is_chat_meta(tok):
+        problems.append(
+            _dataset_problem(
+                f"Dataset '{cfg.dataset}' holds conversations but run '{cfg.run_name}' is a base model: "
+                f"fine-tune it for chat in a new run (--init_from={cfg.run_name})."
             )
         )
     elif data_tok["vocab_size"] > vocab:
@@ -531,26 +615,50 @@ class Session:
             ids = [dist.local_rank] if self.device_type == "cuda" else None
             self.forward_model = DDP(self.forward_model, device_ids=ids)
         self.grad_accum = cfg.gradient_accumulation_steps // dist.world_size
-        self.batches = Batches(
-            self.plan.dataset_dir / "train.bin", self.plan.data_dtype, cfg.block_size, cfg.batch_size, self.device, rng
-        )
+        self.batches = self._batches("train", rng)
         self.tokens_per_iter = self.grad_accum * dist.world_size * cfg.batch_size * cfg.block_size
         self.flops_per_iter = self.model.flops_per_token() * self.tokens_per_iter
         self.peak = peak_flops(self.device, self.dtype) if dist.master else 0.0
 
-    def _build_model(self) -> GPT:
-        cfg, ckpt = self.cfg, self.plan.checkpoint
-        if ckpt is not None:
-            return model_from_checkpoint(ckpt, self.device, dropout=cfg.dropout)
-        if cfg.init_from == "scratch":
-            assert self.plan.vocab_size is not None  # plan_run sizes every model made from scratch
-            return GPT(GPTConfig(**cfg.model_args(self.plan.vocab_size))).to(self.device)
-        from gptstudio.core.pretrained import find_pretrained, load_hf_gpt2, resolve_pretrained
+    def _batches(self, split: str, rng: np.random.Generator):
+        """Training data of a split: random blocks of text, or packed conversations with a loss mask."""
+        plan, cfg = self.plan, self.cfg
+        if plan.chat:
+            return ChatBatches(
+                plan.dataset_dir,
+                split,
+                plan.data_dtype,
+                cfg.block_size,
+                cfg.batch_size,
+                self.device,
+                rng,
+                pad_token(plan.tokenizer),
+            )
+        return Batches(
+            plan.dataset_dir / f"{split}.bin", plan.data_dtype, cfg.block_size, cfg.batch_size, self.device, rng
+        )
 
-        if find_pretrained(cfg.init_from, self.plan.home) is None and self.dist.master:
-            self.emit(Message(f"Downloading {cfg.init_from} from the Hugging Face Hub..."))
-        folder = resolve_pretrained(cfg.init_from, self.plan.home, cancel=self.cancel)
-        return load_hf_gpt2(folder, block_size=cfg.block_size, dropout=cfg.dropout).to(self.device)
+    def _build_model(self) -> GPT:
+        cfg, plan = self.cfg, self.plan
+        if plan.checkpoint is not None:
+            return model_from_checkpoint(plan.checkpoint, self.device, dropout=cfg.dropout)
+        if cfg.init_from == "scratch":
+            assert plan.vocab_size is not None  # plan_run sizes every model made from scratch
+            return GPT(GPTConfig(**cfg.model_args(plan.vocab_size))).to(self.device)
+        if plan.init_checkpoint is not None:  # fine-tuning one of the user's runs
+            model = model_from_checkpoint(plan.init_checkpoint, "cpu", dropout=cfg.dropout)
+            if cfg.block_size < model.config.block_size:
+                model.crop_block_size(cfg.block_size)
+        else:
+            from gptstudio.core.pretrained import find_pretrained, load_hf_gpt2, resolve_pretrained
+
+            if find_pretrained(cfg.init_from, plan.home) is None and self.dist.master:
+                self.emit(Message(f"Downloading {cfg.init_from} from the Hugging Face Hub..."))
+            folder = resolve_pretrained(cfg.init_from, plan.home, cancel=self.cancel)
+            model = load_hf_gpt2(folder, block_size=cfg.block_size, dropout=cfg.dropout)
+        if plan.vocab_size:
+            model.grow_vocab(plan.vocab_size)  # a chat template's special tokens
+        return model.to(self.device)
 
     def _restore(self, ckpt: dict, rng: np.random.Generator) -> np.random.Generator:
         """Optimizer, counters and random state of a checkpoint (ours or nanoGPT's)."""
@@ -587,7 +695,12 @@ class Session:
         return rng
 
     def _split_text(self) -> dict[str, tuple[int, int]]:
-        """(tokens, bytes of text) of each split, for bits per byte; {} when the dataset cannot say."""
+        """(tokens, bytes of text) of each split, for bits per byte; {} when the dataset cannot say. On chat
+        data the loss is on the replies: their tokens and bytes."""
+        if self.plan.chat:
+            chat = read_dataset_meta(self.plan.dataset_dir)["chat"]
+            tokens, nbytes = chat.get("reply_tokens") or {}, chat.get("reply_bytes") or {}
+            return {split: (int(tokens.get(split, 0)), int(nbytes.get(split, 0))) for split in ("train", "val")}
         try:
             return dataset_split_sizes(self.plan.dataset_dir)  # counted once for older datasets
         except GPTStudioError as e:
@@ -642,6 +755,7 @@ class Session:
             best_val_bpb=self.bpb("val", self.best_val_loss),
             dataset=self.cfg.dataset,
             tokenizer=self.plan.tokenizer.get("tokenizer"),
+            chat=is_chat_meta(self.plan.tokenizer),
             device=self.device,
             dtype=self.dtype,
             reason=reason,
@@ -779,14 +893,7 @@ class Session:
         model = self.forward_model.module if isinstance(self.forward_model, DDP) else self.forward_model
         model.eval()
         for i, split in enumerate(("train", "val")):
-            batches = Batches(
-                self.plan.dataset_dir / f"{split}.bin",
-                self.plan.data_dtype,
-                cfg.block_size,
-                cfg.batch_size,
-                self.device,
-                np.random.default_rng([cfg.seed, 7919, i]),
-            )
+            batches = self._batches(split, np.random.default_rng([cfg.seed, 7919, i]))
             total = torch.zeros((), device=self.device)
             for _ in range(cfg.eval_iters):
                 x, y = batches.next()
@@ -824,12 +931,23 @@ class Session:
     def sample(self) -> str:
         """A short text from the model as it is now, by the sampler the Playground uses (nanoGPT's
         temperature 0.8 and top-k 200, from a new line or end-of-text), seeded by the iteration so that
-        the same run writes the same samples."""
+        the same run writes the same samples. On chat data: the reply to the first validation
+        conversation's message, as "message → reply"."""
         settings = SampleSettings(
             max_new_tokens=self.cfg.eval_sample_tokens, seed=self.cfg.seed + self.iter_num, slide="fast"
         )
         try:
-            return Sampler(self.model, self.tokenizer, device=self.device).generate("", settings)[0]
+            sampler = Sampler(self.model, self.tokenizer, device=self.device)
+            template = sampler.chat_template
+            if template is None:
+                return sampler.generate("", settings)[0]
+            ids, mask = conversation_tokens(self.plan.dataset_dir, "val", 0)
+            prompt = ids[: int(np.argmax(mask))].tolist()  # up to the assistant's start token
+            user = len(prompt) - prompt[::-1].index(template.start["user"])
+            tok = sampler.tokenizer
+            message = tok.decode([i for i in prompt[user:] if not tok.is_special(i)])
+            reply = "".join(p.text for p in sampler.stream_ids(prompt, settings, stop_ids=template.stop_ids))
+            return f"{message} → {reply.strip()}"
         finally:
             self.model.train()  # the sampler put it in eval mode
 
