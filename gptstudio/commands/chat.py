@@ -5,9 +5,10 @@
     gptstudio chat RUN --message "Hi" --message "And?"  each reply printed in order, history kept
     gptstudio chat RUN --message "Hi" --json            one JSON object per reply
 
-A chat model (fine-tuned with `--init_from=RUN` on a chat dataset) answers through its chat template
-and stops by itself at the end of its reply; a base model continues a "User:/Model:" transcript (said
-on stderr). Messages that do not fit the context push the oldest exchanges out (never the system
+RUN is a run name, run folder or checkpoint file; `--init_from=gpt2` talks to a pretrained GPT-2
+(commands/model_choice.py). A chat model (fine-tuned with `--init_from=RUN` on a chat dataset) answers
+through its chat template and stops by itself at the end of its reply; a base model continues a
+"User:/Model:" transcript (said on stderr). Messages that do not fit the context push the oldest exchanges out (never the system
 prompt); stderr says so. Sampling flags are `sample`'s: --temperature 0 is greedy, --seed S makes the
 replies repeatable (reply i uses seed S + i).
 """
@@ -19,10 +20,12 @@ import os
 import secrets
 import sys
 
+from gptstudio.commands.model_choice import add_model_arguments, open_model
 from gptstudio.commands.sample import add_sampling_arguments, settings_from_args
 from gptstudio.core.chat import prepare_reply
 from gptstudio.core.chat_template import ASSISTANT, SYSTEM, USER, ChatMessage
-from gptstudio.core.sampler import Sampler, SampleSettings
+from gptstudio.core.sample_settings import SampleSettings
+from gptstudio.core.sampler import Sampler
 
 HELP = "Commands: /reset (forget the conversation), /system TEXT (set the system prompt; /system alone clears it), "
 HELP += "/help. Ctrl+D quits; Ctrl+C stops a reply."
@@ -37,7 +40,7 @@ def register(sub) -> None:
         "history. Chat models (fine-tuned on conversations) use their chat template; base models "
         "continue a User:/Model: transcript.",
     )
-    p.add_argument("run", metavar="RUN", help="run name, run folder, or checkpoint file")
+    add_model_arguments(p)
     p.add_argument("--message", "-m", action="append", default=[], metavar="TEXT", help="a user message (repeatable)")
     p.add_argument("--system", default="", metavar="TEXT", help="system prompt (kept however long the chat)")
     p.add_argument("--json", action="store_true", help="print one JSON object per reply")
@@ -48,8 +51,8 @@ def register(sub) -> None:
 class Chat:
     """The conversation and how replies are made: shared by the scripted and the interactive form."""
 
-    def __init__(self, sampler: Sampler, args):
-        self.sampler, self.args = sampler, args
+    def __init__(self, sampler: Sampler, name: str, args):
+        self.sampler, self.name, self.args = sampler, name, args
         self.system = args.system
         self.history: list[ChatMessage] = []
         self.base_seed = args.seed if args.seed is not None else secrets.randbits(62)
@@ -102,15 +105,15 @@ class Chat:
 
 
 def run(args) -> int:
-    sampler = Sampler.open(args.run, args.checkpoint, device=args.device)
+    sampler, name = open_model(args)
     if not sampler.is_chat:
         print(
-            f"{args.run} is a base model: it continues a User:/Model: transcript rather than answering. "
-            f"Fine-tune it on conversations to make it chat (gptstudio train --init_from={args.run} ...).",
+            f"{name} is a base model: it continues a User:/Model: transcript rather than answering. "
+            f"Fine-tune it on conversations to make it chat (gptstudio train --init_from={name} ...).",
             file=sys.stderr,
             flush=True,
         )
-    chat = Chat(sampler, args)
+    chat = Chat(sampler, name, args)
     try:
         if args.message:
             for text in args.message:
@@ -134,7 +137,7 @@ def _interactive(chat: Chat, as_json: bool) -> int:
     tty = sys.stdin.isatty()
     if tty:
         kind = "chat model" if chat.sampler.is_chat else "base model"
-        print(f"Chatting with {chat.args.run} ({kind}). {HELP}", file=sys.stderr)
+        print(f"Chatting with {chat.name} ({kind}). {HELP}", file=sys.stderr)
     while True:
         if tty:
             print("> ", end="", file=sys.stderr, flush=True)

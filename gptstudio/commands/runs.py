@@ -43,13 +43,14 @@ def run_list(args) -> int:
     if not runs:
         print("No runs yet: start one with `gptstudio train --dataset NAME`.", file=sys.stderr)
         return 0
-    rows = [("NAME", "STATUS", "ITER", "BEST VAL", "BEST BPB", "DATASET", "UPDATED")]
+    rows = [("NAME", "MODEL", "STATUS", "ITER", "BEST VAL", "BEST BPB", "DATASET", "UPDATED")]
     for r in runs:
         status = r["status"] + (" (interrupted)" if r.get("interrupted") else "")
         it = f"{r.get('iter', '?')}/{r.get('max_iters', '?')}" if "iter" in r else "-"
         rows.append(
             (
                 r["name"],
+                "chat" if r.get("chat") else "base",
                 status,
                 it,
                 _fmt_loss(r.get("best_val_loss")),

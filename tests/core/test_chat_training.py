@@ -170,3 +170,15 @@ def test_a_chat_run_can_go_on_learning_text_of_the_same_characters(home, tmp_pat
     assert done.status == "completed"
     plan = plan_run(tiny_config(dataset="text", run_name="t2", init_from="c"), Workspace.open(home))
     assert not plan.chat and plan.tokenizer["tokenizer"] == "char" and "chat_template" not in plan.tokenizer
+
+
+def test_chat_fine_tune_preset_keeps_the_run_it_starts_from(home):
+    from gptstudio.core.config import TrainConfig
+    from gptstudio.core.presets import BUILTIN_PRESETS, CHAT_FINE_TUNE, apply_preset
+
+    current = TrainConfig(dataset="shakespeare_chat", run_name="mine", init_from="shakespeare")
+    cfg = apply_preset(BUILTIN_PRESETS[CHAT_FINE_TUNE], current)
+    assert (cfg.init_from, cfg.dataset, cfg.run_name) == ("shakespeare", "shakespeare_chat", "mine")
+    tiny = apply_preset(BUILTIN_PRESETS["Tiny (CPU, minutes)"])
+    assert cfg.learning_rate <= tiny.learning_rate / 10 and cfg.max_iters < tiny.max_iters and cfg.dropout > 0
+    assert [p.code for p in cfg.validate()] == []

@@ -115,8 +115,8 @@ def test_resume_continues_and_runs_lists(home, dataset, capsys):
     assert load_checkpoint(home / "runs" / "r" / "ckpt.pt")["iter_num"] == 5
     assert main(["runs"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["NAME", "STATUS", "ITER", "BEST", "VAL", "BEST", "BPB", "DATASET", "UPDATED"]
-    assert table[1].split()[:3] == ["r", "completed", "5/5"]
+    assert table[0].split() == ["NAME", "MODEL", "STATUS", "ITER", "BEST", "VAL", "BEST", "BPB", "DATASET", "UPDATED"]
+    assert table[1].split()[:4] == ["r", "base", "completed", "5/5"]
     assert main(["runs", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["name"] == "r"
 
