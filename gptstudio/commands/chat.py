@@ -6,11 +6,11 @@
     gptstudio chat RUN --message "Hi" --json            one JSON object per reply
 
 RUN is a run name, run folder or checkpoint file; `--init_from=gpt2` talks to a pretrained GPT-2
-(commands/model_choice.py). A chat model (fine-tuned with `--init_from=RUN` on a chat dataset) answers
-through its chat template and stops by itself at the end of its reply; a base model continues a
-"User:/Model:" transcript (said on stderr). Messages that do not fit the context push the oldest exchanges out (never the system
-prompt); stderr says so. Sampling flags are `sample`'s: --temperature 0 is greedy, --seed S makes the
-replies repeatable (reply i uses seed S + i).
+(commands/model_choice.py). A chat model (fine-tuned with `--init_from=RUN` on a chat dataset)
+answers through its chat template and stops by itself at the end of its reply; a base model continues
+a "User:/Model:" transcript (said on stderr). Messages that do not fit the context push the oldest
+exchanges out (never the system prompt); stderr says so. Sampling flags are `sample`'s:
+--temperature 0 is greedy, --seed S makes the replies repeatable (reply i uses seed S + i).
 """
 
 from __future__ import annotations

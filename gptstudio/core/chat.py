@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 
 from gptstudio.core.chat_template import ASSISTANT, SYSTEM, ChatMessage
 from gptstudio.core.chat_template import USER as CHAT_USER
-from gptstudio.core.errors import ChatError
 from gptstudio.core.sample_settings import SamplerError
 from gptstudio.core.sampler import Sampler, SampleSettings, TokenPiece
 
@@ -123,43 +122,27 @@ class PreparedReply:
 
 
 def reply_room(sampler: Sampler, settings: SampleSettings) -> int:
-    """Tokens kept free in the context for the reply: what it may generate, at most half the context
-    (a long reply then slides the window rather than leaving no room for the conversation)."""
-    return max(1, min(settings.max_new_tokens, sampler.block_size // 2))
+    """Tokens a chat model's context keeps free for the reply: what it may generate, at most a quarter
+    of the context (a longer reply slides the window rather than leaving no room for the conversation)."""
+    return max(1, min(settings.max_new_tokens, sampler.block_size // 4))
 
 
 def prepare_reply(sampler: Sampler, messages: Sequence[ChatMessage], settings: SampleSettings) -> PreparedReply:
-    """The prompt for the model's reply to `messages` (the last one normally the user's)."""
-    budget = sampler.block_size - reply_room(sampler, settings)
+    """The prompt for the model's reply to `messages` (the last one normally the user's).
+
+    A chat model's conversation is trimmed to its context by whole exchanges, oldest first (ChatError
+    when even the system prompt and the last message do not fit); a base model's transcript is what it
+    always was: the text, of which the model sees the last block_size tokens."""
     template = sampler.chat_template
     if template is not None:
+        budget = sampler.block_size - reply_room(sampler, settings)
         fitted = template.fit(messages, budget, drop_unknown=settings.drop_unknown)
         return PreparedReply(CHAT, fitted.ids, settings, template.stop_ids, fitted.dropped)
     settings = replace(settings, stop=tuple(dict.fromkeys(settings.stop + chat_stops())))
-    system = [m for m in messages[:1] if m.role == SYSTEM]
-    rest = list(messages[len(system) :])
-    first = 0
-    while True:
-        ids = _transcript_ids(sampler, system, rest[first:], settings)
-        if len(ids) <= budget or first >= len(rest) - 1:
-            break
-        first += 1
-        while first < len(rest) - 1 and rest[first].role != CHAT_USER:  # keep exchanges whole
-            first += 1
-    if len(ids) > budget:
-        raise ChatError(
-            f"Your message is {len(ids):,} tokens long, but this model reads at most {budget:,} tokens "
-            "before its reply: shorten it."
-        )
-    return PreparedReply(TRANSCRIPT, ids, settings, frozenset(), first)
-
-
-def _transcript_ids(sampler: Sampler, system, rest, settings: SampleSettings) -> list[int]:
-    turns = [(USER if m.role == CHAT_USER else MODEL, m.content) for m in rest if m.role != SYSTEM]
-    text = chat_prompt(turns)
-    if system and system[0].content.strip():
-        text = system[0].content.strip() + "\n" + text
-    return sampler.tokenizer.encode(text, drop_unknown=settings.drop_unknown) or [sampler.start_token()]
+    system = "\n".join(m.content.strip() for m in messages if m.role == SYSTEM and m.content.strip())
+    turns = [(USER if m.role == CHAT_USER else MODEL, m.content) for m in messages if m.role != SYSTEM]
+    text = f"{system}\n{chat_prompt(turns)}" if system else chat_prompt(turns)
+    return PreparedReply(TRANSCRIPT, sampler.encode_prompt(text, settings.drop_unknown), settings, frozenset(), 0)
 
 
 def chat_messages(turns: Sequence[tuple[str, str]], system: str = "") -> list[ChatMessage]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from gptstudio.core.chat_template import hf_chat_template, is_chat_meta
+from gptstudio.core.chat_template import hf_chat_template, is_chat_meta, is_chat_tokenizer
 from gptstudio.core.checkpoint import load_checkpoint, model_from_checkpoint
 from gptstudio.core.errors import CheckpointError, GPTStudioError
 from gptstudio.core.export_formats import DEFAULT_QUANT, FORMATS
@@ -154,7 +154,7 @@ def export_gguf(
         cancel=cancel,
     )
     context = gguf_context_length(model.config.block_size)
-    modelfile = write_modelfile(written, name=name, context_length=context)
+    modelfile = write_modelfile(written, name=name, context_length=context, chat=is_chat_tokenizer(tokenizer))
     return GGUFExport(written, modelfile, ollama_name(name), quant, context)
 
 

@@ -48,17 +48,18 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from gptstudio.core.atomic import PLAIN_FILE_MODE, atomic_path, describe_write_error, write_text_atomic
+from gptstudio.core.chat_template import hf_chat_template, is_chat_tokenizer
 from gptstudio.core.errors import Cancelled, GPTStudioError
 from gptstudio.core.export_formats import DEFAULT_QUANT, QUANTS
 from gptstudio.core.model import GPT
-from gptstudio.core.special_tokens import END_OF_TEXT
+from gptstudio.core.special_tokens import END_OF_TEXT, END_OF_TURN
 
 LLAMA_CPP_CONTEXT_STEP = 256  # llama.cpp pads its context to a multiple of this
 ARCH = "gpt2"
@@ -81,6 +82,7 @@ class GGUFVocab:
     pre: str | None = None  # pre-tokenizer name (BPE only)
     bos: int | None = None
     eos: int | None = None
+    chat_template: str | None = None  # a chat model's template (Jinja, as Hugging Face and llama.cpp read it)
 
 
 @dataclass(frozen=True)
@@ -200,13 +202,20 @@ def _own_bpe_merges(tokenizer) -> list[str]:
 
 
 def gguf_vocab(tokenizer) -> GGUFVocab:
-    """The tokenizer's vocabulary as llama.cpp reads it; raise GGUFExportError if it has no exact form."""
+    """The tokenizer's vocabulary as llama.cpp reads it; raise GGUFExportError if it has no exact form.
+    A chat model's ends its replies with its end-of-turn token (EOS) and carries its chat template."""
     if tokenizer.kind == "gpt2":
-        return _byte_level_bpe_vocab(tokenizer, _gpt2_merges())
-    if tokenizer.kind == "bpe":  # GPT-2's pre-tokenizer and byte alphabet, the text's own merges
-        return _byte_level_bpe_vocab(tokenizer, _own_bpe_merges(tokenizer))
-    if tokenizer.kind == "char":
-        return _char_vocab(tokenizer)
+        vocab = _byte_level_bpe_vocab(tokenizer, _gpt2_merges())
+    elif tokenizer.kind == "bpe":  # GPT-2's pre-tokenizer and byte alphabet, the text's own merges
+        vocab = _byte_level_bpe_vocab(tokenizer, _own_bpe_merges(tokenizer))
+    elif tokenizer.kind == "char":
+        vocab = _char_vocab(tokenizer)
+    else:
+        vocab = None
+    if vocab is not None and is_chat_tokenizer(tokenizer):
+        return replace(vocab, eos=tokenizer.special_id(END_OF_TURN), chat_template=hf_chat_template())
+    if vocab is not None:
+        return vocab
     raise GGUFExportError(
         f"GGUF export does not know the {tokenizer.kind!r} tokenizer: retrain with the char, gpt2 or bpe tokenizer."
     )
@@ -382,6 +391,8 @@ def _add_vocab(writer, vocab: GGUFVocab) -> None:
         writer.add_bos_token_id(vocab.bos)
     if vocab.eos is not None:
         writer.add_eos_token_id(vocab.eos)
+    if vocab.chat_template:
+        writer.add_chat_template(vocab.chat_template)
     writer.add_add_bos_token(False)  # our models never saw a BOS in front of a prompt
     writer.add_add_eos_token(False)
 
@@ -406,15 +417,33 @@ def modelfile_path(gguf_path: Path) -> Path:
     return plain if f"FROM {_from_path(gguf_path)}\n" in text else gguf_path.with_suffix(".Modelfile")
 
 
-def modelfile_text(gguf_path: Path, modelfile: Path, *, name: str, context_length: int) -> str:
+_OLLAMA_BASE = ["# a base model: it continues the text it is given", 'TEMPLATE """{{ .Prompt }}"""']
+# a chat model: core/chat_template.py's template in Ollama's Go template language, ending at end-of-turn
+_OLLAMA_CHAT = [
+    "# a chat model: each turn between its role's token and <|end|> (GPT Studio's chat template)",
+    'TEMPLATE """'
+    + END_OF_TEXT
+    + "{{ if .System }}<|system|>{{ .System }}"
+    + END_OF_TURN
+    + "{{ end }}{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}"
+    + END_OF_TURN
+    + '{{ end }}<|assistant|>"""',
+    f'PARAMETER stop "{END_OF_TURN}"',
+]
+
+
+def modelfile_text(gguf_path: Path, modelfile: Path, *, name: str, context_length: int, chat: bool = False) -> str:
     """An Ollama Modelfile for the file: the prompt goes to the model as it is (a base model continues
     text), the context is the file's (Ollama shifts it before the positions run out), nanoGPT's sampling."""
     lines = [
         f"# Ollama Modelfile for {name}, written by GPT Studio. Use it with:",
         f"#   ollama create {ollama_name(name)} -f {_quoted(modelfile)}",
         f"FROM {_from_path(gguf_path)}",
-        "# a base model: it continues the text it is given",
-        'TEMPLATE """{{ .Prompt }}"""',
+        *(
+            _OLLAMA_CHAT
+            if chat
+            else ["# a base model: it continues the text it is given", 'TEMPLATE """{{ .Prompt }}"""']
+        ),
         f"PARAMETER num_ctx {context_length}",
         "PARAMETER temperature 0.8",
         "PARAMETER top_k 200",
@@ -428,12 +457,11 @@ def _from_path(gguf_path: Path) -> str:
     return f'"{rel}"' if re.search(r"\s", rel) else rel
 
 
-def write_modelfile(gguf_path: Path, *, name: str, context_length: int) -> Path:
+def write_modelfile(gguf_path: Path, *, name: str, context_length: int, chat: bool = False) -> Path:
     path = modelfile_path(gguf_path)
     try:
-        write_text_atomic(
-            path, modelfile_text(gguf_path, path, name=name, context_length=context_length), PLAIN_FILE_MODE
-        )
+        text = modelfile_text(gguf_path, path, name=name, context_length=context_length, chat=chat)
+        write_text_atomic(path, text, PLAIN_FILE_MODE)
     except OSError as e:
         raise GGUFExportError(describe_write_error(e, path)) from None
     return path

@@ -8,8 +8,10 @@ Both POST endpoints take OpenAI's `max_tokens` (chat: also `max_completion_token
 `top_p`, `n`, `stop`, `seed`, `stream` (server-sent events ending with `data: [DONE]`,
 `stream_options.include_usage` adds a usage chunk) and, like llama.cpp's server, `top_k` and
 `repetition_penalty`; completions also `echo`. Other OpenAI fields (user, logit_bias, ...) are
-accepted and ignored. A base model chats through the transcript form of core/chat.py ("User: ...
-Model:"), its reply cut where it starts the next turn. A char-level model drops the characters it
+accepted and ignored. Chat goes through core/chat.py's `prepare_reply`: a chat model answers in its
+chat template (oldest exchanges left out when the conversation outgrows its context, never the
+system prompt) and stops at its end-of-turn token; a base model continues the transcript form
+("User: ... Model:"), its reply cut where it starts the next turn. A char-level model drops the characters it
 never saw from prompts (a client cannot fix an emoji typed into a chat window), as the Playground
 can.
 
@@ -35,7 +37,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException
 
-from gptstudio.core.chat import chat_prompt, chat_stops, cut_reply
+from gptstudio.core.chat import PreparedReply, prepare_reply
+from gptstudio.core.chat_template import ChatMessage
 from gptstudio.core.errors import Cancelled, GPTStudioError
 from gptstudio.core.failures import readable_failure
 from gptstudio.core.generation_queue import GenerationQueue
@@ -149,19 +152,19 @@ def _settings(req: _Sampling, max_tokens: int, extra_stops: tuple[str, ...] = ()
         raise APIError(400, str(e)) from None
 
 
-def _base_chat_prompt(messages: list[Message]) -> str:
-    """A base model's conversation: the system text as a first paragraph, then the transcript."""
+def _chat_messages(messages: list[Message]) -> list[ChatMessage]:
+    """The request's conversation for core/chat.py: the system (and developer) texts joined into one
+    system prompt first, then the user and assistant turns in order."""
     system, turns = [], []
     for m in messages:
         if m.role in ("system", "developer"):
             system.append(m.text().strip())
         elif m.role in ("user", "assistant"):
-            turns.append(("user" if m.role == "user" else "model", m.text()))
+            turns.append(ChatMessage(m.role, m.text()))
         else:
             raise APIError(400, f"Unknown message role {m.role!r}: use system, user or assistant.", param="messages")
-    prompt = chat_prompt(turns)
     head = "\n".join(s for s in system if s)
-    return f"{head}\n{prompt}" if head else prompt
+    return ([ChatMessage("system", head)] if head else []) + turns
 
 
 class _StartTime:
@@ -255,13 +258,20 @@ def create_app(
         except GPTStudioError as e:
             raise APIError(400, str(e), param="prompt") from None
 
-    async def pieces(request: Request, prompt: str, settings: SampleSettings) -> AsyncIterator[TokenPiece]:
-        async for piece in queue.stream(
-            lambda cancel: sampler.stream(prompt, settings, cancel), request.is_disconnected
-        ):
+    async def pieces(
+        request: Request, prompt: str | PreparedReply, settings: SampleSettings
+    ) -> AsyncIterator[TokenPiece]:
+        """The tokens of a text prompt (completions) or of a prepared chat reply."""
+
+        def start(cancel):
+            if isinstance(prompt, PreparedReply):
+                return prompt.stream(sampler, cancel)
+            return sampler.stream(prompt, settings, cancel)
+
+        async for piece in queue.stream(start, request.is_disconnected):
             yield piece
 
-    async def collect(request: Request, prompt: str, settings: SampleSettings) -> list[_Choice]:
+    async def collect(request: Request, prompt: str | PreparedReply, settings: SampleSettings) -> list[_Choice]:
         choices = [_Choice(i) for i in range(settings.num_samples)]
         async for piece in pieces(request, prompt, settings):
             choices[piece.sample].add(piece)
@@ -279,7 +289,7 @@ def create_app(
 
     def event_stream(
         request: Request,
-        jobs: list[tuple[str, SampleSettings, int]],
+        jobs: list[tuple[str | PreparedReply, SampleSettings, int]],
         chunk: Callable[[int, str | None, str | None], dict],
         prompt_tokens: int,
         include_usage: bool,
@@ -393,9 +403,12 @@ def create_app(
         req = await parse(request, ChatRequest)
         check_model(req.model)
         limit = req.max_completion_tokens if req.max_completion_tokens is not None else req.max_tokens
-        prompt = _base_chat_prompt(req.messages)
-        settings = _settings(req, CHAT_MAX_TOKENS if limit is None else limit, chat_stops())
-        prompt_tokens = encode(prompt)
+        settings = _settings(req, CHAT_MAX_TOKENS if limit is None else limit)
+        try:
+            prompt = prepare_reply(sampler, _chat_messages(req.messages), settings)
+        except GPTStudioError as e:
+            raise APIError(400, str(e), param="messages") from None
+        settings, prompt_tokens = prompt.settings, len(prompt.ids)
         rid, now = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
 
         def body(choices: list[dict], **extra) -> dict:
@@ -414,7 +427,7 @@ def create_app(
             def chunk(index: int, text: str | None, finish: str | None) -> dict:
                 delta = {}
                 if text is not None:
-                    if index not in started_text:  # the reply starts after "Model:"'s space
+                    if index not in started_text:  # a transcript's reply starts after "Model:"'s space
                         text = text.lstrip()
                         if text:
                             started_text.add(index)
@@ -440,7 +453,7 @@ def create_app(
         choices = [
             {
                 "index": c.index,
-                "message": {"role": "assistant", "content": cut_reply(c.text)},
+                "message": {"role": "assistant", "content": prompt.reply_text(c.text)},
                 "logprobs": None,
                 "finish_reason": c.finish_reason,
             }

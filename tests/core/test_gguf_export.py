@@ -243,3 +243,21 @@ def test_cli_export_gguf(home, tmp_path, capsys):
     assert (tmp_path / "Modelfile").is_file()
     assert main(["export", "cli", "--format", "gguf", "--out", str(tmp_path / "c.gguf")]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_a_chat_model_carries_its_template_and_ends_at_end_of_turn(home, tmp_path):
+    from gptstudio.core.chat_template import CHAT_TEMPLATE, hf_chat_template
+    from gptstudio.core.special_tokens import END_OF_TURN, SPECIAL_TOKENS
+
+    tok = CharTokenizer(CHARS).with_chat_template(CHAT_TEMPLATE)
+    model, args = char_model(vocab=tok.vocab_size)
+    run = save_run(home, "chatty", model, args, tok.to_meta())
+    done = export_gguf(run, tmp_path / "chat.gguf", quant="f32", home=home)
+    f = fields(gguf.GGUFReader(done.path))
+    assert f["tokenizer.ggml.eos_token_id"] == tok.special_id(END_OF_TURN)
+    assert f["tokenizer.chat_template"] == hf_chat_template()
+    tokens = f["tokenizer.ggml.tokens"]
+    assert [tokens[tok.special_id(t)] for t in SPECIAL_TOKENS] == list(SPECIAL_TOKENS)
+    assert all(f["tokenizer.ggml.token_type"][tok.special_id(t)] == 3 for t in SPECIAL_TOKENS)  # control
+    text = done.modelfile.read_text()
+    assert '<|assistant|>"""' in text and f'PARAMETER stop "{END_OF_TURN}"' in text and "{{ .Prompt }}" not in text

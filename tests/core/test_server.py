@@ -37,8 +37,8 @@ def tiny_model() -> GPT:
 class Server:
     """`serve` on a free loopback port in a thread; `events` collects what it reports."""
 
-    def __init__(self, api_key=None):
-        self.sampler = Sampler(tiny_model(), CharTokenizer(CHARS))
+    def __init__(self, api_key=None, sampler=None):
+        self.sampler = sampler or Sampler(tiny_model(), CharTokenizer(CHARS))
         self.events, self.cancel, self.error = [], threading.Event(), None
         self.thread = threading.Thread(target=self._run, args=(api_key,), daemon=True)
         self.thread.start()
@@ -150,6 +150,32 @@ def test_chat_base_model_uses_the_transcript(server):
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert text.strip() == cut_reply(raw) or text.rstrip().startswith(cut_reply(raw))
     assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+
+
+def test_chat_model_answers_in_its_template_and_stops_at_the_end_of_turn():
+    from gptstudio.core.chat_template import CHAT_TEMPLATE, ChatMessage, ChatTemplate
+    from gptstudio.core.special_tokens import END_OF_TURN
+    from tests.core.sampling_helpers import forced
+
+    tok = CharTokenizer(CHARS).with_chat_template(CHAT_TEMPLATE)
+    model = forced(tok.vocab_size, [*tok.encode("Hi there!"), tok.special_id(END_OF_TURN), *tok.encode("LEAK")])
+    s = Server(sampler=Sampler(model, tok, device="cpu"))
+    try:
+        messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello?"}]
+        got = s.client().chat.completions.create(model="tiny", messages=messages, max_tokens=40, temperature=0)
+        assert got.choices[0].message.content == "Hi there!" and got.choices[0].finish_reason == "stop"
+        prompt = ChatTemplate(tok).prompt([ChatMessage("system", "Be brief."), ChatMessage("user", "Hello?")])
+        assert model.calls[0][0].tolist() == prompt and got.usage.prompt_tokens == len(prompt)
+        model.calls.clear()  # the script starts again
+        chunks = list(
+            s.client().chat.completions.create(
+                model="tiny", messages=messages, max_tokens=40, temperature=0, stream=True
+            )
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hi there!"
+        assert chunks[-1].choices[0].finish_reason == "stop"
+    finally:
+        s.stop()
 
 
 def test_n_and_seed(server):
