@@ -320,7 +320,8 @@ def _prepare_chat(args, inputs: list) -> int:
     counts = chat_summary(meta)
     extra = []
     if counts["skipped"]:
-        extra.append(f"{counts['skipped']:,} bad records skipped")
+        n = counts["skipped"]
+        extra.append(f"{n:,} bad record{'' if n == 1 else 's'} skipped")
     if counts["dropped_chars"]:
         extra.append(f"{len(counts['dropped_chars'])} unknown characters dropped")
     if meta.get("tokenizer_from"):

@@ -37,6 +37,7 @@ class CheckpointInfo:
     mtime_ns: int = 0  # a rewritten file (training went on) is a different model
     pretrained: str = ""  # a pretrained GPT-2: its name (gpt2, ...) or Hugging Face folder, as init_from takes
     tokenizer_meta: dict = field(default_factory=dict, compare=False)  # the checkpoint's "tokenizer" entry
+    model_args: dict = field(default_factory=dict, compare=False)  # its shape (n_layer, n_embd, block_size...)
 
     @property
     def is_chat(self) -> bool:
@@ -124,6 +125,7 @@ def describe_checkpoint(path: str | os.PathLike, run: str = "", which: str = "")
         n_params_hint=shape,
         mtime_ns=path.stat().st_mtime_ns,
         tokenizer_meta=dict(meta),
+        model_args={k: v for k, v in args.items() if isinstance(v, (int, float, bool, str))},
     )
 
 

@@ -20,6 +20,7 @@ loss), so no loss crosses from one conversation into the next and user turns nev
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -109,8 +110,7 @@ def tokenizer_of_run(run) -> tuple[Any, str]:
     return tokenizer_from_meta(meta), str(run)
 
 
-def _unknown_error(unknown: set[str], count: int, source: str) -> UnknownCharacters:
-    chars = sorted(unknown)
+def _unknown_error(chars: list[str], count: int, source: str) -> UnknownCharacters:
     shown = ", ".join(repr(c) for c in chars[:SHOWN_CHARS]) + (" …" if len(chars) > SHOWN_CHARS else "")
     return UnknownCharacters(
         f"The conversations have {len(chars)} character(s) that {source} never saw ({count:,} in all): "
@@ -123,16 +123,27 @@ def _unknown_error(unknown: set[str], count: int, source: str) -> UnknownCharact
 # ----- pass 1: check every record -----
 
 
-class _Survey:
-    """What pass 1 learns: usable conversations and turns, bad records, characters, formats."""
+@dataclass
+class ChatSurvey:
+    """What checking conversation inputs finds before anything is written (pass 1 of preparing): the
+    usable conversations and turns, every bad record, the formats, and the characters a char model
+    (--tokenizer-from) lacks."""
 
-    def __init__(self):
-        self.conversations = self.turns = self.chars_total = 0
-        self.bad: list[BadRecord] = []
-        self.chars: set[str] = set()
-        self.formats: set[str] = set()
+    conversations: int = 0
+    turns: int = 0
+    chars_total: int = 0
+    bad: list[BadRecord] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
+    unknown_chars: list[str] = field(default_factory=list)
+    unknown_count: int = 0  # how many characters of the conversations those are
+    chars: set[str] = field(default_factory=set, repr=False)
 
-    def add(self, item: Conversation | BadRecord, collect_chars: bool) -> None:
+    @property
+    def unreadable(self) -> list[BadRecord]:
+        """Bad records that cannot be skipped (nothing of their file can be read)."""
+        return [b for b in self.bad if not b.skippable]
+
+    def add(self, item: Conversation | BadRecord, known: set[str] | None) -> None:
         if isinstance(item, BadRecord):
             self.bad.append(item)
             return
@@ -140,25 +151,59 @@ class _Survey:
         self.turns += item.turns
         for m in item.messages:
             self.chars_total += len(m.content)
-            if collect_chars:
-                self.chars.update(m.content)
+            new = set(m.content)
+            self.chars |= new
+            if known is not None and not new <= known:
+                self.unknown_count += sum(1 for c in m.content if c not in known)
 
 
-def _survey(sources: list[ChatSource], progress: _Progress) -> _Survey:
-    survey = _Survey()
+def _survey(sources: list[ChatSource], base, progress: _Progress) -> ChatSurvey:
+    survey = ChatSurvey(formats=sorted({s.fmt for s in sources}))
+    known = set(base.chars) if isinstance(base, CharTokenizer) else None
     for source in sources:
-        survey.formats.add(source.fmt)
         for n, item in enumerate(source.conversations(lambda b: progress.advance(b, "checking"))):
-            survey.add(item, collect_chars=True)
+            survey.add(item, known)
             if n % 256 == 0:
                 progress.check()
+    if known is not None:
+        survey.unknown_chars = sorted(survey.chars - known)
     return survey
 
 
-def _refuse_bad(survey: _Survey, skip_bad: bool) -> None:
-    fatal = [b for b in survey.bad if not b.skippable]
-    if fatal:
-        raise ChatDataError(f"The conversations cannot be read: {format_bad(fatal, 'file')}.", survey.bad)
+def _sources(inputs, forced: bool, demo: bool, progress: _Progress) -> list[ChatSource]:
+    files = collect_input_files(inputs) if inputs else []
+    for path in files:
+        check_text_head(path)
+        progress.check()
+    sources = file_sources(files, forced) + ([demo_source()] if demo else [])
+    if not sources:
+        raise DatasetError("No conversations given: name chat files or folders, or use the demo chat data.")
+    return sources
+
+
+def survey_chat_inputs(
+    inputs,
+    tokenizer: str = "char",
+    *,
+    forced: bool = False,
+    tokenizer_from=None,
+    demo: bool = False,
+    report=None,
+    cancel=None,
+) -> ChatSurvey:
+    """Check conversation inputs as preparing them would (same arguments), without writing anything:
+    a front end shows the bad records and unknown characters and lets the person choose."""
+    progress = _Progress(report, cancel)
+    progress.emit("scanning")
+    base, _ = _base_tokenizer(tokenizer, tokenizer_from)
+    sources = _sources(inputs, forced, demo, progress)
+    progress.total = sum(s.size for s in sources)
+    return _survey(sources, base, progress)
+
+
+def _refuse_bad(survey: ChatSurvey, skip_bad: bool) -> None:
+    if survey.unreadable:
+        raise ChatDataError(f"The conversations cannot be read: {format_bad(survey.unreadable, 'file')}.", survey.bad)
     if survey.bad and not skip_bad:
         raise ChatDataError(
             f"The conversations have {format_bad(survey.bad)}. Fix them, or skip them (--skip-bad).", survey.bad
@@ -251,19 +296,13 @@ def prepare_chat_dataset(
     progress = _Progress(report, cancel)
     progress.emit("scanning")
     base, base_from = _base_tokenizer(tokenizer, tokenizer_from)
-    files = collect_input_files(inputs) if inputs else []
-    for path in files:
-        check_text_head(path)
-        progress.check()
-    sources = file_sources(files, forced) + ([demo_source()] if demo else [])
-    if not sources:
-        raise DatasetError("No conversations given: name chat files or folders, or use the demo chat data.")
+    sources = _sources(inputs, forced, demo, progress)
     if final.exists() and not force:
         raise _exists_error(name)
     total_bytes = sum(s.size for s in sources)
     progress.total = 2 * total_bytes
 
-    survey = _survey(sources, progress)
+    survey = _survey(sources, base, progress)
     _refuse_bad(survey, skip_bad)
     if survey.conversations < 2:
         raise DatasetError(
@@ -272,20 +311,11 @@ def prepare_chat_dataset(
         )
     n_val = max(1, min(survey.conversations - 1, _split_sizes(survey.conversations, vf)[1]))
     n_train = survey.conversations - n_val
-    dropped: list[str] = []
     if base is None:  # a char vocabulary of these conversations
         base = CharTokenizer(sorted(survey.chars))
-    elif isinstance(base, CharTokenizer):
-        unknown = survey.chars - set(base.chars)
-        if unknown:
-            count = 0  # how many characters of the text they are: only counted when reporting
-            if not drop_unknown:
-                for source in sources:
-                    for item in source.conversations():
-                        if isinstance(item, Conversation):
-                            count += sum(sum(1 for c in m.content if c in unknown) for m in item.messages)
-                raise _unknown_error(unknown, count, f"the model of {base_from}")
-            dropped = sorted(unknown)
+    if survey.unknown_chars and not drop_unknown:
+        raise _unknown_error(survey.unknown_chars, survey.unknown_count, f"the model of {base_from}")
+    dropped = survey.unknown_chars
     template = ChatTemplate(base.with_chat_template(CHAT_TEMPLATE))
 
     with (
@@ -313,7 +343,7 @@ def prepare_chat_dataset(
             "val_fraction": vf,
             "chat": {
                 "template": CHAT_TEMPLATE,
-                "formats": sorted(survey.formats),
+                "formats": survey.formats,
                 "conversations": {"train": n_train, "val": n_val},
                 "turns": survey.turns,
                 "reply_tokens": {split: writers[split].reply_tokens for split in SPLITS},
@@ -461,6 +491,7 @@ def pad_token(tokenizer_meta: dict) -> int:
 
 __all__ = [
     "ChatBatches",
+    "ChatSurvey",
     "chat_block_problem",
     "chat_files_problem",
     "chat_summary",
@@ -468,5 +499,6 @@ __all__ = [
     "conversation_tokens",
     "is_chat_dataset",
     "prepare_chat_dataset",
+    "survey_chat_inputs",
     "tokenizer_of_run",
 ]

@@ -35,6 +35,7 @@ from pathlib import Path
 from urllib.parse import unquote
 from xml.etree import ElementTree
 
+from gptstudio.core.chat_data import record_format
 from gptstudio.core.errors import DatasetError, DocumentError
 from gptstudio.core.html_text import HtmlText, html_to_text
 from gptstudio.core.textfiles import (
@@ -560,10 +561,8 @@ def _read_docx(path: Path, check: Callable[[], None]) -> Iterator[Document]:
 
 
 def _chat_format(record) -> bool:
-    """A record of conversations (the chat formats: messages, ShareGPT conversations, Alpaca)."""
-    return isinstance(record, dict) and (
-        "messages" in record or "conversations" in record or ("instruction" in record and "output" in record)
-    )
+    """A record of conversations (a chat format of core/chat_data.py: messages, ShareGPT, Alpaca)."""
+    return record_format(record) is not None
 
 
 def _field_value(record, name: str):

@@ -1,5 +1,5 @@
 """Check what a person dropped before preparing it: expand folders, keep the text files and documents,
-say why not the rest.
+say why not the rest, and recognise conversations (chat data) among them.
 
 A plain job (run by the GUI's job runner; the CLI may call it too): reading the heads of thousands of
 files takes a while, so it reports its progress and stops when cancelled.
@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Event
 
+from gptstudio.core.chat_data import detect_chat_format, looks_like_transcript
 from gptstudio.core.documents import inspect_document
 from gptstudio.core.errors import Cancelled, GPTStudioError
-from gptstudio.core.textfiles import Skipped, TextFileInfo, collect_input_files
+from gptstudio.core.textfiles import Skipped, TextFileInfo, collect_input_files, inspect_text_file
 
 REPORT_EVERY_S = 0.1  # progress reports at most this often: a GUI needs no more
 
@@ -37,6 +38,16 @@ class InputCheck:
     accepted: list[TextFileInfo] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     passed_over: list[Skipped] = field(default_factory=list)
+    # accepted files that hold conversations: their chat format (core/chat_data.py), by path; a text file
+    # that starts like a User:/Assistant: transcript is "transcript" (a hint: only --chat reads it so)
+    chat_formats: dict[Path, str] = field(default_factory=dict)
+
+
+def _chat_format(path: Path) -> str | None:
+    try:
+        return detect_chat_format(path) or ("transcript" if looks_like_transcript(path) else None)
+    except GPTStudioError:
+        return None  # the reader reports it when the file is prepared
 
 
 def check_inputs(
@@ -62,9 +73,13 @@ def check_inputs(
         if report is not None and time.monotonic() - last_report >= REPORT_EVERY_S:
             report(InputProgress(done, len(files)))
             last_report = time.monotonic()
-        info = inspect_document(path)  # never raises: a problem comes back as `reason`
+        fmt = _chat_format(path)
+        # never raises: a problem comes back as `reason`; conversations are text (documents refuse them)
+        info = inspect_text_file(path) if fmt and fmt != "transcript" else inspect_document(path)
         if info.is_text:
             result.accepted.append(info)
+            if fmt:
+                result.chat_formats[Path(info.path)] = fmt
         else:
             result.refused.append(f"Not added: {info.reason}")
     return result

@@ -6,9 +6,13 @@ An assembler of the panels in gptstudio/gui/config/; it keeps the workspace's da
 (gui/state/config_checks.py) and, after each edit settles, validates the settings and hands them to
 the panels that show them.
 
+Where the run starts (init_from) is shown in one sentence (gui/state/start_point.py): starting from one
+of the person's runs (pretrain on text, then fine-tune on conversations) takes that run's shape, and a
+chat dataset made for a run selects that run as the start.
+
 Public API for the window and the other tabs: `config()`, `set_config(cfg)`, `is_valid()`,
-`problems()`, `set_dataset(name)`, `refresh_datasets()`, `apply_suggestion(s)`, `shutdown()`, and the signals
-`sig_config_changed(TrainConfig)` and `sig_validity_changed(bool)`.
+`problems()`, `set_dataset(name)`, `refresh_datasets()`, `apply_suggestion(s)`, `start_point()`,
+`shutdown()`, and the signals `sig_config_changed(TrainConfig)` and `sig_validity_changed(bool)`.
 """
 
 from __future__ import annotations
@@ -36,9 +40,11 @@ from gptstudio.gui.config.presets_bar import PresetsBar
 from gptstudio.gui.config.problems_panel import ProblemsPanel
 from gptstudio.gui.config.settings_form import SettingsForm
 from gptstudio.gui.config.sizing_panel import SizingPanel
+from gptstudio.gui.config.start_point_label import StartPointLabel
 from gptstudio.gui.settings import AppSettings
 from gptstudio.gui.state import last_config
 from gptstudio.gui.state.config_checks import WorkspaceDatasets
+from gptstudio.gui.state.start_point import StartPoints
 
 REFRESH_MS = 150  # validation and estimates, after the person stops typing
 SIDE_WIDTH = 400
@@ -54,12 +60,14 @@ class ConfigTab(QWidget):
         self.workspace, self.settings = workspace, settings
         self.prefs = settings.for_workspace(workspace.home)
         self.datasets = WorkspaceDatasets(workspace)
+        self.start_points = StartPoints(workspace)
         self._valid: bool | None = None
         self._last_emitted: TrainConfig | None = None
         self._refresh_timer = QTimer(self, singleShot=True, interval=REFRESH_MS, timeout=self.refresh_now)
         self.presets_bar = PresetsBar()
         self.file_buttons = ConfigFileButtons(settings)
         self.form = SettingsForm(settings)
+        self.start_label = StartPointLabel()
         self.problems_panel = ProblemsPanel()
         self.sizing = SizingPanel(settings)
         self.estimates = EstimatesPanel(settings)
@@ -90,6 +98,7 @@ class ConfigTab(QWidget):
         side.setFixedWidth(SIDE_WIDTH)
         column = QVBoxLayout(side)
         column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.start_label)
         column.addWidget(self.problems_panel)
         column.addWidget(self.estimates)
         column.addWidget(self.lr_plot, 1)
@@ -119,7 +128,14 @@ class ConfigTab(QWidget):
 
     def problems(self) -> list[Problem]:
         """Every problem with the current settings, each with the fields it concerns (empty = ready)."""
-        return self.datasets.problems(self.config())
+        return self._problems(self.config())
+
+    def _problems(self, cfg: TrainConfig) -> list[Problem]:
+        return self.datasets.problems(cfg) + self.start_points.problems(cfg, self.datasets.meta(cfg.dataset))
+
+    def start_point(self):
+        """Where the current settings start (StartPoint: kind, text, the run's checkpoint)."""
+        return self.start_points.of(self.config().init_from)
 
     def is_valid(self) -> bool:
         return not self.problems()
@@ -135,7 +151,13 @@ class ConfigTab(QWidget):
         """Validate, mark, estimate, plot, remember, signal: everything that follows an edit."""
         self._refresh_timer.stop()
         cfg = self.config()
-        problems = self.datasets.problems(cfg)
+        start = self.start_points.of(cfg.init_from)
+        built = self.start_points.apply(cfg, start)  # a run to fine-tune fixes the shape
+        if built != cfg:
+            self.form.set_config(built)
+            cfg = built
+        self.start_label.show_start(start)
+        problems = self._problems(cfg)
         self.problems_panel.show_problems(problems)
         self.form.mark_problems(problems)
         self.estimates.show_estimates(cfg, self.datasets.meta(cfg.dataset))
@@ -159,6 +181,7 @@ class ConfigTab(QWidget):
         """Re-read the workspace's datasets into the dataset combo (keeping the selection)."""
         self.datasets.reload()
         self.form.set_dataset_choices(self.datasets.choices())
+        self.form.set_run_choices(self.start_points.choices())
         self._refresh_timer.start()
 
     def set_dataset(self, name: str) -> None:
@@ -166,6 +189,9 @@ class ConfigTab(QWidget):
             self.refresh_datasets()
         cfg = self.config()
         cfg.dataset = name or ""
+        made_for = (self.datasets.meta(cfg.dataset) or {}).get("tokenizer_from")
+        if made_for and cfg.init_from == "scratch":
+            cfg.init_from = made_for  # chat data made for a run: fine-tune that run
         self.set_config(cfg)
 
     def dataset_meta(self, cfg: TrainConfig | None = None) -> dict | None:

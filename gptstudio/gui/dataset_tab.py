@@ -10,9 +10,13 @@ Public API (used by the main window and tests):
     signals  sig_dataset_selected(str), sig_datasets_changed(), sig_show_tab(str), sig_status(str)
     methods  add_inputs(paths), clear_inputs(), open_file_dialog(), open_folder_dialog(),
              cleanup_options(), set_cleanup_options(options), text_field(), set_text_field(name),
-             use_demo_text(), prepare(), cancel_prepare(), is_preparing(), is_checking(), refresh(),
-             select_dataset(name), selected_dataset(), delete_selected(), reveal_selected(),
+             use_demo_text(), use_demo_chat(), prepare(), cancel_prepare(), is_preparing(), is_checking(),
+             refresh(), select_dataset(name), selected_dataset(), delete_selected(), reveal_selected(),
              set_model_width(n_embd) (the Config tab's width, for the tokenizer comparison), shutdown()
+
+Chat data: the chat panel (gui/dataset/chat_panel.py) says whether the files are conversations and for
+which run; then Prepare checks them first (core.chat_dataset.survey_chat_inputs), asks about bad records
+or unknown characters in the chat panel, and prepares a chat dataset (core.chat_dataset).
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from PySide6.QtWidgets import QFrame, QGroupBox, QScrollArea, QSplitter, QVBoxLa
 
 from gptstudio.core import dataset as ds
 from gptstudio.core.cleanup import CleanupOptions
+from gptstudio.core.runs import list_runs
 from gptstudio.core.workspace import Workspace
+from gptstudio.gui.dataset.chat_panel import DEMO_CHAT_NAME, ChatPanel
 from gptstudio.gui.dataset.cleanup_panel import CleanupPanel
 from gptstudio.gui.dataset.compare_panel import TokenizerComparePanel
 from gptstudio.gui.dataset.details_panel import DatasetDetails
@@ -35,6 +41,7 @@ from gptstudio.gui.dataset.library_panel import DatasetLibrary
 from gptstudio.gui.dataset.prepare_panel import DEMO_NAME, PreparePanel
 from gptstudio.gui.dataset.text_field_choice import TextFieldChoice
 from gptstudio.gui.settings import AppSettings
+from gptstudio.gui.state.chat_choice import NEW_MODEL
 
 SELECTED_KEY = "dataset.selected"  # a workspace preference: the dataset chosen last
 SPLITTER_KEYS = ("dataset.splitter", "dataset.right_splitter", "dataset.left_splitter")
@@ -60,6 +67,7 @@ class DatasetTab(QWidget):
         self.input_panel.set_preview_shown(False)  # the cleanup panel previews the file, before and after
         self.field_choice = TextFieldChoice()
         self.cleanup = CleanupPanel(settings)
+        self.chat_panel = ChatPanel()
         self.prepare_panel = PreparePanel(workspace, settings)
         self.compare_panel = TokenizerComparePanel()
         self.guide = GuidedStart(settings)
@@ -77,6 +85,7 @@ class DatasetTab(QWidget):
         files_column.setContentsMargins(0, 0, 0, 0)
         files_column.addWidget(self.input_panel, 1)
         files_column.addWidget(self.field_choice)
+        files_column.addWidget(self.chat_panel)
         files_column.addWidget(self.compare_panel)
         self.left_splitter = QSplitter(Qt.Orientation.Vertical, objectName="datasetLeftSplitter")
         self.left_splitter.addWidget(files)
@@ -140,6 +149,12 @@ class DatasetTab(QWidget):
         self.field_choice.sig_changed.connect(
             lambda field: self.cleanup.preview_file(self.input_panel.selected_file(), field)
         )
+        self.chat_panel.chat_check.toggled.connect(self._update_tokenizer_choice)
+        self.chat_panel.model_combo.currentIndexChanged.connect(self._update_tokenizer_choice)
+        self.chat_panel.sig_demo_requested.connect(self.use_demo_chat)
+        self.chat_panel.sig_answered.connect(lambda: self.prepare_panel.continue_chat(self._chat_choice()))
+        self.chat_panel.sig_review_cancelled.connect(self.prepare_panel.abandon_chat)
+        self.prepare_panel.sig_chat_checked.connect(self.chat_panel.show_survey)
         self.prepare_panel.sig_prepare_requested.connect(self.prepare)
         self.prepare_panel.sig_demo_requested.connect(self.use_demo_text)
         self.prepare_panel.sig_prepared.connect(self._on_prepared)
@@ -178,6 +193,7 @@ class DatasetTab(QWidget):
         self.prepare_panel.set_input_bytes(inputs.total_bytes)
         self.compare_panel.set_inputs(inputs.paths)
         self.field_choice.set_files(inputs.files)
+        self._show_input_kind()
 
     def set_model_width(self, n_embd: int) -> None:
         """The model width the Config tab shows: the tokenizer comparison gives embedding sizes for it."""
@@ -225,18 +241,51 @@ class DatasetTab(QWidget):
         self.prepare_panel.set_tokenizer("char")
         self.prepare()
 
+    def use_demo_chat(self) -> None:
+        """Conversations made from the bundled play, for the run chosen in the chat panel (a new char model
+        when there is none): pretrain on the demo text, fine-tune on these, chat."""
+        if self.is_preparing():
+            return
+        self.clear_inputs()
+        self.chat_panel.chat_check.setChecked(True)
+        self.prepare_panel.set_name(DEMO_CHAT_NAME)
+        if self.chat_panel.model_run() == NEW_MODEL:
+            self.prepare_panel.set_tokenizer("char")
+        self.chat_panel.clear_review()
+        self.prepare_panel.prepare_chat([], self._chat_choice(demo=True))
+
     def prepare(self) -> None:
-        """Clean and tokenize the listed files into a new dataset, in the background."""
-        if not self.is_checking():
+        """Clean and tokenize the listed files into a new dataset (a chat dataset for conversations), in the
+        background."""
+        if self.is_checking():
+            return
+        if self.chat_panel.is_chat():
+            self.chat_panel.clear_review()
+            self.prepare_panel.prepare_chat(self.input_panel.inputs.paths, self._chat_choice())
+        else:
             self.prepare_panel.prepare(
                 self.input_panel.inputs.paths, cleanup=self.cleanup.options(), text_field=self.field_choice.field()
             )
+
+    def _chat_choice(self, demo: bool = False):
+        return self.chat_panel.choice(self.prepare_panel.tokenizer(), self.input_panel.inputs.chat_kind(), demo)
+
+    def _show_input_kind(self) -> None:
+        inputs = self.input_panel.inputs
+        self.chat_panel.set_inputs(inputs.chat_kind(), inputs.chat_format_names())
+
+    def _update_tokenizer_choice(self) -> None:
+        """Chat data for an existing run uses that run's tokenizer: the Tokenizer choice is then off."""
+        self.prepare_panel.set_tokenizer_enabled(
+            not self.chat_panel.is_chat() or self.chat_panel.model_run() == NEW_MODEL
+        )
 
     def cancel_prepare(self) -> None:
         self.prepare_panel.cancel()
 
     def _on_prepared(self, meta: dict) -> None:
         self.clear_inputs()
+        self.chat_panel.clear_review()
         self.refresh()
         self.sig_datasets_changed.emit()  # first, so other tabs know the name when it is selected
         self.select_dataset(meta["name"])
@@ -244,8 +293,13 @@ class DatasetTab(QWidget):
     # ---- library
 
     def refresh(self) -> None:
-        """Re-read the workspace's datasets (also ones made by the CLI or imported from nanoGPT)."""
+        """Re-read the workspace's datasets (also ones made by the CLI or imported from nanoGPT), and the
+        runs chat data can be made for."""
         self.library.refresh(keep=self.library.selected() or self.prefs.get(SELECTED_KEY))
+        self.refresh_runs()
+
+    def refresh_runs(self) -> None:
+        self.chat_panel.set_runs([r for r in list_runs(self.workspace.home) if r.get("checkpoints")])
 
     def selected_dataset(self) -> str | None:
         return self.library.selected()
@@ -286,6 +340,7 @@ class DatasetTab(QWidget):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.guide.update_visibility(bool(self.workspace.run_names()))  # a run may have started meanwhile
+        self.refresh_runs()
 
     def closeEvent(self, event) -> None:
         self.shutdown()  # also when the tab is used on its own, outside the main window

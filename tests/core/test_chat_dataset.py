@@ -203,7 +203,7 @@ def test_cli_transcripts_need_chat_and_bad_files_are_one_line(home, tmp_path, pr
     assert code == 2 and err.count("\n") == 1 and "talk.txt line 5: the reply in turn 2 is empty" in err
     assert not (home / "datasets" / "talk").exists()
     code, out, err = prepare_cli(t, "--chat", "--name", "talk", "--skip-bad")
-    assert code == 0 and "2 conversations" in out and "1 bad records skipped" in out
+    assert code == 0 and "2 conversations" in out and "1 bad record skipped" in out
     code, out, err = prepare_cli(t, "--name", "plain")  # without --chat: plain text to pretrain on
     assert code == 0 and "Prepared dataset 'plain'" in out
 
@@ -216,3 +216,18 @@ def test_cli_demo_chat_and_tokenizer_from(home, tmp_path, prepare_cli):
     assert code == 0 and "Prepared chat dataset 'shakespeare_chat'" in out
     meta = json.loads((home / "datasets" / "shakespeare_chat" / "meta.json").read_text())
     assert meta["chat"]["conversations"]["train"] > 3000
+
+
+def test_survey_finds_what_preparing_would_refuse_without_writing(home, tmp_path):
+    from gptstudio.core.chat_dataset import survey_chat_inputs
+
+    char_run(home, "abcdefghijklmnopqrstuvwxyz !0123456789")
+    bad = {"messages": [{"role": "assistant", "content": "a"}]}
+    src = write_jsonl(tmp_path / "c.jsonl", [messages_record("héllo", "ok"), bad, messages_record("hi", "yo")])
+    survey = survey_chat_inputs([src], tokenizer_from="base")
+    assert survey.conversations == 2 and survey.turns == 4 and survey.formats == ["messages"]
+    assert [b.line for b in survey.bad] == [2] and not survey.unreadable
+    assert survey.unknown_chars == ["é"] and survey.unknown_count == 1
+    assert not (home / "datasets").exists() or not list((home / "datasets").iterdir())
+    own = survey_chat_inputs([src])  # its own characters: nothing is unknown
+    assert own.unknown_chars == [] and own.conversations == 2

@@ -33,7 +33,8 @@ INVALID_TEXT = QColor(198, 40, 40)
 
 class SettingsForm(QScrollArea):
     """Signal out: `sig_edited()` after each edit by the person (not after set_config). Methods in:
-    set_config, set_dataset_choices, mark_problems, add_panel; read: config, invalid_fields, field_widget.
+    set_config, set_dataset_choices, set_run_choices, mark_problems, add_panel; read: config, invalid_fields,
+    field_widget.
     `show_advanced_check` is its "Show advanced settings" box, for the tab to place."""
 
     sig_edited = Signal()
@@ -139,6 +140,10 @@ class SettingsForm(QScrollArea):
     def set_dataset_choices(self, choices: list[tuple[str, str]]) -> None:
         """The workspace's usable datasets as (text, name); the chosen one stays chosen."""
         self._combo("dataset").set_items([NO_DATASET, *choices])
+
+    def set_run_choices(self, choices: list[tuple[str, str]]) -> None:
+        """The person's runs a new run can start from, as (text, name), after the built-in starts."""
+        self._combo("init_from").set_items([(INIT_DESCRIPTIONS.get(c, c), c) for c in INIT_CHOICES] + choices)
 
     def mark_problems(self, problems: list[Problem]) -> None:
         """Mark the fields each problem names (Problem.fields), with the problems in their tooltips."""

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import html
 
+from gptstudio.core.chat_data import FORMAT_LABELS
+from gptstudio.core.chat_dataset import chat_summary
 from gptstudio.core.dataset_sample import DatasetSample
 from gptstudio.core.units import format_bytes
 from gptstudio.gui.state.import_report import report_rows, report_summary
 
 # Token view backgrounds: light pastels with black text, readable on light and dark themes alike.
 TOKEN_COLOURS = ("#fde68a", "#a7f3d0", "#bfdbfe", "#fbcfe8", "#ddd6fe", "#fed7aa")
+TRAINED_COLOUR = "#a7f3d0"  # the part of a conversation the model is trained on (its replies)
+SPECIAL_COLOUR = "#e5e7eb"  # a special token (turn markers), shown by name
 MAX_SOURCES = 20
 
 
@@ -33,6 +37,52 @@ def token_view_html(tokens: list[tuple[int, str]]) -> str:
     return f'<p style="white-space:pre-wrap; font-family:monospace">{"".join(spans)}</p>'
 
 
+def conversation_html(segments: list[tuple[str, bool, bool]]) -> str:
+    """A conversation through the chat template: special tokens as grey tags (by name), a new line before
+    each turn, the trained-on part (replies and their end-of-turn) on green; a legend says so."""
+    spans = []
+    for text, trained, special in segments:
+        shown = html.escape(text).replace("\n", "<br>")
+        if special:
+            if text.startswith("<|") and text not in ("<|end|>", "<|endoftext|>"):
+                spans.append("<br>")  # each turn on its own line
+            colour = TRAINED_COLOUR if trained else SPECIAL_COLOUR
+            spans.append(f'<span style="background-color:{colour}; color:#374151; font-size:small">{shown}</span>')
+        elif trained:
+            spans.append(f'<span style="background-color:{TRAINED_COLOUR}; color:#000000">{shown}</span>')
+        else:
+            spans.append(shown)
+    legend = (
+        f'<p><span style="background-color:{TRAINED_COLOUR}; color:#000000">&nbsp;green&nbsp;</span> is what the '
+        "model learns to write (the replies and their end-of-turn token); the rest it only reads.</p>"
+    )
+    return f'<p style="font-family:monospace">{"".join(spans)}</p>{legend}'
+
+
+def _chat_rows(meta: dict) -> list[tuple[str, str]]:
+    counts = chat_summary(meta)
+    convs = meta["chat"].get("conversations") or {}
+    rows = [
+        (
+            "Conversations",
+            f"{counts['conversations']:,} = {convs.get('train', 0):,} train + {convs.get('val', 0):,} validation",
+        ),
+        ("Turns", f"{counts['turns']:,}"),
+        ("Replies", f"{counts['reply_share']:.0%} of the tokens ({counts['reply_tokens']:,}): the part trained on"),
+        ("Chat template", str(meta.get("chat_template", "?"))),
+    ]
+    if counts["formats"]:
+        rows.append(("Read from", ", ".join(FORMAT_LABELS.get(f, f) for f in counts["formats"])))
+    if meta.get("tokenizer_from"):
+        rows.append(("Made for", f"run {meta['tokenizer_from']} (its tokenizer)"))
+    if counts["skipped"]:
+        n = counts["skipped"]
+        rows.append(("Skipped", f"{n:,} bad record{'' if n == 1 else 's'}"))
+    if counts["dropped_chars"]:
+        rows.append(("Dropped", " ".join(visible_char(c) for c in counts["dropped_chars"])))
+    return rows
+
+
 def _stats_rows(info: dict, meta: dict) -> list[tuple[str, str]]:
     train, val = int(meta.get("train_tokens", 0)), int(meta.get("val_tokens", 0))
     chars = int(meta.get("total_chars", 0))
@@ -50,6 +100,8 @@ def _stats_rows(info: dict, meta: dict) -> list[tuple[str, str]]:
         rows.append(("Created", str(meta["created"]).replace("T", " ")[:19]))
     if meta.get("imported_from"):
         rows.append(("Imported from", str(meta["imported_from"])))
+    if isinstance(meta.get("chat"), dict):
+        rows = _chat_rows(meta) + rows
     return rows
 
 
@@ -75,6 +127,8 @@ def stats_html(info: dict, sample: DatasetSample | None) -> str:
         parts.append("<p><i>Loading a token sample…</i></p>")
     elif sample.error:
         parts.append(f"<p><b>Could not read a token sample:</b> {html.escape(sample.error)}</p>")
+    elif sample.conversation:
+        parts.append("<h4>A conversation as the model sees it</h4>" + conversation_html(sample.conversation))
     elif sample.tokens:
         which = "validation" if sample.split == "val" else "training"
         parts.append(

@@ -180,7 +180,7 @@ class DatasetLibrary(QGroupBox):
             return item
         numbers = [int(e.get("vocab_size", 0)), int(e.get("train_tokens", 0)), int(e.get("val_tokens", 0))]
         item = _SortItem(
-            [e["name"], e.get("tokenizer", "?")]
+            [e["name"], e.get("tokenizer", "?") + (" · chat" if e.get("chat") else "")]
             + [f"{n:,}" for n in numbers]
             + [format_bytes(e.get("size_on_disk", 0))]
         )

@@ -20,6 +20,7 @@ class DatasetInputs:
     def __init__(self) -> None:
         self.files: list[TextFileInfo] = []
         self.pending: list[Path] = []  # dropped, not checked yet
+        self.chat_formats: dict[Path, str] = {}  # the accepted files that hold conversations
 
     def add_pending(self, paths) -> list[Path]:
         """Note a drop; returns every path still to check (this drop and earlier unchecked ones)."""
@@ -38,13 +39,33 @@ class DatasetInputs:
                 known.add(str(info.path))
                 new.append(info)
         self.files += new
+        self.chat_formats.update(
+            {Path(i.path): check.chat_formats[Path(i.path)] for i in new if Path(i.path) in check.chat_formats}
+        )
         return new
 
     def set_files(self, files: list[TextFileInfo]) -> None:
         self.files = list(files)
+        self.chat_formats = {}
 
     def clear(self) -> None:
-        self.files, self.pending = [], []
+        self.files, self.pending, self.chat_formats = [], [], {}
+
+    def chat_kind(self) -> str:
+        """What the files are: "chat" (every one is chat data in a JSON format), "transcript" (every one
+        starts like a User:/Assistant: transcript), "text" (none is chat data), or "mixed"."""
+        if not self.files:
+            return "text"
+        formats = [self.chat_formats.get(Path(info.path)) for info in self.files]
+        if all(f and f != "transcript" for f in formats):
+            return "chat"
+        if all(f == "transcript" for f in formats):
+            return "transcript"
+        return "text" if not any(f and f != "transcript" for f in formats) else "mixed"
+
+    def chat_format_names(self) -> list[str]:
+        """The chat formats among the files, each once, in the order of the files."""
+        return list(dict.fromkeys(f for f in (self.chat_formats.get(Path(i.path)) for i in self.files) if f))
 
     @property
     def paths(self) -> list[Path]:
