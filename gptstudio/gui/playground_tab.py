@@ -1,9 +1,11 @@
 """The Playground tab: talk to a checkpoint, or let it continue a text, and watch the tokens come.
 
 An assembler of the panels in `gptstudio.gui.playground` (model bar, mode choice, chat view,
-composer, conversation files, sampling panel, serve panel, token inspector): it lays them out and
-routes between them. The state they share is Qt-free (`PlaygroundSession`, `PlaygroundPrefs`); the `ChatController`
-keeps the session and the chat view in step and streams the replies.
+composer, conversation files, system prompt, sampling panel, serve panel, token inspector): it lays
+them out and routes between them. In Chat mode a chat model answers through its chat template and
+stops by itself (core.chat); a base model continues a transcript, which the mode's hint says. The
+state they share is Qt-free (`PlaygroundSession`, `PlaygroundPrefs`); the `ChatController` keeps the
+session and the chat view in step and streams the replies.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from gptstudio.gui.playground.conversation_files import ConversationFiles
 from gptstudio.gui.playground.model_bar import ModelBar
 from gptstudio.gui.playground.sampling_panel import SamplingPanel
 from gptstudio.gui.playground.serve_panel import ServePanel
+from gptstudio.gui.playground.system_prompt import SystemPromptBox
 from gptstudio.gui.playground.token_inspector import TokenInspector
 from gptstudio.gui.state.playground_prefs import PlaygroundPrefs
 from gptstudio.gui.state.playground_session import PlaygroundSession, draw_seed
@@ -61,6 +64,7 @@ class PlaygroundTab(QWidget):
         self.chat_view = ChatView()
         self.composer = Composer()
         self.files = ConversationFiles(self.workspace.home)
+        self.system_prompt = SystemPromptBox()
         self.sampling = SamplingPanel()
         self.serving = ServePanel()
         self.inspector = TokenInspector()
@@ -69,7 +73,9 @@ class PlaygroundTab(QWidget):
 
         splitter = QSplitter(Qt.Horizontal, objectName="playgroundSplitter")
         splitter.addWidget(_column(self.chat_view, self.composer, grows=self.chat_view))
-        splitter.addWidget(_column(self.sampling, self.serving, self.inspector, grows=self.inspector))
+        splitter.addWidget(
+            _column(self.system_prompt, self.sampling, self.serving, self.inspector, grows=self.inspector)
+        )
         splitter.widget(1).setMinimumWidth(240)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
@@ -82,6 +88,7 @@ class PlaygroundTab(QWidget):
         self.models.changed.connect(self._on_models_changed)
         self.models.problem.connect(lambda text: self._say(text, error=True))
         self.mode_choice.changed.connect(self._on_mode)
+        self.system_prompt.changed.connect(self._on_system_prompt)
         self.composer.sendRequested.connect(self.send)
         self.composer.stopRequested.connect(self.chat.stop)
         self.composer.regenerateRequested.connect(self.regenerate)
@@ -103,6 +110,7 @@ class PlaygroundTab(QWidget):
             self.inspector.view_check.toggled,
             self.composer.drop_unknown_check.toggled,
             self.serving.port_spin.valueChanged,
+            self.system_prompt.changed,
         ):
             changed.connect(self._save_timer.start)
 
@@ -143,7 +151,8 @@ class PlaygroundTab(QWidget):
         if not self._check_prompt().can_send:
             return self._say("The message was not sent: it has characters the model cannot read.", error=True)
         samplers, prompt = self.models.samplers(), self.session.prompt(text)
-        drop = any(s.unknown_chars(prompt) for s in samplers)  # earlier turns may hold dropped characters
+        read = self.session.read_text(prompt)
+        drop = any(s.unknown_chars(read) for s in samplers)  # earlier turns may hold dropped characters
         try:
             settings = self.session.sample_settings(self.sampling.values(), draw_seed(self.sampling.seed.value()), drop)
         except GPTStudioError as e:
@@ -160,6 +169,7 @@ class PlaygroundTab(QWidget):
         self.sig_reply_finished.emit()
 
     def _on_models_changed(self) -> None:
+        self._show_model_kinds()
         self._pending_send = self._pending_send and not self.models.failed()
         self._check_prompt()
         if self._pending_send and self.models.ready():
@@ -211,6 +221,7 @@ class PlaygroundTab(QWidget):
         except GPTStudioError as e:
             return self._say(str(e), error=True)
         self.mode_choice.set_mode(conv.mode)
+        self.system_prompt.set_text(self.session.system_prompt)
         self._say(f"Opened {Path(path).name}: {len(conv.messages)} messages.")
         self._check_prompt()
         return True
@@ -220,8 +231,17 @@ class PlaygroundTab(QWidget):
         self.session.mode = mode
         self.composer.set_mode(mode)
         self.sampling.set_mode(mode)
+        self.system_prompt.setVisible(mode == "chat")
+        self._show_model_kinds()
         self._check_prompt()
         self._save_timer.start()
+
+    def _on_system_prompt(self, text: str) -> None:
+        self.session.system_prompt = text
+        self._check_prompt()
+
+    def _show_model_kinds(self) -> None:
+        self.mode_choice.show_models([s.is_chat for s in self.models.samplers()])
 
     def _check_prompt(self, *_args):
         """Show which characters of the new message the models cannot read; returns the PromptCheck."""
@@ -252,6 +272,8 @@ class PlaygroundTab(QWidget):
         self.inspector.set_token_view(prefs.token_view)
         self.composer.set_drop_unknown(prefs.drop_unknown)
         self.serving.port_spin.setValue(prefs.serve_port)
+        self.system_prompt.set_text(prefs.system_prompt)
+        self.session.system_prompt = self.system_prompt.text()
         self._on_mode(self.mode_choice.mode())
 
     def _save_prefs(self) -> None:
@@ -266,6 +288,7 @@ class PlaygroundTab(QWidget):
             external_checkpoints=files,
             pretrained_models=pretrained,
             serve_port=self.serving.port(),
+            system_prompt=self.system_prompt.text(),
         ).save_for_workspace(self.settings, self.workspace.home)
 
     def showEvent(self, event) -> None:

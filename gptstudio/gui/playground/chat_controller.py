@@ -2,8 +2,9 @@
 
 Sending shows the user's message and a row with one pane per answer, then streams every answering
 model's reply (`ReplyStreamer`); pieces go to their pane as they come, and at the end each reply is
-kept (chat replies cut at the next turn), recorded in the session with its numbers, and `finished`
-says so. Stop keeps what came so far. Rewinding, clearing and opening a saved conversation change both
+kept (a base model's chat reply cut at the next turn), recorded in the session with its numbers, and `finished`
+says so; when a chat model's context no longer holds the oldest messages, the view marks where its
+conversation now starts. Stop keeps what came so far. Rewinding, clearing and opening a saved conversation change both
 sides together.
 """
 
@@ -37,7 +38,7 @@ class ChatController(QObject):
         self.streamer.finished.connect(self._finish)
 
     # ---------------------------------------------------------------------------------- replies
-    def send(self, text: str, prompt: str, settings: SampleSettings, pairing: Pairing, samplers: list) -> None:
+    def send(self, text: str, prompt, settings: SampleSettings, pairing: Pairing, samplers: list) -> None:
         """Send `text` (the models see `prompt`) to the pairing's models, one sampler each."""
         group = self.session.add_user(text)
         self.view.add_user(text)
@@ -72,9 +73,11 @@ class ChatController(QObject):
                 pane.show_error(f"Generation failed: {reply.errors[tag]}")
                 continue
             pane.set_footer(reply.footer(tag, len(pane.pieces)))
-            pane.set_final_text(reply.kept_text(pane.text))
+            pane.set_final_text(reply.kept_text(pane.text, tag))
             meta = reply.message_meta(tag, len(pane.pieces))
             self.session.add_reply(pane.reply_text, label=pane.title or info.short_name, group=reply.group, meta=meta)
+        if reply.mode == "chat":
+            self.view.mark_trimmed(reply.dropped())
         self.finished.emit(reply.summary_text())
 
     # ----------------------------------------------------------------------------- conversation

@@ -91,6 +91,7 @@ class ChatView(QScrollArea):
         self.setStyleSheet(BUBBLE_STYLE)
         self._follow = True
         self._token_view = False
+        self.trim_marker: QLabel | None = None  # where the model's view of the conversation starts
         self.verticalScrollBar().valueChanged.connect(self._on_scrolled)
         self.verticalScrollBar().rangeChanged.connect(self._on_range_changed)
         self.placeholder = QLabel("", self._inner, wordWrap=True, objectName="bubbleFooter")
@@ -146,7 +147,31 @@ class ChatView(QScrollArea):
     def clear(self) -> None:
         for row in self.rows():
             self._remove(row)
+        self.mark_trimmed(0)
         self.set_placeholder(self.placeholder.text())
+
+    def mark_trimmed(self, dropped: int) -> None:
+        """Mark where the model's view of the conversation starts: after the first `dropped` messages
+        (rows), which no longer fit its context (0: no marker)."""
+        if self.trim_marker is not None:
+            self._column.removeWidget(self.trim_marker)
+            self.trim_marker.deleteLater()
+            self.trim_marker = None
+        if dropped <= 0:
+            return
+        noun = "message is" if dropped == 1 else "messages are"
+        self.trim_marker = QLabel(
+            f"⋯ the {dropped} earlier {noun} beyond the model's context: it no longer sees them "
+            "(the system prompt stays) ⋯",
+            objectName="trimMarker",
+            alignment=Qt.AlignCenter,
+            wordWrap=True,
+        )
+        self.trim_marker.setStyleSheet("color: palette(placeholder-text); font-size: 11px;")
+        rows = self.rows()
+        before = self._column.indexOf(rows[dropped]) if dropped < len(rows) else self._column.count() - 1
+        self._column.insertWidget(before, self.trim_marker)
+        self.trim_marker.show()
 
     def set_token_view(self, on: bool) -> None:
         """Show every reply (and the next ones) token by token, or as plain text."""

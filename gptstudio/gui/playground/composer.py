@@ -32,7 +32,8 @@ MODE_NAMES = {"chat": "Chat", "complete": "Complete"}
 
 
 class ModeChoice(QWidget):
-    """Chat: the model continues a User/Model transcript. Complete: it continues the text as it is."""
+    """Chat: a chat model answers in its chat template; a base model continues a User/Model transcript
+    (the hint beside the choice says which). Complete: the model continues the text as it is."""
 
     changed = Signal(str)  # the new mode
 
@@ -42,13 +43,16 @@ class ModeChoice(QWidget):
         for mode in MODES:
             self.combo.addItem(MODE_NAMES[mode], mode)
         self.combo.setToolTip(
-            "Chat: the model continues a User/Model transcript (it is a base model, "
-            "not an assistant). Complete: it continues your text as is."
+            "Chat: a chat model (fine-tuned on conversations) answers and stops by itself; a base model "
+            "continues a User/Model transcript. Complete: the model continues your text as is."
         )
+        self.hint = QLabel(objectName="modeHint")
+        self.hint.setStyleSheet("color: palette(placeholder-text);")
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(QLabel("Mode:"))
         lay.addWidget(self.combo)
+        lay.addWidget(self.hint)
         self.combo.currentIndexChanged.connect(lambda _i: self.changed.emit(self.mode()))
 
     def mode(self) -> str:
@@ -57,6 +61,19 @@ class ModeChoice(QWidget):
     def set_mode(self, mode: str) -> None:
         """Choose a mode (an unknown one chooses Chat); `changed` follows when it differs."""
         self.combo.setCurrentIndex(max(0, self.combo.findData(mode)))
+
+    def show_models(self, chat_models: list[bool]) -> None:
+        """Say what Chat mode does with the answering models (True for a chat model), [] when none is loaded."""
+        if self.mode() != "chat" or not chat_models:
+            text = ""
+        elif all(chat_models):
+            text = "chat model: answers"
+        elif not any(chat_models):
+            text = "base model: continues text"
+        else:
+            text = "chat model answers, base model continues text"
+        self.hint.setText(text)
+        self.hint.setVisible(bool(text))
 
 
 class _EnterSends(QObject):

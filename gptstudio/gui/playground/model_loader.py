@@ -113,8 +113,9 @@ class ModelLoader(QObject):
                 parts.append(f"Loading {info.short_name}…")
             else:
                 params = format_count(sum(p.numel() for p in sampler.model.parameters()))
+                kind = "chat model" if sampler.is_chat else "base model (continues text)"
                 parts.append(
-                    f"{info.short_name}: {params} parameters, {sampler.tokenizer.kind} tokenizer, "
+                    f"{info.short_name}: {kind}, {params} parameters, {sampler.tokenizer.kind} tokenizer, "
                     f"context {sampler.block_size}, on {sampler.device}"
                 )
         return "  |  ".join(parts), self.failed()

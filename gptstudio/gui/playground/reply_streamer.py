@@ -27,8 +27,9 @@ class ReplyStreamer(QObject):
         self._runners: list[JobRunner] = []
         self._running: set[int] = set()
 
-    def start(self, samplers: list, prompt: str, settings: SampleSettings) -> None:
-        """One stream per model (tag = its index), same prompt, settings and seed."""
+    def start(self, samplers: list, prompt, settings: SampleSettings) -> None:
+        """One stream per model (tag = its index), same prompt (a text, or a conversation that each
+        model gets in its own form), settings and seed."""
         while len(self._runners) < len(samplers):
             self._add_runner(len(self._runners))
         for tag, sampler in enumerate(samplers):

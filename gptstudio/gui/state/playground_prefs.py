@@ -27,6 +27,7 @@ class PlaygroundPrefs:
     external_checkpoints: list[str] = field(default_factory=list)  # files opened from elsewhere
     pretrained_models: list[str] = field(default_factory=list)  # GPT-2 names or Hugging Face folders added
     serve_port: int = DEFAULT_PORT  # the local server's port (Serve this model)
+    system_prompt: str = ""  # Chat mode's system prompt
 
     @classmethod
     def from_settings(cls, settings) -> PlaygroundPrefs:
@@ -51,6 +52,7 @@ class PlaygroundPrefs:
             external_checkpoints=files,
             pretrained_models=pretrained,
             serve_port=port if 1 <= port <= 65535 and not isinstance(port, bool) else default.serve_port,
+            system_prompt=get("system_prompt", str),
         )
 
     def save(self, settings) -> None:

@@ -1,8 +1,10 @@
 """The conversation being edited in the Playground, and what a message becomes for the model (Qt-free).
 
-Chat mode: the conversation so far becomes a "User: … / Model:" transcript that the model continues
-(a base model continuing a dialogue, see core.chat); the reply is cut where the model starts the next
-turn. Complete mode: the text is continued as it is. The sampling form's values become the engine's
+Chat mode: the conversation so far, after the system prompt, goes to each model as core.chat prepares
+it: a chat model gets its chat template and stops at the end of its reply (the oldest exchanges left out
+when the conversation outgrows its context, never the system prompt); a base model continues a
+"User: … / Model:" transcript, its reply cut where it starts the next turn. Complete mode: the text is
+continued as it is. The sampling form's values become the engine's
 `SampleSettings`, whose defaults are the form's defaults (`sampling_defaults`), so they are said once.
 """
 
@@ -12,7 +14,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from gptstudio.core.chat import chat_prompt, chat_stops
+from gptstudio.core.chat import chat_messages, chat_prompt
+from gptstudio.core.chat_template import ChatMessage
 from gptstudio.core.conversation import (
     Conversation,
     format_stop_sequences,
@@ -85,28 +88,42 @@ class PlaygroundSession:
 
     def __init__(self, mode: str = "chat"):
         self.mode = mode
+        self.system_prompt = ""  # chat mode: kept at the start of the conversation however long it grows
         self.conversation = Conversation(mode=mode)
 
     # ------------------------------------------------------------------------------------ prompts
-    def prompt(self, text: str, history: bool = True) -> str:
-        """What the model continues: the transcript (chat) or the text itself (complete)."""
+    def prompt(self, text: str, history: bool = True) -> str | list[ChatMessage]:
+        """What goes to the models: the conversation with the new message (chat; core.chat makes each
+        model's prompt of it) or the text itself (complete)."""
         if self.mode == "chat":
-            return chat_prompt((self.conversation.turns() if history else []) + [("user", text)])
+            turns = (self.conversation.turns() if history else []) + [("user", text)]
+            return chat_messages(turns, self.system_prompt)
         return text
 
+    @staticmethod
+    def read_text(prompt) -> str:
+        """Every character a prompt makes a model read (a conversation's messages and a transcript's labels)."""
+        if isinstance(prompt, str):
+            return prompt
+        return "\n".join(m.content for m in prompt) + chat_prompt([("user", ""), ("model", "")])
+
     def check(self, text: str, samplers, drop: bool) -> PromptCheck:
-        """Which characters of the new message (earlier turns were accepted already) the models cannot read."""
-        prompt = self.prompt(text, history=False)
+        """Which characters of the new message and the system prompt (earlier turns were accepted
+        already) the models cannot read; a base model also reads the transcript's labels."""
         unknown: set[str] = set()
         for sampler in samplers:
-            unknown.update(sampler.unknown_chars(prompt))
+            if self.mode != "chat":
+                seen = text
+            elif sampler.is_chat:
+                seen = f"{self.system_prompt}{text}"
+            else:
+                seen = f"{self.system_prompt}\n{chat_prompt([('user', text)])}"
+            unknown.update(sampler.unknown_chars(seen))
         return PromptCheck(tuple(sorted(unknown)), drop)
 
     def sample_settings(self, form: dict, seed: int, drop_unknown: bool = False) -> SampleSettings:
         """The engine's settings for the next reply (raises SamplerError when a value is out of range)."""
-        stops = parse_stop_sequences(form.get("stop_text", ""))
-        if self.mode == "chat":
-            stops = tuple(dict.fromkeys(stops + chat_stops()))
+        stops = parse_stop_sequences(form.get("stop_text", ""))  # a base model's turn stops come from core.chat
         return SampleSettings(
             max_new_tokens=form["max_new_tokens"],
             temperature=form["temperature"],
@@ -150,12 +167,16 @@ class PlaygroundSession:
         """Write the conversation (JSON, or Markdown by extension); raises GPTStudioError."""
         conv = self.conversation
         conv.mode, conv.checkpoint, conv.settings = self.mode, checkpoint, dict(settings)
+        if self.system_prompt:
+            conv.settings["system_prompt"] = self.system_prompt
         return save_conversation(conv, path)
 
     def open(self, path) -> Conversation:
         """Replace the conversation by a saved one (raises GPTStudioError; nothing changes then)."""
         conv = load_conversation(path)
         self.conversation, self.mode = conv, conv.mode
+        system = conv.settings.get("system_prompt")
+        self.system_prompt = system if isinstance(system, str) else ""
         return conv
 
 

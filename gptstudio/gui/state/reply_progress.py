@@ -26,9 +26,17 @@ class Reply:
     stats: dict[int, dict] = field(default_factory=dict)  # tag -> the stream job's numbers
     errors: dict[int, str] = field(default_factory=dict)  # tag -> why it failed
 
-    def kept_text(self, streamed: str) -> str:
-        """What of a streamed answer is the reply: in chat mode, up to the next turn, trimmed."""
-        return cut_reply(streamed) if self.mode == "chat" else streamed
+    def kept_text(self, streamed: str, tag: int = 0) -> str:
+        """What of a streamed answer is the reply: a base model's transcript up to its next turn, a chat
+        model's reply (ended by its end-of-turn token) without surrounding space; completions as they came."""
+        mode = self.stats.get(tag, {}).get("mode", "complete" if self.mode != "chat" else "transcript")
+        if mode == "transcript":
+            return cut_reply(streamed)
+        return streamed.strip() if mode == "chat" else streamed
+
+    def dropped(self) -> int:
+        """How many of the oldest messages the first answering model no longer sees (its context is full)."""
+        return int(self.stats.get(0, {}).get("dropped", 0))
 
     def answer_index(self, tag: int, sample: int) -> int:
         return tag * self.settings.num_samples + sample

@@ -15,7 +15,10 @@ def test_loader_loads_what_is_wanted(qtbot, tiny_run_source, tmp_path):
     assert "Loading" not in loader.status()[0]
     qtbot.waitUntil(loader.ready, timeout=30_000)
     text, failed = loader.status()
-    assert not failed and "ckpt.pt: 27.71 k parameters, char tokenizer, context 32, on cpu" in text
+    assert (
+        not failed
+        and "ckpt.pt: base model (continues text), 27.71 k parameters, char tokenizer, context 32, on cpu" in text
+    )
     assert [s.checkpoint_path.name for s in loader.samplers()] == ["ckpt.pt", "best.pt"]
     loader.want([best])  # the other model is let go
     assert loader.ready() and len(loader.samplers()) == 1

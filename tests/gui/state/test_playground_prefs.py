@@ -21,6 +21,7 @@ def test_prefs_round_trip_and_defaults_for_bad_values():
         external_checkpoints=["/x.pt"],
         pretrained_models=["gpt2", "/models/tiny-gpt2"],
         serve_port=8123,
+        system_prompt="Be brief.",
     )
     prefs.save(settings)
     assert set(settings[SETTINGS_KEY]) == {
@@ -33,6 +34,7 @@ def test_prefs_round_trip_and_defaults_for_bad_values():
         "external_checkpoints",
         "pretrained_models",
         "serve_port",
+        "system_prompt",
     }
     assert PlaygroundPrefs.from_settings(settings) == prefs
     settings[SETTINGS_KEY] = {"sampling": [1], "token_view": "yes", "checkpoint": 3, "external_checkpoints": [1, "/y"]}

@@ -3,6 +3,7 @@ from the engine), the unknown-characters check, rewind, files, rows for display 
 
 import pytest
 
+from gptstudio.core.chat_template import ChatMessage
 from gptstudio.core.conversation import Message
 from gptstudio.core.errors import GPTStudioError
 from gptstudio.core.sample_settings import SamplerError, SampleSettings
@@ -41,7 +42,7 @@ def test_sample_settings_follow_the_mode():
     assert complete.stop == ("THE END", "\n\n") and complete.drop_unknown and complete.slide == "fast"
     chat = PlaygroundSession("chat").sample_settings(form, seed=9)
     assert chat.num_samples == 1  # one answer per turn
-    assert chat.stop[:2] == ("THE END", "\n\n") and "\nUser:" in chat.stop
+    assert chat.stop == ("THE END", "\n\n")  # a base model's turn stops are core.chat's to add
     with pytest.raises(SamplerError):
         PlaygroundSession().sample_settings({**form, "temperature": 99.0}, seed=1)
 
@@ -52,20 +53,28 @@ def test_draw_seed():
     assert len(seeds) > 1 and all(0 <= s < 2**31 for s in seeds)
 
 
-def test_chat_prompts_carry_the_history_complete_ones_do_not():
+def test_chat_prompts_carry_the_history_and_the_system_prompt_complete_ones_do_not():
     session = PlaygroundSession("chat")
-    assert session.prompt("Hi") == "User: Hi\nModel:"
+    assert session.prompt("Hi") == [ChatMessage("user", "Hi")]
     group = session.add_user("Hi")
     session.add_reply("Hello.", label="a/latest", group=group, meta={})
-    assert session.prompt("Who?") == "User: Hi\nModel: Hello.\nUser: Who?\nModel:"
-    assert session.prompt("Who?", history=False) == "User: Who?\nModel:"
+    session.add_reply("Hey.", label="b/latest", group=group, meta={})  # side by side: the first one counts
+    session.system_prompt = "Be brief."
+    assert session.prompt("Who?") == [
+        ChatMessage("system", "Be brief."),
+        ChatMessage("user", "Hi"),
+        ChatMessage("assistant", "Hello."),
+        ChatMessage("user", "Who?"),
+    ]
+    assert session.prompt("Who?", history=False) == [ChatMessage("system", "Be brief."), ChatMessage("user", "Who?")]
     session.mode = "complete"
     assert session.prompt("Once upon") == "Once upon"
 
 
 class FakeSampler:
-    def __init__(self, vocabulary):
+    def __init__(self, vocabulary, is_chat=False):
         self.vocabulary = set(vocabulary)
+        self.is_chat = is_chat
 
     def unknown_chars(self, text):
         return sorted({c for c in text if c not in self.vocabulary})
@@ -83,8 +92,11 @@ def test_unknown_characters_of_the_new_message_only():
     assert PromptCheck().warning() == "" and not PromptCheck().offer_drop and PromptCheck(drop=True).offer_drop
     many = PromptCheck(tuple("0123456789ABCDEF"))
     assert "and 4 more" in many.warning()
-    session.mode = "chat"  # the transcript's labels count too
+    session.mode = "chat"  # a base model's transcript labels count too; a chat model reads no labels
     assert "U" in session.check("abc", [FakeSampler("abc ")], drop=False).unknown
+    assert session.check("abc", [FakeSampler("abc", is_chat=True)], drop=False).unknown == ()
+    session.system_prompt = "xyz"  # the system prompt is read too
+    assert session.check("abc", [FakeSampler("abc", is_chat=True)], drop=False).unknown == ("x", "y", "z")
 
 
 def test_rewind_removes_the_last_exchange():
