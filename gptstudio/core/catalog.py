@@ -65,12 +65,12 @@ class CheckpointInfo:
     def describe(self) -> str:
         """One line for a list: name, dataset, tokenizer, iteration, validation loss."""
         bits = [self.short_name] + (["pretrained"] if self.pretrained else [])
+        if self.is_chat:
+            bits.append("chat")  # first, so a narrow list still shows it
         if self.dataset:
             bits.append(self.dataset)
         if self.tokenizer:
             bits.append(self.tokenizer)
-        if self.is_chat:
-            bits.append("chat")
         if self.n_params_hint:
             bits.append(self.n_params_hint)
         if self.iter_num is not None:
