@@ -3,8 +3,9 @@
     QT_QPA_PLATFORM=offscreen python docs/make_screenshots.py          # writes docs/screenshots/*.png
 
 It prepares the bundled demo text, trains a small model through the Training tab (Start, as a
-user would), chats with it in the Playground, and grabs each of the four tabs. Run it again
-whenever the GUI changes.
+user would), chats with it in the Playground, and grabs each of the four tabs. Then it makes the
+model chat (step 6): demo conversations made for that run, the Chat fine-tune preset, Start, and a
+chat with the chat model (chat_data.png, chat.png). Run it again whenever the GUI changes.
 """
 
 from __future__ import annotations
@@ -94,6 +95,36 @@ def main() -> int:
     play.send()
     wait(app, lambda: not play.generating(), 120, "the reply")
     shoot("Playground", "playground")
+
+    # 6. Make it chat: demo conversations for the run, the Chat fine-tune preset, Start, a chat
+    data_tab.refresh()
+    data_tab.chat_panel.set_model_run("tiny-shakespeare")
+    data_tab.use_demo_chat()
+    wait(app, lambda: data_tab.selected_dataset() == "shakespeare_chat", 300, "the demo chat data")
+    shoot("Dataset", "chat_data")
+    cfg_tab.set_dataset("shakespeare_chat")  # what selecting it on the Dataset tab does: starts from its run
+    cfg_tab.apply_preset("Chat fine-tune")
+    cfg = cfg_tab.config()
+    cfg.max_iters, cfg.lr_decay_iters, cfg.learning_rate, cfg.min_lr = 400, 400, 5e-4, 5e-5
+    cfg_tab.set_config(cfg)
+    wait(app, cfg_tab.is_valid, 30, "a valid chat fine-tune config")
+    train_tab.ask_run_name = lambda suggestion: "tiny-shakespeare-chat"
+    train_tab.start()
+    wait(app, lambda: not train_tab.is_running(), 900, "the chat fine-tune", progress=lambda: status.text()[:120])
+    play.refresh_checkpoints()
+    picker = play.findChild(QObject, "checkpointCombo")
+    picker.setCurrentIndex(
+        next(i for i in range(picker.count()) if picker.itemText(i).startswith("tiny-shakespeare-chat/latest"))
+    )
+    wait(app, play.models_ready, 120, "the chat model to load")
+    play.clear()
+    play.system_prompt.set_text("You are Romeo.")
+    play.findChild(QObject, "maxTokensSpin").setValue(120)
+    for message in ("Good morrow, sweet friend.", "What news from Verona?"):
+        play.findChild(QObject, "promptInput").setPlainText(message)
+        play.send()
+        wait(app, lambda: not play.generating(), 120, "the chat reply")
+    shoot("Playground", "chat")
     window.close()
     return 0
 

@@ -19,13 +19,15 @@ import json
 import os
 import secrets
 import sys
+from typing import TYPE_CHECKING
 
 from gptstudio.commands.model_choice import add_model_arguments, open_model
 from gptstudio.commands.sample import add_sampling_arguments, settings_from_args
-from gptstudio.core.chat import prepare_reply
 from gptstudio.core.chat_template import ASSISTANT, SYSTEM, USER, ChatMessage
 from gptstudio.core.sample_settings import SampleSettings
-from gptstudio.core.sampler import Sampler
+
+if TYPE_CHECKING:
+    from gptstudio.core.sampler import Sampler
 
 HELP = "Commands: /reset (forget the conversation), /system TEXT (set the system prompt; /system alone clears it), "
 HELP += "/help. Ctrl+D quits; Ctrl+C stops a reply."
@@ -64,6 +66,8 @@ class Chat:
 
     def reply(self, text: str, out) -> dict:
         """Generate the reply to `text`, streaming its visible text to `out` (None: silent)."""
+        from gptstudio.core.chat import prepare_reply  # torch: loaded once the command runs, not at start-up
+
         settings = settings_from_args(self.args, seed=self.base_seed + self.count)
         prepared = prepare_reply(self.sampler, self.messages(text), settings)
         if prepared.dropped:

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from gptstudio.core.atomic import write_json_atomic
 from gptstudio.core.chat_data import (
@@ -94,13 +93,14 @@ def chat_files_problem(meta: dict, folder: Path) -> str | None:
 # ----- the tokenizer of a chat dataset -----
 
 
-def tokenizer_of_run(run) -> tuple[Any, str]:
-    """The tokenizer of a run (name, run folder or checkpoint file), and the checkpoint it came from."""
+def tokenizer_of_run(run, home=None) -> tuple[Any, str]:
+    """The tokenizer of a run (name in the workspace at `home`, run folder or checkpoint file), and how
+    the run was named."""
     from gptstudio.core.catalog import describe_checkpoint
     from gptstudio.core.errors import CheckpointError
     from gptstudio.core.runs import resolve_checkpoint
 
-    path = resolve_checkpoint(run)
+    path = resolve_checkpoint(run, home=home)
     meta = describe_checkpoint(path).tokenizer_meta
     if not meta:
         raise CheckpointError(
@@ -188,6 +188,7 @@ def survey_chat_inputs(
     forced: bool = False,
     tokenizer_from=None,
     demo: bool = False,
+    home=None,
     report=None,
     cancel=None,
 ) -> ChatSurvey:
@@ -195,7 +196,7 @@ def survey_chat_inputs(
     a front end shows the bad records and unknown characters and lets the person choose."""
     progress = _Progress(report, cancel)
     progress.emit("scanning")
-    base, _ = _base_tokenizer(tokenizer, tokenizer_from)
+    base, _ = _base_tokenizer(tokenizer, tokenizer_from, home)
     sources = _sources(inputs, forced, demo, progress)
     progress.total = sum(s.size for s in sources)
     return _survey(sources, base, progress)
@@ -295,7 +296,7 @@ def prepare_chat_dataset(
     vf = _check_val_fraction(val_fraction)
     progress = _Progress(report, cancel)
     progress.emit("scanning")
-    base, base_from = _base_tokenizer(tokenizer, tokenizer_from)
+    base, base_from = _base_tokenizer(tokenizer, tokenizer_from, ws.home)
     sources = _sources(inputs, forced, demo, progress)
     if final.exists() and not force:
         raise _exists_error(name)
@@ -452,6 +453,8 @@ class ChatBatches:
         self.pin = device.startswith("cuda")
 
     def next(self):
+        import torch  # here, not at the top: `gptstudio prepare` uses this module and starts without torch
+
         data = np.memmap(self.path, dtype=self.dtype, mode="r")
         mask = np.memmap(self.mask_path, dtype=np.uint8, mode="r")
         starts = self.starts[self.rng.integers(0, len(self.starts), size=self.batch_size)]

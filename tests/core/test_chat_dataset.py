@@ -101,9 +101,10 @@ def char_run(home, chars: str, name: str = "base"):
     return tok
 
 
-def test_tokenizer_from_a_run_keeps_its_ids_and_reports_unknown_characters(home, tmp_path):
+def test_tokenizer_from_a_run_keeps_its_ids_and_reports_unknown_characters(home, tmp_path, monkeypatch):
     base = char_run(home, "abcdefghijklmnopqrstuvwxyz !0123456789")
     src = small_chat_jsonl(tmp_path / "c.jsonl", 10)  # all known characters
+    monkeypatch.setenv("GPTSTUDIO_HOME", str(tmp_path / "elsewhere"))  # the run is looked up in `home`
     meta = prepare_chat_dataset([src], "c", home=home, tokenizer_from="base")
     assert meta["chars"] == base.chars and meta["vocab_size"] == base.vocab_size + 5
     assert meta["tokenizer_from"] == "base"
@@ -224,7 +225,7 @@ def test_survey_finds_what_preparing_would_refuse_without_writing(home, tmp_path
     char_run(home, "abcdefghijklmnopqrstuvwxyz !0123456789")
     bad = {"messages": [{"role": "assistant", "content": "a"}]}
     src = write_jsonl(tmp_path / "c.jsonl", [messages_record("héllo", "ok"), bad, messages_record("hi", "yo")])
-    survey = survey_chat_inputs([src], tokenizer_from="base")
+    survey = survey_chat_inputs([src], tokenizer_from="base", home=home)
     assert survey.conversations == 2 and survey.turns == 4 and survey.formats == ["messages"]
     assert [b.line for b in survey.bad] == [2] and not survey.unreadable
     assert survey.unknown_chars == ["é"] and survey.unknown_count == 1

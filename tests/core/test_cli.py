@@ -63,6 +63,7 @@ def test_quick_commands_never_import_torch(home, tmp_path):
         ["train", "--help"],
         ["serve", "--help"],
         ["suggest", "--help"],
+        ["chat", "--help"],
     ):
         modules = imported_modules(args, env)
         assert "gptstudio.cli" in modules, args  # the probe sees the imports

@@ -347,7 +347,7 @@ class PreparePanel(QWidget):
             return False
         self._chat = (target[0], target[1], list(paths))
         self._pending_choice = choice
-        self._survey.start(survey_chat_inputs, list(paths), **choice.survey_kwargs())
+        self._survey.start(survey_chat_inputs, list(paths), home=self.workspace.home, **choice.survey_kwargs())
         self._started(target[0], "Checking the conversations…")
         return True
 

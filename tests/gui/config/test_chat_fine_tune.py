@@ -53,6 +53,6 @@ def test_chat_data_made_for_a_run_starts_from_it_with_the_chat_preset(qtbot, tab
     assert tab.config().init_from == "base" and tab.start_point().kind == "run"
     tab.apply_preset(CHAT_FINE_TUNE)
     cfg = tab.config()
-    assert (cfg.init_from, cfg.dataset, cfg.learning_rate, cfg.n_layer) == ("base", "talks", 1e-4, 2)
+    assert (cfg.init_from, cfg.dataset, cfg.learning_rate, cfg.n_layer) == ("base", "talks", 3e-4, 2)
     settle(qtbot, tab)
     assert tab.is_valid(), tab.problems()
