@@ -232,3 +232,25 @@ def test_survey_finds_what_preparing_would_refuse_without_writing(home, tmp_path
     assert not (home / "datasets").exists() or not list((home / "datasets").iterdir())
     own = survey_chat_inputs([src])  # its own characters: nothing is unknown
     assert own.unknown_chars == [] and own.conversations == 2
+
+
+@pytest.mark.parametrize("kind", ["schema", "broken_json", "empty_reply", "roles_out_of_order", "huge_line"])
+def test_each_kind_of_bad_file_is_refused_with_its_line_and_leaves_nothing(home, tmp_path, kind, prepare_cli):
+    good = [messages_record(f"q{i}", f"a{i}") for i in range(3)]
+    src = write_jsonl(tmp_path / "c.jsonl", good)
+    with open(src, "a", encoding="utf-8") as f:
+        f.write(
+            {
+                "schema": '{"prompt": "q", "completion": "a"}',
+                "broken_json": '{"messages": [{"role": "user", "content": "q"}',
+                "empty_reply": json.dumps(messages_record("q", "")),
+                "roles_out_of_order": json.dumps(
+                    {"messages": [{"role": "user", "content": "q"}, {"role": "user", "content": "again"}]}
+                ),
+                "huge_line": json.dumps(messages_record("x" * (50 << 20), "a")),
+            }[kind]
+            + "\n"
+        )
+    code, _, err = prepare_cli(src, "--name", "c")
+    assert code == 2 and err.count("\n") == 1 and "c.jsonl line 4: " in err and "--skip-bad" in err
+    assert not (home / "datasets" / "c").exists() and no_leftovers(home)

@@ -182,3 +182,11 @@ def test_chat_fine_tune_preset_keeps_the_run_it_starts_from(home):
     tiny = apply_preset(BUILTIN_PRESETS["Tiny (CPU, minutes)"])
     assert cfg.learning_rate < tiny.learning_rate / 2 and cfg.max_iters < tiny.max_iters and cfg.dropout > 0
     assert [p.code for p in cfg.validate()] == []
+
+
+def test_init_from_a_checkpoint_file(home, tmp_path):
+    pretrain_base(home)
+    chat_data(home, tmp_path, tokenizer_from="base")
+    path = home / "runs" / "base" / "ckpt.pt"
+    plan = plan_run(tiny_config(dataset="chat", run_name="f", init_from=str(path)), Workspace.open(home))
+    assert plan.init_checkpoint is not None and plan.chat and plan.tokenizer["chat_template"] == CHAT_TEMPLATE
