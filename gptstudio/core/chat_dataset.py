@@ -38,6 +38,7 @@ from gptstudio.core.chat_data import (
 from gptstudio.core.chat_template import CHAT_TEMPLATE, ChatTemplate
 from gptstudio.core.dataset import (
     FORMAT,
+    TOKENIZER_FILE,
     _building,
     _changed_error,
     _check_val_fraction,
@@ -355,11 +356,15 @@ def prepare_chat_dataset(
         }
         if base_from:
             meta["tokenizer_from"] = base_from
+        tokenizer_json = meta.pop("tokenizer_json", None)  # an own BPE: beside meta.json, as prepare does
+        if tokenizer_json is not None:
+            (tmp / TOKENIZER_FILE).write_text(tokenizer_json, encoding="utf-8")
         write_json_atomic(tmp / "meta.json", meta)
         _publish(tmp, final, force)
         progress.done = progress.total
         progress.emit("finishing", cancellable=False)
-    return {**meta, "name": name, "path": str(final)}
+    extra = {"tokenizer_json": tokenizer_json} if tokenizer_json is not None else {}
+    return {**meta, **extra, "name": name, "path": str(final)}
 
 
 def _base_tokenizer(kind: str, tokenizer_from, home=None) -> tuple[Any, str]:

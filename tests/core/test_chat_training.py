@@ -190,3 +190,27 @@ def test_init_from_a_checkpoint_file(home, tmp_path):
     path = home / "runs" / "base" / "ckpt.pt"
     plan = plan_run(tiny_config(dataset="chat", run_name="f", init_from=str(path)), Workspace.open(home))
     assert plan.init_checkpoint is not None and plan.chat and plan.tokenizer["chat_template"] == CHAT_TEMPLATE
+
+
+def test_a_run_with_its_own_bpe_fine_tunes_for_chat(home, tmp_path):
+    from gptstudio.core.chat import prepare_reply
+    from gptstudio.core.chat_template import ChatMessage
+    from gptstudio.core.dataset import demo_text_path, prepare_dataset
+    from gptstudio.core.sampler import Sampler, SampleSettings
+
+    text = tmp_path / "play.txt"
+    text.write_text(demo_text_path().read_text(encoding="utf-8")[:60_000], encoding="utf-8")
+    prepare_dataset([text], "text_bpe", "bpe", home=home, vocab_size=320)
+    assert train(tiny_config(dataset="text_bpe", run_name="b", block_size=32, max_iters=4), home=home).status == (
+        "completed"
+    )
+    meta = chat_data(home, tmp_path, tokenizer_from="b")
+    base = load_checkpoint(home / "runs" / "b" / "ckpt.pt")
+    assert meta["tokenizer"] == "bpe" and meta["chat_template"] == CHAT_TEMPLATE
+    assert meta["vocab_size"] == base["tokenizer"]["vocab_size"]  # the BPE reserved the chat tokens already
+    done = train(tiny_config(dataset="chat", run_name="bchat", init_from="b", block_size=32, max_iters=3), home=home)
+    assert done.status == "completed", done.reason
+    sampler = Sampler.from_run("bchat", home=home, device="cpu")
+    assert sampler.is_chat and sampler.model.config.vocab_size == base["model_args"]["vocab_size"]
+    prepared = prepare_reply(sampler, [ChatMessage("user", "hello 1")], SampleSettings(max_new_tokens=10, seed=0))
+    assert prepared.mode == "chat" and "<|" not in "".join(p.text for p in prepared.stream(sampler))

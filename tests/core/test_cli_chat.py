@@ -126,7 +126,8 @@ def test_fine_tuned_model_answers_held_out_messages(home, tmp_path):
     A base model pretrained on User:/Model: transcripts with random replies knows the letters and the
     format but not the task (it answers about 1 in 512 right); fine-tuned on 452 conversations it must
     answer at least REQUIRED_ACCURACY of 60 words it never saw, and stop at the end of each reply.
-    (Rows of 16 tokens hold one conversation each: the model learns to copy from fixed positions.)"""
+    (A model of 89 k parameters; rows of 16 tokens hold one conversation each, so it learns to copy from
+    fixed positions: the val loss on replies is below 0.01 after 150 iterations.)"""
     train_words, held_out = shift_task()
     rng = random.Random(1)
     text = tmp_path / "transcripts.txt"
@@ -134,7 +135,7 @@ def test_fine_tuned_model_answers_held_out_messages(home, tmp_path):
         "".join(f"User: {rng.choice(train_words)}\nModel: {''.join(rng.choices(LETTERS, k=3))}\n" for _ in range(1500))
     )
     common = dict(
-        n_layer=2, n_head=4, n_embd=48, block_size=16, batch_size=64, dropout=0.0, warmup_iters=10,
+        n_layer=2, n_head=4, n_embd=60, block_size=16, batch_size=64, dropout=0.0, warmup_iters=10,
         eval_iters=4, eval_sample_tokens=0, log_interval=50, device="cpu", compile=False, dtype="float32",
     )  # fmt: skip
     prepare_dataset([text], "transcripts", home=home)
@@ -148,7 +149,7 @@ def test_fine_tuned_model_answers_held_out_messages(home, tmp_path):
     )
     sft = TrainConfig(
         dataset="shift", run_name="chat", init_from="base", max_iters=200, lr_decay_iters=200, eval_interval=200,
-        learning_rate=6e-3, min_lr=6e-4, **common,
+        learning_rate=3e-3, min_lr=3e-4, **common,
     )  # fmt: skip
     done = train(sft, home=home)
     assert done.status == "completed", done.reason

@@ -66,6 +66,10 @@ def test_pretrained_run_to_chat_model(qtbot, home, monkeypatch):
         qtbot.mouseClick(start, Qt.LeftButton)
         qtbot.waitUntil(lambda: training.is_running(), timeout=30_000)
         qtbot.waitUntil(lambda: not training.is_running(), timeout=300_000)
+        training.runs.refresh()
+        rows = training.runs.runsList
+        models = {rows.topLevelItem(i).text(0): rows.topLevelItem(i).text(5) for i in range(rows.topLevelItemCount())}
+        assert models == {"chatty": "chat", "shakespeare": "base"}  # the runs list marks the chat model
         ckpt = load_checkpoint(home / "runs" / "chatty" / "ckpt.pt")
         assert (
             ckpt["iter_num"] == 10

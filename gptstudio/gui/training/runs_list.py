@@ -35,8 +35,9 @@ if TYPE_CHECKING:
     from gptstudio.gui.export_dialog import ExportDialog
 
 RESUMABLE = {"stopped", "failed"}  # list_runs reports a run whose process died as "stopped"
-COLUMNS = ["Run", "Status", "Iterations", "Best val", "Best bpb", "Dataset"]
+COLUMNS = ["Run", "Status", "Iterations", "Best val", "Best bpb", "Dataset", "Model"]
 BPB_COLUMN = COLUMNS.index("Best bpb")
+MODEL_COLUMN = COLUMNS.index("Model")  # chat (answers) or base (continues text)
 
 
 class RunsList(QGroupBox):
@@ -145,6 +146,7 @@ class RunsList(QGroupBox):
                     "" if best is None else f"{best:.4f}",
                     "" if bpb is None else f"{bpb:.4f}",
                     str(run.get("dataset") or ""),
+                    "chat" if run.get("chat") else "base",  # a chat model answers; a base model continues text
                 ]
             )
             item.setToolTip(
