@@ -82,7 +82,7 @@ def main() -> int:
     train_tab.ask_run_name = lambda suggestion: "tiny-shakespeare"
     train_tab.start()
     status = train_tab.findChild(QObject, "trainStatus")
-    wait(app, lambda: not train_tab.is_running(), 900, "the training run", progress=lambda: status.text()[:120])
+    wait(app, lambda: not train_tab.is_running(), 3600, "the training run", progress=lambda: status.text()[:120])
     train_tab.select_runs(["tiny-shakespeare"])
     shoot("Training", "training")
 
@@ -110,7 +110,7 @@ def main() -> int:
     wait(app, cfg_tab.is_valid, 30, "a valid chat fine-tune config")
     train_tab.ask_run_name = lambda suggestion: "tiny-shakespeare-chat"
     train_tab.start()
-    wait(app, lambda: not train_tab.is_running(), 900, "the chat fine-tune", progress=lambda: status.text()[:120])
+    wait(app, lambda: not train_tab.is_running(), 3600, "the chat fine-tune", progress=lambda: status.text()[:120])
     play.refresh_checkpoints()
     picker = play.findChild(QObject, "checkpointCombo")
     picker.setCurrentIndex(
