@@ -31,11 +31,13 @@ DEMO_CHAT_NAME = "shakespeare_chat"
 
 class ChatPanel(QGroupBox):
     """Signals out: `sig_demo_requested()` (Use demo chat data), `sig_answered()` (the person chose to skip
-    bad records or drop unknown characters: prepare again). Methods in: set_inputs(kind, formats),
-    set_runs(runs), show_survey(survey, questions), clear_review(); read: is_chat(), choice(tokenizer)."""
+    bad records or drop unknown characters: prepare again), `sig_review_cancelled()` (nothing is
+    prepared). Methods in: set_inputs(kind, formats), set_runs(runs), set_model_run(name),
+    show_survey(survey, questions), clear_review(); read: is_chat(), model_run(), choice(tokenizer)."""
 
     sig_demo_requested = Signal()
     sig_answered = Signal()
+    sig_review_cancelled = Signal()
 
     def __init__(self, parent=None):
         super().__init__("Chat data", parent, objectName="chatPanel")
@@ -70,8 +72,12 @@ class ChatPanel(QGroupBox):
         self.skip_button.clicked.connect(self._skip)
         self.drop_button = QPushButton(objectName="dropUnknownButton")
         self.drop_button.clicked.connect(self._drop)
+        self.review_cancel = QPushButton("Cancel", objectName="chatReviewCancel")
+        self.review_cancel.setToolTip("Prepare nothing: fix the data, then prepare again.")
+        self.review_cancel.clicked.connect(self._cancel_review)
         answers = QHBoxLayout()
         answers.addStretch(1)
+        answers.addWidget(self.review_cancel)
         answers.addWidget(self.skip_button)
         answers.addWidget(self.drop_button)
         review = QVBoxLayout(self.review)
@@ -195,6 +201,10 @@ class ChatPanel(QGroupBox):
         self._drop_unknown = True
         self.drop_button.hide()
         self._answered()
+
+    def _cancel_review(self) -> None:
+        self.clear_review()
+        self.sig_review_cancelled.emit()
 
     def _answered(self) -> None:
         if not self.skip_button.isVisibleTo(self) and not self.drop_button.isVisibleTo(self):

@@ -358,6 +358,12 @@ class PreparePanel(QWidget):
         self._start_chat(choice)
         return True
 
+    def abandon_chat(self) -> None:
+        """The person cancelled at the questions a check of conversations asked: nothing is prepared."""
+        if self._chat is not None and not self.is_preparing():
+            self._chat = None
+            self._on_cancelled()
+
     def _start_chat(self, choice: ChatChoice) -> None:
         assert self._chat is not None
         name, replace, paths = self._chat
