@@ -3,7 +3,7 @@ the Config tab starts from the run with the Chat fine-tune preset -> Start -> a 
 Playground that answers without showing special tokens."""
 
 import torch
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import Qt
 
 from gptstudio.core.checkpoint import load_checkpoint
 from gptstudio.core.config import TrainConfig
@@ -13,11 +13,7 @@ from gptstudio.core.trainer import train
 from gptstudio.gui import create_main_window
 from gptstudio.gui.settings import AppSettings
 
-
-def child(window, name):
-    widget = window.findChild(QObject, name)
-    assert widget is not None, name
-    return widget
+from .journey import child, press_start, send_in_playground, shut_down
 
 
 def pretrain(home):
@@ -59,11 +55,7 @@ def test_pretrained_run_to_chat_model(qtbot, home, monkeypatch):
         child(window, "cfg_eval_sample_tokens").setValue(20)
         qtbot.waitUntil(config_tab.is_valid, timeout=10_000)
         # 3. Training: Start, until it completes
-        training = window.tab("Training")
-        training.ask_run_name = lambda suggestion: "chatty"
-        start = child(window, "startButton")
-        qtbot.waitUntil(start.isEnabled, timeout=10_000)
-        qtbot.mouseClick(start, Qt.LeftButton)
+        training = press_start(qtbot, window, "chatty")
         qtbot.waitUntil(lambda: training.is_running(), timeout=30_000)
         qtbot.waitUntil(lambda: not training.is_running(), timeout=300_000)
         training.runs.refresh()
@@ -71,30 +63,18 @@ def test_pretrained_run_to_chat_model(qtbot, home, monkeypatch):
         models = {rows.topLevelItem(i).text(0): rows.topLevelItem(i).text(5) for i in range(rows.topLevelItemCount())}
         assert models == {"chatty": "chat", "shakespeare": "base"}  # the runs list marks the chat model
         ckpt = load_checkpoint(home / "runs" / "chatty" / "ckpt.pt")
-        assert (
-            ckpt["iter_num"] == 10
-            and ckpt["tokenizer"]["chat_template"]
-            and ckpt["config"]["init_from"] == ("shakespeare")
-        )
+        assert ckpt["iter_num"] == 10 and ckpt["config"]["init_from"] == "shakespeare"
+        assert ckpt["tokenizer"]["chat_template"]
         # 4. Playground: the chat model is marked, and answers in Chat mode
         window.show_tab("Playground")
         playground = window.tab("Playground")
         combo = child(window, "checkpointCombo")
         qtbot.waitUntil(lambda: combo.findText("chatty/latest · chat", Qt.MatchStartsWith) >= 0, timeout=30_000)
         combo.setCurrentIndex(combo.findText("chatty/latest · chat", Qt.MatchStartsWith))
-        qtbot.waitUntil(playground.models_ready, timeout=60_000)
+        send_in_playground(qtbot, window, "Good morrow, sir.", max_tokens=30)
         assert child(window, "modeHint").text() == "chat model: answers"
-        child(window, "maxTokensSpin").setValue(30)
-        child(window, "promptInput").setPlainText("Good morrow, sir.")
-        send = child(window, "sendButton")
-        qtbot.waitUntil(send.isEnabled, timeout=10_000)
-        qtbot.mouseClick(send, Qt.LeftButton)
-        qtbot.waitUntil(lambda: not playground.generating(), timeout=60_000)
         replies = [m for m in playground.conversation.messages if m.role != "user"]
         assert replies and "<|" not in replies[-1].text
     finally:
-        for tab in ("Training", "Playground", "Dataset", "Config"):
-            shutdown = getattr(window.tab(tab), "shutdown", None)
-            if shutdown:
-                shutdown()
+        shut_down(window)
         torch.set_num_threads(before)

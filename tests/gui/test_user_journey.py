@@ -2,15 +2,11 @@
 demo text -> preset Tiny -> Start -> an eval point -> Stop -> Playground -> send a prompt -> a reply."""
 
 import torch
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import Qt
 
 from gptstudio.gui import create_main_window
 
-
-def child(window, name):
-    widget = window.findChild(QObject, name)
-    assert widget is not None, name
-    return widget
+from .journey import child, press_start, send_in_playground, shut_down
 
 
 def test_demo_to_chat(qtbot, home, monkeypatch):
@@ -41,11 +37,7 @@ def test_demo_to_chat(qtbot, home, monkeypatch):
         child(window, "cfg_eval_sample_tokens").setValue(20)
         qtbot.waitUntil(config_tab.is_valid, timeout=10_000)
         # 3. Training: Start, wait for an eval point, Stop
-        training = window.tab("Training")
-        training.ask_run_name = lambda suggestion: "journey"
-        start = child(window, "startButton")
-        qtbot.waitUntil(start.isEnabled, timeout=10_000)
-        qtbot.mouseClick(start, Qt.LeftButton)
+        training = press_start(qtbot, window, "journey")
         qtbot.waitUntil(lambda: training.plots.curves.val_eval.n >= 2, timeout=180_000)
         qtbot.mouseClick(child(window, "stopButton"), Qt.LeftButton)
         qtbot.waitUntil(lambda: not training.is_running(), timeout=60_000)
@@ -54,19 +46,10 @@ def test_demo_to_chat(qtbot, home, monkeypatch):
         window.show_tab("Playground")
         playground = window.tab("Playground")
         qtbot.waitUntil(lambda: "journey" in child(window, "checkpointCombo").currentText(), timeout=30_000)
-        qtbot.waitUntil(playground.models_ready, timeout=60_000)
-        child(window, "maxTokensSpin").setValue(40)
-        child(window, "promptInput").setPlainText("ROMEO:")
-        send = child(window, "sendButton")
-        qtbot.waitUntil(send.isEnabled, timeout=10_000)
-        qtbot.mouseClick(send, Qt.LeftButton)
-        qtbot.waitUntil(lambda: not playground.generating(), timeout=60_000)
+        send_in_playground(qtbot, window, "ROMEO:", max_tokens=40)
         replies = [m for m in playground.conversation.messages if m.role != "user"]
         assert replies and replies[-1].text.strip()
         window.grab().save(str(home.parent / "journey.png"))
     finally:
-        for tab in ("Training", "Playground", "Dataset", "Config"):
-            shutdown = getattr(window.tab(tab), "shutdown", None)
-            if shutdown:
-                shutdown()
+        shut_down(window)
         torch.set_num_threads(before)
