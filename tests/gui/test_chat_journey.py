@@ -12,6 +12,7 @@ from gptstudio.core.presets import CHAT_FINE_TUNE
 from gptstudio.core.trainer import train
 from gptstudio.gui import create_main_window
 from gptstudio.gui.settings import AppSettings
+from gptstudio.gui.training.runs_list import MODEL_COLUMN
 
 from .journey import child, press_start, send_in_playground, shut_down
 
@@ -60,7 +61,10 @@ def test_pretrained_run_to_chat_model(qtbot, home, monkeypatch):
         qtbot.waitUntil(lambda: not training.is_running(), timeout=300_000)
         training.runs.refresh()
         rows = training.runs.runsList
-        models = {rows.topLevelItem(i).text(0): rows.topLevelItem(i).text(5) for i in range(rows.topLevelItemCount())}
+        models = {
+            rows.topLevelItem(i).text(0): rows.topLevelItem(i).text(MODEL_COLUMN)
+            for i in range(rows.topLevelItemCount())
+        }
         assert models == {"chatty": "chat", "shakespeare": "base"}  # the runs list marks the chat model
         ckpt = load_checkpoint(home / "runs" / "chatty" / "ckpt.pt")
         assert ckpt["iter_num"] == 10 and ckpt["config"]["init_from"] == "shakespeare"
