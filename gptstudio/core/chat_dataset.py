@@ -216,7 +216,9 @@ def _refuse_bad(survey: ChatSurvey, skip_bad: bool) -> None:
 
 
 class _SplitWriter:
-    """Tokens, mask and index of one split."""
+    """Tokens, mask and index of one split; conversations are gathered and written in blocks."""
+
+    BLOCK_TOKENS = 1 << 16
 
     def __init__(self, folder: Path, split: str, dtype, byte_lengths: np.ndarray):
         self.tokens = _TokenFile(folder / f"{split}.bin", dtype)
@@ -225,22 +227,37 @@ class _SplitWriter:
         self.byte_lengths = byte_lengths  # UTF-8 bytes of text per token id (0 for special tokens)
         self.reply_tokens = self.bytes = self.reply_bytes = 0  # for bits per byte
         self.index_path = index_file(folder, split)
+        self._ids: list[int] = []
+        self._mask: list[int] = []
+        self.count = 0  # tokens so far, written or gathered
 
     def add(self, ids: list[int], mask: list[int]) -> None:
-        start = self.tokens.count
         first = next((i for i, m in enumerate(mask) if m), len(mask))
-        self.index.append((start, start + first))
-        ids_array, mask_array = np.asarray(ids, dtype=np.int64), np.asarray(mask, dtype=np.uint8)
-        self.tokens.write(ids_array)
-        self.mask.write(mask_array)
-        nbytes = self.byte_lengths[ids_array]
-        self.reply_tokens += int(mask_array.sum())
+        self.index.append((self.count, self.count + first))
+        self._ids += ids
+        self._mask += mask
+        self.count += len(ids)
+        if len(self._ids) >= self.BLOCK_TOKENS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._ids:
+            return
+        ids, mask = np.asarray(self._ids, dtype=np.int64), np.asarray(self._mask, dtype=np.uint8)
+        self._ids, self._mask = [], []
+        self.tokens.write(ids)
+        self.mask.write(mask)
+        nbytes = self.byte_lengths[ids]
+        self.reply_tokens += int(mask.sum())
         self.bytes += int(nbytes.sum())
-        self.reply_bytes += int(nbytes[mask_array == 1].sum())
+        self.reply_bytes += int(nbytes[mask == 1].sum())
 
     def close(self) -> None:
-        self.tokens.close()
-        self.mask.close()
+        try:
+            self._flush()
+        finally:
+            self.tokens.close()
+            self.mask.close()
         np.asarray(self.index, dtype=np.int64).reshape(-1, 2).tofile(self.index_path)
 
 

@@ -152,6 +152,11 @@ class CharTokenizer(_SpecialTokens):
         return sorted({c for c in text if c not in self.stoi})
 
     def encode(self, text: str, drop_unknown: bool = False) -> list[int]:
+        if len(text) < 256:  # a short text (a chat message): a dict lookup beats numpy's set-up
+            try:
+                return [self.stoi[c] for c in text]
+            except KeyError:
+                pass  # an unknown character: the array path drops it or says which
         return self.encode_array(text, drop_unknown).tolist()
 
     def encode_array(self, text: str, drop_unknown: bool = False) -> np.ndarray:
