@@ -418,14 +418,14 @@ def modelfile_path(gguf_path: Path) -> Path:
 
 
 _OLLAMA_BASE = ["# a base model: it continues the text it is given", 'TEMPLATE """{{ .Prompt }}"""']
-# a chat model: core/chat_template.py's template in Ollama's Go template language, ending at end-of-turn
+# a chat model: core/chat_template.py's template in Ollama's Go template language, ending at end-of-turn.
+# Ollama puts the system prompt (SYSTEM or the request's) into .Messages itself: looping over them
+# renders it once, in its place.
 _OLLAMA_CHAT = [
     "# a chat model: each turn between its role's token and <|end|> (GPT Studio's chat template)",
     'TEMPLATE """'
     + END_OF_TEXT
-    + "{{ if .System }}<|system|>{{ .System }}"
-    + END_OF_TURN
-    + "{{ end }}{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}"
+    + "{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}"
     + END_OF_TURN
     + '{{ end }}<|assistant|>"""',
     f'PARAMETER stop "{END_OF_TURN}"',
@@ -439,11 +439,7 @@ def modelfile_text(gguf_path: Path, modelfile: Path, *, name: str, context_lengt
         f"# Ollama Modelfile for {name}, written by GPT Studio. Use it with:",
         f"#   ollama create {ollama_name(name)} -f {_quoted(modelfile)}",
         f"FROM {_from_path(gguf_path)}",
-        *(
-            _OLLAMA_CHAT
-            if chat
-            else ["# a base model: it continues the text it is given", 'TEMPLATE """{{ .Prompt }}"""']
-        ),
+        *(_OLLAMA_CHAT if chat else _OLLAMA_BASE),
         f"PARAMETER num_ctx {context_length}",
         "PARAMETER temperature 0.8",
         "PARAMETER top_k 200",

@@ -3,6 +3,7 @@
 (llama.cpp itself loading these files is tests/core/test_gguf_llamacpp.py, marked `llamacpp`.)"""
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -261,3 +262,25 @@ def test_a_chat_model_carries_its_template_and_ends_at_end_of_turn(home, tmp_pat
     assert all(f["tokenizer.ggml.token_type"][tok.special_id(t)] == 3 for t in SPECIAL_TOKENS)  # control
     text = done.modelfile.read_text()
     assert '<|assistant|>"""' in text and f'PARAMETER stop "{END_OF_TURN}"' in text and "{{ .Prompt }}" not in text
+
+
+def test_the_ollama_template_renders_our_chat_prompt_with_the_system_prompt_once():
+    """Ollama passes the system prompt inside .Messages: the TEMPLATE, rendered the way Ollama renders
+    it (each message in turn), gives exactly GPT Studio's prompt for the same conversation."""
+    import re
+
+    from gptstudio.core.chat_template import CHAT_TEMPLATE, ChatMessage, ChatTemplate
+    from gptstudio.core.gguf_export import modelfile_text
+
+    text = modelfile_text(Path("m.gguf"), Path("Modelfile"), name="m", context_length=64, chat=True)
+    template = re.search(r'TEMPLATE """(.*?)"""', text, re.S)[1]
+    before, body, after = re.fullmatch(r"(.*)\{\{ range \.Messages \}\}(.*)\{\{ end \}\}(.*)", template, re.S).groups()
+    messages = [ChatMessage("system", "be a cab!"), ChatMessage("user", "a dab"), ChatMessage("assistant", "é😀")]
+    messages.append(ChatMessage("user", "bed"))
+    rendered = before
+    for m in messages:
+        rendered += body.replace("{{ .Role }}", m.role).replace("{{ .Content }}", m.content)
+    rendered += after
+    tok = CharTokenizer(CHARS).with_chat_template(CHAT_TEMPLATE)
+    assert rendered.count("be a cab!") == 1
+    assert tok.decode(ChatTemplate(tok).prompt(messages)) == rendered
