@@ -420,17 +420,10 @@ def file_format(path, forced: bool = False) -> str | None:
 
 def inputs_are_chat(files) -> bool:
     """Whether input files are conversations (every one a .json/.jsonl in a chat format) rather than
-    text to pretrain on. A mix of both is refused: they make different datasets."""
+    text to pretrain on. In a mix, the text makes the dataset and the import report lists each
+    conversation file as skipped ("chat"): a folder of documents often holds a chat export too."""
     formats = [detect_chat_format(f) for f in files]
-    if not any(formats):
-        return False
-    if not all(formats):
-        chat = next(Path(f).name for f, fmt in zip(files, formats) if fmt)
-        text = next(Path(f).name for f, fmt in zip(files, formats) if not fmt)
-        raise DatasetError(
-            f"{chat} holds conversations but {text} does not: prepare chat data and text as separate datasets."
-        )
-    return True
+    return bool(formats) and all(formats)
 
 
 def iter_conversations(path, fmt: str, on_bytes=None) -> Iterator[Conversation | BadRecord]:

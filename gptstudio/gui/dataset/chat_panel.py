@@ -106,12 +106,13 @@ class ChatPanel(QGroupBox):
     def set_inputs(self, kind: str, formats: list[str]) -> None:
         """The dropped files changed: tick Conversations for chat data (and transcripts), untick for text."""
         self.clear_review()
-        self.chat_check.setChecked(kind in ("chat", "transcript", "mixed"))
+        self.chat_check.setChecked(kind in ("chat", "transcript"))
         names = ", ".join(FORMAT_LABELS.get(f, f) for f in formats)
         text = {
             "chat": f"Recognised conversations: {names}.",
             "transcript": "These look like User:/Assistant: transcripts.",
-            "mixed": "Some files are conversations, some are text: prepare them as separate datasets.",
+            "mixed": "Some files are conversations: a text dataset leaves them out (the import report lists them); "
+            "prepare them on their own to fine-tune for chat.",
         }.get(kind, "")
         self.format_label.setText(text)
         self.format_label.setVisible(bool(text))

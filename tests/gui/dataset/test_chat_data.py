@@ -24,6 +24,8 @@ def tab(window):
 def click(qtbot, tab, name):
     widget = find(tab, name)
     assert widget.isVisible() and widget.isEnabled(), name
+    # a click lands where the person sees the button: wait for the layout to have placed it in view
+    qtbot.waitUntil(lambda: widget.visibleRegion().boundingRect().size() == widget.size(), timeout=WAIT_MS)
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
 
 
@@ -36,6 +38,20 @@ def char_run(home, chars, name="base"):
     args = dict(block_size=32, n_layer=1, n_head=2, n_embd=16, dropout=0.0, bias=False, vocab_size=tok.vocab_size)
     torch.manual_seed(0)
     save_run(home, name, GPT(GPTConfig(**args)), tok, args, best=False)
+
+
+def test_conversations_dropped_beside_text_are_left_out_of_a_text_dataset(qtbot, tab, home, tmp_path):
+    chat = small_chat_jsonl(tmp_path / "talks.jsonl", 5)
+    prose = tmp_path / "play.txt"
+    prose.write_text("ROMEO:\nBut soft, what light through yonder window breaks?\n" * 40, encoding="utf-8")
+    drop_files(qtbot, tab, [chat, prose])
+    assert not find(tab, "chatCheck").isChecked()  # a text dataset: the text is what can be pretrained on
+    assert "a text dataset leaves them out" in find(tab, "chatFormatLabel").text()
+    click(qtbot, tab, "prepareButton")
+    wait_idle(qtbot, tab)
+    folder = next((home / "datasets").iterdir())
+    meta = json.loads((folder / "meta.json").read_text())
+    assert [s["code"] for s in meta["skipped"]] == ["chat"] and "chat" not in meta
 
 
 def test_dropped_conversations_become_a_chat_dataset_with_a_preview(qtbot, tab, home, tmp_path):
