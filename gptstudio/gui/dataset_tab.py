@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSize, Qt, Signal
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QGroupBox, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from gptstudio.core import dataset as ds
@@ -96,7 +96,9 @@ class DatasetTab(QWidget):
         middle_column.setContentsMargins(0, 0, 0, 0)
         middle_column.addWidget(self.drop_area)
         middle_column.addWidget(self.left_splitter, 1)
-        scroll = QScrollArea(objectName="datasetNewScroll", widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        self.new_scroll = scroll = QScrollArea(
+            objectName="datasetNewScroll", widgetResizable=True, frameShape=QFrame.Shape.NoFrame
+        )
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(middle)
         scroll.setMinimumSize(middle.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width(), 160)
@@ -154,7 +156,7 @@ class DatasetTab(QWidget):
         self.chat_panel.sig_demo_requested.connect(self.use_demo_chat)
         self.chat_panel.sig_answered.connect(lambda: self.prepare_panel.continue_chat(self._chat_choice()))
         self.chat_panel.sig_review_cancelled.connect(self.prepare_panel.abandon_chat)
-        self.prepare_panel.sig_chat_checked.connect(self.chat_panel.show_survey)
+        self.prepare_panel.sig_chat_checked.connect(self._show_chat_survey)
         self.prepare_panel.sig_prepare_requested.connect(self.prepare)
         self.prepare_panel.sig_demo_requested.connect(self.use_demo_text)
         self.prepare_panel.sig_prepared.connect(self._on_prepared)
@@ -279,6 +281,12 @@ class DatasetTab(QWidget):
         self.prepare_panel.set_tokenizer_enabled(
             not self.chat_panel.is_chat() or self.chat_panel.model_run() == NEW_MODEL
         )
+
+    def _show_chat_survey(self, survey, questions: list[str]) -> None:
+        """The check's questions appear in the chat panel, scrolled into view on a short window once
+        the layout has made room for them."""
+        self.chat_panel.show_survey(survey, questions)
+        QTimer.singleShot(0, lambda: self.new_scroll.ensureWidgetVisible(self.chat_panel.review, 0, 0))
 
     def cancel_prepare(self) -> None:
         self.prepare_panel.cancel()

@@ -111,14 +111,19 @@ class DatasetLibrary(QGroupBox):
         self.sig_refreshed.emit()
 
     def select(self, name: str, emit: bool = True) -> bool:
-        """Select a dataset by name; False when there is none of that name."""
+        """Select a dataset by name; False when there is none of that name. With `emit`, the selection
+        is announced even when that item already was the selected one (the list, refilled with its
+        signals blocked, may have made it current quietly): a dataset just prepared is always shown."""
         for i in range(self.dataset_list.topLevelItemCount()):
             item = self.dataset_list.topLevelItem(i)
             if item.text(0) == name:
+                was_selected = item.isSelected() and self.dataset_list.currentItem() is item
                 blocked = self.dataset_list.blockSignals(not emit)
                 self.dataset_list.setCurrentItem(item)
                 item.setSelected(True)
                 self.dataset_list.blockSignals(blocked)
+                if emit and was_selected:
+                    self._on_selection_changed()
                 self._update_buttons()
                 return True
         return False
