@@ -154,8 +154,7 @@ class ChatView(QScrollArea):
         """Mark where the model's view of the conversation starts: after the first `dropped` messages
         (rows), which no longer fit its context (0: no marker)."""
         if self.trim_marker is not None:
-            self._column.removeWidget(self.trim_marker)
-            self.trim_marker.deleteLater()
+            self._remove(self.trim_marker)
             self.trim_marker = None
         if dropped <= 0:
             return
@@ -186,7 +185,10 @@ class ChatView(QScrollArea):
         self._follow = True
 
     def _remove(self, widget: QWidget) -> None:
+        # hidden at once: until Qt deletes it, a widget out of the layout would still paint at its
+        # old place, over the rows that move up into it
         self._column.removeWidget(widget)
+        widget.hide()
         widget.deleteLater()
 
     def _limit_width(self, widget: QWidget) -> None:

@@ -34,8 +34,13 @@ def test_bubbles_and_rows(qtbot):
     assert view.rows()[0].text == "Hello\nthere" and row.group == 1
     assert [p.title for p in view.panes()] == ["a", "b"]
     assert row.panes[0].body.toPlainText() == "…"  # waiting for the first token
+    old_rows = view.rows()
+    view.mark_trimmed(1)
+    marker = view.trim_marker
     view.clear()
     assert view.rows() == [] and view.placeholder.isVisible()
+    # gone from sight at once, not when Qt gets round to deleting them (they would paint over new rows)
+    assert not any(w.isVisible() for w in [*old_rows, marker])
 
 
 def test_pieces_stream_into_a_pane_and_copy(qtbot):
