@@ -5,24 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from gptstudio.core import bpe
 from gptstudio.core import dataset as ds
 from gptstudio.core.chat_data import format_bad
 from gptstudio.core.chat_dataset import ChatSurvey, chat_summary, prepare_chat_dataset, survey_chat_inputs
@@ -30,42 +25,14 @@ from gptstudio.core.cleanup import CleanupOptions
 from gptstudio.core.errors import GPTStudioError
 from gptstudio.core.workspace import Workspace
 from gptstudio.gui.dataset.messages import MessageRow, open_error_box
+from gptstudio.gui.dataset.tokenizer_choice import TokenizerChoice
 from gptstudio.gui.jobs import JobRunner
 from gptstudio.gui.settings import AppSettings
 from gptstudio.gui.state.chat_choice import ChatChoice, open_questions
 from gptstudio.gui.state.prepare_status import STEPS, PrepareStatus
 
 DEMO_NAME = "shakespeare_demo"
-# the choices of the tokenizer combo, in order: what the list shows, and the one-line help below it
-TOKENIZER_LABELS = {
-    "char": "char: one token per character",
-    "gpt2": "gpt2: GPT-2's 50,257 tokens",
-    "bpe": "bpe: BPE trained on this text",
-}
-TOKENIZER_HELP = {
-    "char": "One token per character. Small vocabulary, best for a first model on one text.",
-    "gpt2": "GPT-2's byte-pair encoding (50,257 tokens): about 4 characters per token; "
-    "needed to fine-tune GPT-2 weights.",
-    "bpe": "A vocabulary learned from these files: their frequent pieces become single tokens, with far "
-    "fewer embedding rows than GPT-2's. Any text still encodes.",
-}
-TOKENIZER_KEY, VAL_FRACTION_KEY = "dataset.tokenizer", "dataset.val_fraction"
-
-
-class VocabSizeSpin(QSpinBox):
-    """The BPE vocabulary size: the arrows and Page Up/Down double or halve it (sizes that matter differ by
-    factors, not by one); any number in the range can be typed."""
-
-    def __init__(self, parent=None, **kwargs):
-        super().__init__(parent, **kwargs)
-        self.setRange(bpe.VOCAB_MIN, bpe.VOCAB_MAX)
-        self.setGroupSeparatorShown(True)
-
-    def stepBy(self, steps: int) -> None:
-        value = self.value()
-        for _ in range(abs(steps)):
-            value = value * 2 if steps > 0 else value // 2
-        self.setValue(max(self.minimum(), min(self.maximum(), value)))
+VAL_FRACTION_KEY = "dataset.val_fraction"
 
 
 class PreparePanel(QWidget):
@@ -91,8 +58,6 @@ class PreparePanel(QWidget):
         self.workspace, self.settings = workspace, settings
         self.status = PrepareStatus()
         self._name_typed = False  # the person typed a name: stop suggesting one
-        self._vocab_typed = False  # the person chose a vocabulary size: stop following the text's size
-        self._input_bytes = 0
         self._checking = False
         self._job = JobRunner(self)
         self._job.progressed.connect(self._on_progress)
@@ -118,42 +83,19 @@ class PreparePanel(QWidget):
         self.name_edit.setPlaceholderText("e.g. shakespeare_char")
         self.name_edit.setToolTip("Folder name of the dataset: letters, digits, '.', '_' or '-'.")
         self.name_edit.textEdited.connect(self._on_name_typed)
-        self.tokenizer_combo = QComboBox(objectName="tokenizerCombo")
-        for kind, help_text in TOKENIZER_HELP.items():
-            self.tokenizer_combo.addItem(TOKENIZER_LABELS[kind], kind)
-            self.tokenizer_combo.setItemData(self.tokenizer_combo.count() - 1, help_text, Qt.ItemDataRole.ToolTipRole)
-        self.vocab_spin = VocabSizeSpin(objectName="bpeVocabSpin")
-        self.vocab_spin.setToolTip(
-            f"Ordinary tokens the BPE learns ({bpe.VOCAB_MIN:,} to {bpe.VOCAB_MAX:,}): the 256 bytes, then one "
-            "token per merge. The special tokens (end of text, chat turns) come after them."
-        )
-        self.vocab_default_button = QPushButton("Default", objectName="bpeVocabDefaultButton")
-        self.vocab_default_button.setToolTip("The size chosen from the amount of text.")
-        self.vocab_default_button.clicked.connect(self.use_default_vocab_size)
-        self.vocab_reason = QLabel(objectName="bpeVocabReason", wordWrap=True)
-        self.vocab_reason.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        self.vocab_row = QWidget()
-        vocab_layout = QHBoxLayout(self.vocab_row)
-        vocab_layout.setContentsMargins(0, 0, 0, 0)
-        vocab_layout.addWidget(self.vocab_spin)
-        vocab_layout.addWidget(self.vocab_default_button)
-        vocab_layout.addStretch(1)
+        self.tokenizer_choice = TokenizerChoice(self.settings, self)
+        self.tokenizer_choice.sig_tokenizer_changed.connect(self.sig_tokenizer_changed)
+        self.tokenizer_choice.sig_vocab_size_changed.connect(self.sig_vocab_size_changed)
         self.val_spin = QDoubleSpinBox(objectName="valFractionSpin")
         self.val_spin.setRange(0.01, 0.5)
         self.val_spin.setSingleStep(0.01)
         self.val_spin.setDecimals(2)
         self.val_spin.setValue(0.1)
         self.val_spin.setToolTip("Share of the text held out to measure validation loss (the end of the text).")
-        self.tokenizer_help = QLabel(objectName="tokenizerHelp", wordWrap=True)
-        self.tokenizer_help.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # dimmed, theme-aware
         form = QFormLayout()
         form.addRow("&Name:", self.name_edit)
-        form.addRow("&Tokenizer:", self.tokenizer_combo)
-        form.addRow("&Vocabulary size:", self.vocab_row)
-        form.addRow("", self.vocab_reason)
+        self.tokenizer_choice.add_rows(form)
         form.addRow("&Validation share:", self.val_spin)
-        form.addRow("", self.tokenizer_help)
-        self._form = form
 
         self.prepare_button = QPushButton("Prepare dataset", objectName="prepareButton")
         self.prepare_button.setDefault(True)
@@ -191,38 +133,14 @@ class PreparePanel(QWidget):
         self._show_status()
 
     def _restore_choices(self) -> None:
-        self.set_tokenizer(self.settings.get(TOKENIZER_KEY, "char"))
-        self.use_default_vocab_size()
-        self._on_tokenizer_changed(self.tokenizer())
-        self.vocab_spin.valueChanged.connect(self._on_vocab_size_changed)
         try:
             self.val_spin.setValue(float(self.settings.get(VAL_FRACTION_KEY, 0.1)))
         except (TypeError, ValueError):
             pass
-        self.tokenizer_combo.currentIndexChanged.connect(lambda _i: self._on_tokenizer_changed(self.tokenizer()))
         self.val_spin.valueChanged.connect(lambda v: self.settings.set(VAL_FRACTION_KEY, v, save=False))
 
     def _on_name_typed(self, text: str) -> None:
         self._name_typed = bool(text)
-
-    def _on_tokenizer_changed(self, kind: str) -> None:
-        self.tokenizer_help.setText(TOKENIZER_HELP.get(kind, ""))
-        for row in (self.vocab_row, self.vocab_reason):
-            self._form.setRowVisible(row, kind == "bpe")
-        # for bpe the size's reason takes the help's place (the choice's tooltip still explains it)
-        self._form.setRowVisible(self.tokenizer_help, kind != "bpe")
-        self.settings.set(TOKENIZER_KEY, kind, save=False)
-        self.sig_tokenizer_changed.emit(kind)
-
-    def _on_vocab_size_changed(self, value: int) -> None:
-        self._vocab_typed = value != self.default_vocab_size()[0]
-        self._show_vocab_reason()
-        self.sig_vocab_size_changed.emit(value)
-
-    def _show_vocab_reason(self) -> None:
-        reason = self.default_vocab_size()[1]
-        self.vocab_reason.setText(reason if not self._vocab_typed else f"Default for this text: {reason}")
-        self.vocab_default_button.setEnabled(self._vocab_typed)
 
     # ---- methods in
 
@@ -241,36 +159,27 @@ class PreparePanel(QWidget):
         self._name_typed = False
         self.name_edit.clear()
 
+    # the tokenizer choice's methods, for the tab and the tests
     def tokenizer(self) -> str:
-        return self.tokenizer_combo.currentData()
+        return self.tokenizer_choice.tokenizer()
 
     def set_tokenizer(self, kind: str) -> None:
-        if kind in TOKENIZER_HELP:
-            self.tokenizer_combo.setCurrentIndex(self.tokenizer_combo.findData(kind))
+        self.tokenizer_choice.set_tokenizer(kind)
 
     def vocab_size(self) -> int:
-        """The BPE's vocabulary size (ordinary tokens), when the tokenizer is bpe."""
-        return self.vocab_spin.value()
+        return self.tokenizer_choice.vocab_size()
 
     def set_vocab_size(self, n: int) -> None:
-        self.vocab_spin.setValue(n)
+        self.tokenizer_choice.set_vocab_size(n)
 
     def default_vocab_size(self) -> tuple[int, str]:
-        """The size chosen from the amount of text listed, and why."""
-        return bpe.default_vocab_size(self._input_bytes)
+        return self.tokenizer_choice.default_vocab_size()
 
     def use_default_vocab_size(self) -> None:
-        self._vocab_typed = False
-        self.vocab_spin.setValue(self.default_vocab_size()[0])
-        self._show_vocab_reason()
+        self.tokenizer_choice.use_default_vocab_size()
 
     def set_input_bytes(self, total: int) -> None:
-        """The size of the files listed: the default vocabulary size follows it until the person picks one."""
-        self._input_bytes = int(total)
-        if self._vocab_typed:
-            self._show_vocab_reason()
-        else:
-            self.use_default_vocab_size()
+        self.tokenizer_choice.set_input_bytes(total)
 
     def val_fraction(self) -> float:
         return self.val_spin.value()
@@ -460,8 +369,8 @@ class PreparePanel(QWidget):
 
     def _update_controls(self) -> None:
         preparing = self.is_preparing()
-        for w in (self.demo_button, self.name_edit, self.val_spin, self.vocab_row):
+        for w in (self.demo_button, self.name_edit, self.val_spin):
             w.setEnabled(not preparing)
-        self.tokenizer_combo.setEnabled(not preparing and self._tokenizer_enabled)
+        self.tokenizer_choice.set_enabled(not preparing and self._tokenizer_enabled, not preparing)
         self.prepare_button.setEnabled(not preparing and not self._checking)
         self.cancel_button.setEnabled(preparing and not self.status.cancelling)
