@@ -2,7 +2,8 @@
 
 The Playground lists every run's latest and best checkpoint with its dataset, tokenizer, iteration and
 validation loss. Those live inside the checkpoint; a memory-mapped, weights-only load reads just the small pickled
-part and maps the tensors lazily, so describing even a GPT-2-sized file takes milliseconds.
+part and maps the tensors lazily, so describing even a GPT-2-sized file takes milliseconds, and each
+description is kept until its file changes: listing a workspace again reads only the new checkpoints.
 It can also offer a pretrained GPT-2 (`describe_pretrained`: a name or a Hugging Face folder), so a
 user talks to GPT-2 before training, and compares it with the fine-tuned run.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import stat
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +22,7 @@ from pathlib import Path
 import torch
 
 from gptstudio.core.chat_template import is_chat_meta
-from gptstudio.core.errors import CheckpointError, GPTStudioError
+from gptstudio.core.errors import Cancelled, CheckpointError, GPTStudioError
 from gptstudio.core.runs import checkpoint_paths
 from gptstudio.core.workspace import Workspace
 
@@ -87,11 +90,35 @@ def _plain_number(value):
     return value if isinstance(value, (int, float)) else None
 
 
+# Descriptions read so far, by file, size and modification time: listing a workspace again (after
+# every checkpoint a run saves, each time the Playground is shown) reads only the files that changed.
+_described: dict[tuple, CheckpointInfo] = {}
+_described_lock = threading.Lock()
+DESCRIBED_MAX = 4096  # entries kept (the cache starts over beyond)
+
+
 def describe_checkpoint(path: str | os.PathLike, run: str = "", which: str = "") -> CheckpointInfo:
     """Read a checkpoint's description; raise CheckpointError if the file is not a usable checkpoint."""
     path = Path(path)
-    if not path.is_file():
+    try:
+        st = path.stat()
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode):
         raise CheckpointError(f"No checkpoint at {path}.")
+    key = (str(path), run, which, st.st_ino, st.st_size, st.st_mtime_ns)  # a saved checkpoint is a new file
+    with _described_lock:
+        info = _described.get(key)
+    if info is None:
+        info = _read_description(path, run, which, st.st_mtime_ns)
+        with _described_lock:
+            if len(_described) >= DESCRIBED_MAX:
+                _described.clear()
+            _described[key] = info
+    return info
+
+
+def _read_description(path: Path, run: str, which: str, mtime_ns: int) -> CheckpointInfo:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError:
@@ -123,7 +150,7 @@ def describe_checkpoint(path: str | os.PathLike, run: str = "", which: str = "")
         iter_num=int(iter_num) if iter_num is not None else None,
         best_val_loss=float(loss) if loss is not None and loss == loss and abs(loss) < 1e8 else None,
         n_params_hint=shape,
-        mtime_ns=path.stat().st_mtime_ns,
+        mtime_ns=mtime_ns,
         tokenizer_meta=dict(meta),
         model_args={k: v for k, v in args.items() if isinstance(v, (int, float, bool, str))},
     )
@@ -151,10 +178,13 @@ def describe_pretrained(init_from: str, home=None) -> CheckpointInfo:
     return CheckpointInfo(path=folder, tokenizer=tokenizer, n_params_hint=shape, pretrained=init_from)
 
 
-def list_checkpoints(workspace: Workspace) -> tuple[list[CheckpointInfo], list[str]]:
-    """Every run's checkpoints (latest, then best), and a message for each one that could not be read."""
+def list_checkpoints(workspace: Workspace, *, report=None, cancel=None) -> tuple[list[CheckpointInfo], list[str]]:
+    """Every run's checkpoints (latest, then best), and a message for each one that could not be read.
+    A job (the Playground lists them off the GUI thread): raises Cancelled when `cancel` is set."""
     found, problems = [], []
     for run in workspace.run_names():
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
         for which, path in checkpoint_paths(workspace.runs_dir / run).items():
             try:
                 found.append(describe_checkpoint(path, run, which))

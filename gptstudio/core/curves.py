@@ -7,10 +7,13 @@ Read top to bottom:
                  the points handed to a plot are bounded by its width, not by the run's length
   RunCurves      one run's steps (loss, smoothed loss, lr), evals, checkpoints and best point,
                  built from the engine's events (live, or read back from metrics.jsonl)
+  steady_range   the range an axis shows for growing data: it moves in round steps, so a live
+                 plot's axes are laid out again a few times per run, not at every redraw
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -66,6 +69,7 @@ class Series:
     def __init__(self, capacity: int = 256):
         self._x, self._y = np.empty(capacity), np.empty(capacity)
         self.n = 0
+        self.version = 0  # changes whenever the points do (a plot redraws only what changed)
         # levels[k - 1] summarises blocks of 2**k points: arrays lo_x, lo_y, hi_x, hi_y and a count
         self._levels: list[_Level] = []
 
@@ -88,11 +92,13 @@ class Series:
             self._x, self._y = np.resize(self._x, size), np.resize(self._y, size)
         self._x[self.n : need], self._y[self.n : need] = xs, ys
         self.n = need
+        self.version += 1
         self._summarise()
 
     def keep_first(self, n: int) -> None:
         """Drop every point after the first n (block summaries are cut the same way)."""
         self.n = max(0, min(n, self.n))
+        self.version += 1
         for k, level in enumerate(self._levels, start=1):
             level.count = self.n >> k
 
@@ -187,6 +193,37 @@ class _Level:
         x = np.column_stack([np.where(lo_first, lo_x, hi_x), np.where(lo_first, hi_x, lo_x)]).ravel()
         y = np.column_stack([np.where(lo_first, lo_y, hi_y), np.where(lo_first, hi_y, lo_y)]).ravel()
         return x, y
+
+
+KEEP_FILL = 0.7  # steady_range keeps the range shown while the data fill at least this share of it
+RANGE_MARGIN = 0.02  # ...and leaves this share of the data's span free at the edges
+
+
+def steady_range(lo: float, hi: float, shown: tuple[float, float] | None = None) -> tuple[float, float]:
+    """The range an axis should show for data spanning [lo, hi], given the range it shows now.
+
+    The range shown is kept while it holds the data and the data fill most of it; otherwise the
+    data's range (with a small margin) is rounded outwards to round steps of about an eighth of it.
+    So a growing run changes its axes every ~10% of growth instead of at every point (each change
+    costs pyqtgraph a new layout of the ticks and a second paint), and the data never touches the
+    edges. A range starting at 0 stays at 0."""
+    span = hi - lo
+    if shown is not None:
+        inside = (shown[0] < lo or shown[0] == lo == 0) and hi < shown[1]
+        if inside and span >= KEEP_FILL * (shown[1] - shown[0]):
+            return shown
+    if span <= 0:
+        span = max(abs(hi), 1.0) * 0.1
+    margin = RANGE_MARGIN * span
+    step = _round_step(span / 8)
+    start = lo if lo == 0 else math.floor((lo - margin) / step) * step
+    return start, math.ceil((hi + margin) / step) * step
+
+
+def _round_step(x: float) -> float:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... (times a power of ten) at least x."""
+    power = 10 ** math.floor(math.log10(x))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= x)
 
 
 EVAL_METRICS = ("train_loss", "val_loss")  # Eval fields drawn as points, one Series each
@@ -330,11 +367,20 @@ def typed_events(dicts: Iterable[dict]) -> list[Event]:
     return out
 
 
-def read_run_curves(run_dir: str | Path) -> RunCurves:
-    """The curves of a run from its metrics.jsonl (empty when it has none)."""
-    from gptstudio.core.runs import read_metrics
+READ_BATCH = 10_000  # metrics.jsonl lines turned into events at a time
 
-    return RunCurves.from_events(typed_events(read_metrics(run_dir)))
+
+def read_run_curves(run_dir: str | Path) -> RunCurves:
+    """The curves of a run from its metrics.jsonl (empty when it has none), read as a stream: memory
+    stays bounded by the curves, not by the file (a session's RunStarted truncates what the one
+    before logged past its checkpoint, as read_metrics does)."""
+    from gptstudio.core.runs import iter_metrics
+
+    curves = RunCurves()
+    records = iter(iter_metrics(run_dir))
+    while batch := list(itertools.islice(records, READ_BATCH)):
+        curves.add_events(typed_events(batch))
+    return curves
 
 
 def read_runs_curves(run_dirs: list[Path], *, report=None, cancel=None) -> list[RunCurves]:

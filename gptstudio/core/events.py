@@ -100,15 +100,18 @@ EVENT_TYPES: dict[str, type] = {
     cls.type: cls for cls in (RunStarted, Step, Eval, CheckpointSaved, Message, SettingsProblem, Finished)
 }
 
+_FIELDS = {name: frozenset(f.name for f in fields(cls)) for name, cls in EVENT_TYPES.items()}
+
 EventCallback = Callable[[Event], None]
 
 
 def event_from_dict(d: dict) -> Event:
     """Inverse of Event.to_dict (unknown keys are ignored so old/new versions interoperate)."""
-    cls = EVENT_TYPES.get(str(d.get("type")))
+    kind = str(d.get("type"))
+    cls = EVENT_TYPES.get(kind)
     if cls is None:
         raise ValueError(f"Unknown event type {d.get('type')!r}")
-    names = {f.name for f in fields(cls)}
+    names = _FIELDS[kind]
     return cls(**{k: v for k, v in d.items() if k in names})
 
 

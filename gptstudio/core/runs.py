@@ -20,12 +20,13 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 from gptstudio.core.atomic import write_json_atomic
 from gptstudio.core.config import TrainConfig, coerce, known_settings
-from gptstudio.core.errors import CheckpointError, DatasetError, WorkspaceError
+from gptstudio.core.errors import Cancelled, CheckpointError, DatasetError, WorkspaceError
 from gptstudio.core.workspace import Workspace
 
 LATEST = "ckpt.pt"
@@ -131,6 +132,24 @@ def is_running_elsewhere(status: dict) -> bool:
 # ----- reading (used by the GUI and `gptstudio runs`) -----
 
 
+def iter_metrics(run_dir: str | os.PathLike) -> Iterator[dict]:
+    """Every event dict of a run's metrics.jsonl, oldest first, read a line at a time (a long run's
+    file is never held whole, and a reading thread never holds the GIL for long). Unreadable lines
+    (a torn last line after a kill) are skipped; later sessions' repeats are not (see read_metrics)."""
+    try:
+        f = open(Path(run_dir) / METRICS_FILE, encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    with f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
 def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
     """All events of a run, oldest first, as dicts.
 
@@ -138,19 +157,8 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
     earlier checkpoint, the steps and evals the previous session logged past that checkpoint are
     dropped, so curves never double back.
     """
-    path = Path(run_dir) / METRICS_FILE
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
     events: list[dict] = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(record, dict):
-            continue
+    for record in iter_metrics(run_dir):
         if record.get("type") == "run_started" and isinstance(record.get("start_iter"), int):
             start = record["start_iter"]
             events = [e for e in events if not _superseded(e, start)]
@@ -166,16 +174,19 @@ def _superseded(event: dict, start_iter: int) -> bool:
     return it >= start_iter if event.get("type") == "step" else (event.get("type") == "eval" and it > start_iter)
 
 
-def list_runs(home=None) -> list[dict]:
+def list_runs(home=None, *, report=None, cancel=None) -> list[dict]:
     """Every run in the workspace, newest first: status.json content plus name, path, checkpoints.
 
     Works for runs made by the CLI, the GUI, an import, or a folder copied by hand. A run whose
     status says 'running' but whose process is gone is shown as 'stopped' with interrupted=True
-    (it resumes from its last checkpoint).
+    (it resumes from its last checkpoint). Also a job (the GUI lists hundreds of runs off its
+    thread): raises Cancelled when `cancel` is set.
     """
     ws = Workspace.open(home)
     runs = []
     for name in ws.run_names():
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
         run_dir = ws.runs_dir / name
         info = read_status(run_dir)
         ckpts = checkpoint_paths(run_dir)
@@ -314,6 +325,7 @@ __all__ = [
     "config_from_checkpoint",
     "init_checkpoint",
     "is_running_elsewhere",
+    "iter_metrics",
     "list_runs",
     "read_dataset_meta",
     "read_metrics",

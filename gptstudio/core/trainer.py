@@ -286,6 +286,24 @@ class Plan:
     chat: bool = False  # a chat dataset: packed conversations, loss on the replies only
 
 
+def warm_up(*, report=None, cancel=None) -> None:
+    """One training step of a very small model, as a job run before the first real one.
+
+    A process's first step loads what it lazily needs: the first use of a torch optimizer imports
+    torch._dynamo, and with it sympy and torch's compiler stack (seconds of imports, some holding
+    the GIL for half a second at a time), and the first backward and AdamW step set up their engine
+    and kernels. A window runs this in the background once it is up, so that its first Start (or
+    speed measurement) does not stall the GUI while the run's first points come in."""
+    with torch.random.fork_rng(devices=[]):  # the random state stays as it was
+        model = GPT(GPTConfig(n_layer=1, n_head=1, n_embd=8, block_size=8, vocab_size=8, dropout=0.0, bias=False))
+        optimizer = model.configure_optimizers(0.1, 1e-3, (0.9, 0.95), "cpu")
+        x = torch.zeros((1, 8), dtype=torch.long)
+        _, loss = model(x, x)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+
+
 def resume_config(run_name: str, overrides: dict | None = None, *, home=None) -> TrainConfig:
     """Settings to continue a run: its saved settings, then `overrides` (what the user changed).
 

@@ -74,3 +74,19 @@ def test_unusable_files_raise_checkpoint_errors(tmp_path):
     torch.save({"model_args": {}, "when": datetime.date(2024, 1, 1)}, tmp_path / "code.pt")
     with pytest.raises(CheckpointError, match="Refused"):
         describe_checkpoint(tmp_path / "code.pt")
+
+
+def test_descriptions_are_read_once_per_file_version(tmp_path, monkeypatch):
+    """Listing a workspace again reads only the checkpoints that changed (training rewrites ckpt.pt)."""
+    from gptstudio.core import catalog
+
+    path = tmp_path / "ckpt.pt"
+    save_checkpoint(payload(iter_num=1), path)
+    loads = []
+    real_load = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    first = describe_checkpoint(path)
+    assert describe_checkpoint(path) is first and len(loads) == 1
+    save_checkpoint(payload(iter_num=2), path)  # a new file in its place
+    assert describe_checkpoint(path).iter_num == 2 and len(loads) == 2
+    assert catalog.describe_checkpoint(path, "r", "latest").run == "r"  # described as asked

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from gptstudio.cli import main
 from gptstudio.commands.train import ProgressPrinter
-from gptstudio.core.curves import LossSmoother, RunCurves, Series, read_run_curves, typed_events
+from gptstudio.core.curves import (
+    KEEP_FILL,
+    LossSmoother,
+    RunCurves,
+    Series,
+    read_run_curves,
+    steady_range,
+    typed_events,
+)
 from gptstudio.core.events import CheckpointSaved, Eval, Finished, RunStarted, Step
 
 from .training_helpers import tiny_cli_args, write_char_dataset
@@ -197,3 +205,47 @@ def test_cli_and_curves_show_the_same_smoothed_loss_at_log_interval_10(home, cap
         printer(event)
     assert printer.smoother.value == curves.smoothed_loss
     assert not math.isnan(curves.smoothed_loss)
+
+
+# ----- the range an axis shows -----
+
+
+def test_steady_range_holds_the_data_and_moves_in_round_steps():
+    shown, changes = None, 0
+    for hi in range(1, 20_001, 7):  # a run growing one logged point at a time
+        new = steady_range(0, hi, shown)
+        changes += new != shown
+        shown = new
+        assert shown[0] == 0 and hi < shown[1]  # the data inside, never on the edge
+        assert hi >= KEEP_FILL * shown[1]  # and filling most of the range
+    assert changes < 60  # a few dozen changes over 2,857 new points
+    assert shown[1] % 1000 == 0  # round numbers at this size
+
+
+def test_steady_range_keeps_what_still_fits_and_widens_a_flat_line():
+    assert steady_range(1.5, 4.0, (1.0, 4.5)) == (1.0, 4.5)  # fits and fills 2.5/3.5 of it
+    lo, hi = steady_range(1.5, 4.0, (0.0, 10.0))  # fits but fills only a quarter: tighter
+    assert 1.0 <= lo < 1.5 and 4.0 < hi <= 4.5
+    lo, hi = steady_range(2.0, 2.0)  # one value: a little room around it
+    assert lo < 2.0 < hi and hi - lo < 1
+
+
+def test_a_series_version_changes_with_its_points():
+    s = Series()
+    versions = {s.version}
+    s.extend([0, 1], [2.0, 1.0])
+    versions.add(s.version)
+    s.keep_first(1)
+    versions.add(s.version)
+    assert len(versions) == 3
+
+
+def test_curves_are_read_as_a_stream_with_the_same_result(tmp_path):
+    """read_run_curves reads metrics.jsonl a line at a time, in batches; a resumed session still drops
+    what the previous one logged past its checkpoint."""
+    lines = [started(0, 30_000)] + [step(i, 2.0 + i / 1e4) for i in range(25_000)]
+    lines += [started(20_000, 30_000)] + [step(i, 1.0) for i in range(20_000, 30_000)]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(json.dumps(e.to_dict()) for e in lines) + "\n{torn")
+    curves = read_run_curves(tmp_path)
+    assert curves.loss.n == 30_000 and curves.loss.y[19_999] == pytest.approx(3.9999) and curves.loss.y[-1] == 1.0
+    assert np.all(np.diff(curves.loss.x) == 1)

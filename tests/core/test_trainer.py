@@ -203,6 +203,14 @@ def test_cancel_stops_within_one_iteration_with_a_checkpoint(home, dataset):
     assert json.loads((home / "runs" / "r" / "status.json").read_text())["status"] == "stopped"
 
 
+def test_warm_up_leaves_the_random_state_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    trainer.warm_up()
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_stop_file_stops_the_run_and_is_removed(home, dataset):
     stop = home / "runs" / "r" / "STOP"
 
