@@ -28,6 +28,7 @@ from gptstudio.gui.playground.token_inspector import TokenInspector
 from gptstudio.gui.state.playground_prefs import PlaygroundPrefs
 from gptstudio.gui.state.playground_session import PlaygroundSession, draw_seed
 
+NO_CHOICE = "Choose a checkpoint first: train a model in the Training tab, or open a checkpoint file."
 EMPTY_HINT = "No checkpoints yet. Train a model in the Training tab, or open a checkpoint file, then talk to it here."
 
 
@@ -139,10 +140,8 @@ class PlaygroundTab(QWidget):
             return False
         if self.session.mode == "chat" and not text.strip():
             return self._say("Type a message first.")
-        if not pairing.answering():
-            return self._say(
-                "Choose a checkpoint first: train a model in the Training tab, or open a checkpoint file.", error=True
-            )
+        if not pairing.answering() and not self.models.is_refreshing():
+            return self._say(NO_CHOICE, error=True)
         if self.models.failed():
             return self._say(self.models.status.text(), error=True)
         if not self.models.ready():
@@ -171,6 +170,9 @@ class PlaygroundTab(QWidget):
     def _on_models_changed(self) -> None:
         self._show_model_kinds()
         self._pending_send = self._pending_send and not self.models.failed()
+        if self._pending_send and not self.models.pairing().answering() and not self.models.is_refreshing():
+            self._pending_send = False  # the checkpoints are listed: there is none to answer
+            self._say(NO_CHOICE, error=True)
         self._check_prompt()
         if self._pending_send and self.models.ready():
             self._pending_send = False

@@ -84,7 +84,7 @@ class TrainingTab(QWidget):
         """Stop a run (checkpoint saved), wait for its thread/process; True when it ended in time."""
         self.runs.shutdown()
         if not self.is_running():
-            return True
+            return self.runner.shutdown(timeout_ms)  # (no run: waits for its background import, if any)
         self.log.log(f"Stopping run {self.runner.run_name} and saving a checkpoint…")
         ended = self.runner.shutdown(timeout_ms)
         if not ended:
@@ -175,6 +175,7 @@ class TrainingTab(QWidget):
         self.status.reset(best_val=history.best[1] if history.best else None)
         self.plots.show_curves(history, f"Loss: {name}")
         nproc = self.controls.processes()
+        self.plots.set_training_here(not nproc)  # in this process, it shares the GIL with the plots
         self.runner.start(cfg, nproc=nproc, overrides=overrides)
         self.runs.set_active_run(name)
         with_procs = f" with {nproc} processes" if nproc else ""
@@ -193,6 +194,7 @@ class TrainingTab(QWidget):
         self.runs.past_run_selected.connect(self._summarise_past_run)
         self.runs.curves_read.connect(self._show_curves)
         self.runs.deleted.connect(self._on_deleted)
+        self.runs.refreshed.connect(self._update_state)  # Resume follows the runs as listed
         self.runs.message.connect(lambda level, text: self.log.log(text, level))
         # each panel takes the events it shows; the tab adds the status line and the end
         for signal, takers in (
@@ -231,6 +233,7 @@ class TrainingTab(QWidget):
 
     @Slot()
     def _on_ended(self) -> None:
+        self.plots.set_training_here(False)
         self.runs.set_active_run(None)
         self.runs.refresh()
         self._update_state()

@@ -44,7 +44,8 @@ def test_export_from_runs_list(qtbot, home, run, tmp_path):
     tab = TrainingTab(Workspace.open(home), AppSettings(tmp_path / "s.json"))
     qtbot.addWidget(tab)
     runs = tab.runs  # the runs list panel
-    runs.refresh()
+    with qtbot.waitSignal(runs.refreshed, timeout=30_000):
+        runs.refresh()
     assert not runs.exportRunButton.isEnabled()
     tab.select_runs([run])
     assert runs.exportRunButton.isEnabled()
@@ -62,6 +63,7 @@ def test_export_from_playground_picker(qtbot, home, run, tmp_path):
     tab = PlaygroundTab(Workspace.open(home), AppSettings(tmp_path / "s.json"))
     qtbot.addWidget(tab)
     tab.refresh_checkpoints()
+    qtbot.waitUntil(lambda: not tab.models.is_refreshing(), timeout=30_000)
     assert tab.models.picker.export_button.isEnabled()
     dialog = tab.models.picker.export_checkpoint()
     text = finish_export(qtbot, dialog, tmp_path / "st", fmt_index=1)

@@ -1,8 +1,10 @@
 """Which models answer: the checkpoint picker, compare mode, and a line saying what is loaded.
 
 Composes `CheckpointPicker` and `ComparePicker` over the Qt-free `CheckpointChoices`, and keeps the
-answering checkpoints' models loaded with a `ModelLoader`. Another panel's control can sit between
-the two pickers (`insert`), as the tab's mode choice does.
+answering checkpoints' models loaded with a `ModelLoader`. The workspace's checkpoints are listed on a
+JobRunner (`refresh`, `is_refreshing`; reading hundreds of them takes seconds), so the window never
+waits for them. Another panel's control can sit between the two pickers (`insert`), as the tab's mode
+choice does.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from gptstudio.core.catalog import CheckpointInfo
+from gptstudio.core.catalog import CheckpointInfo, list_checkpoints
 from gptstudio.core.errors import GPTStudioError
+from gptstudio.gui.jobs import JobRunner
 from gptstudio.gui.playground.checkpoint_picker import CheckpointPicker
 from gptstudio.gui.playground.compare_picker import ComparePicker
 from gptstudio.gui.playground.model_loader import ModelLoader
@@ -32,6 +35,11 @@ class ModelBar(QWidget):
         self.workspace = workspace
         self.choices = CheckpointChoices()
         self.loader = ModelLoader(workspace.home, self)
+        self._lister = JobRunner(self)
+        self._listed = None  # what the last listing found, offered once it has finished
+        self._lister.succeeded.connect(lambda listed: setattr(self, "_listed", listed))
+        self._lister.failed.connect(self.problem)
+        self._lister.finished.connect(self._on_listed)
         self.picker = CheckpointPicker(workspace.home)
         self.compare = ComparePicker()
         self.status = QLabel("", objectName="modelStatus", wordWrap=True)
@@ -74,8 +82,18 @@ class ModelBar(QWidget):
 
     # ------------------------------------------------------------------------------------ choices
     def refresh(self) -> None:
-        """Re-read the workspace's runs (after training saved a checkpoint, or when the tab is shown)."""
-        problems = self.choices.refresh(self.workspace)
+        """Re-read the workspace's runs (after training saved a checkpoint, or when the tab is shown), in
+        the background: the choices follow, then `changed` (and `problem` for unreadable checkpoints)."""
+        self._lister.start(list_checkpoints, self.workspace)
+
+    def is_refreshing(self) -> bool:
+        return self._lister.is_running()
+
+    def _on_listed(self) -> None:
+        if self._listed is None:
+            return
+        (found, problems), self._listed = self._listed, None
+        self.choices.set_runs(found)
         self._offer()
         if problems:
             self.problem.emit("Some checkpoints could not be read: " + "; ".join(problems))
@@ -136,5 +154,6 @@ class ModelBar(QWidget):
         return self.loader.samplers()
 
     def shutdown(self) -> None:
+        self._lister.shutdown(15_000)
         self.picker.shutdown()
         self.loader.shutdown(15_000)

@@ -28,9 +28,15 @@ class CheckpointChoices:
 
     def refresh(self, workspace) -> list[str]:
         """Re-read the workspace's runs; forget opened files that are gone. Returns what could not be read."""
-        self.runs, problems = list_checkpoints(workspace)
-        self.files = [c for c in self.files if Path(c.path).is_file()]
+        found, problems = list_checkpoints(workspace)
+        self.set_runs(found)
         return problems
+
+    def set_runs(self, found: list[CheckpointInfo]) -> None:
+        """The workspace's checkpoints as just listed (core.catalog.list_checkpoints, maybe in a job);
+        opened files that are gone are forgotten."""
+        self.runs = list(found)
+        self.files = [c for c in self.files if Path(c.path).is_file()]
 
     def add_file(self, path) -> CheckpointInfo:
         """Describe a checkpoint file and offer it (raises GPTStudioError when it is not one)."""

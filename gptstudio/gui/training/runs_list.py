@@ -1,7 +1,9 @@
 """RunsList: every run of the workspace (the CLI's too), with Refresh / Reveal folder / Export… / Delete….
 
-Selecting runs reads their curves off the GUI thread and emits `curves_read(full, curves, overlays)`:
-the first selected run to draw in full (unless one is training), the others to overlay. The run
+The runs are listed off the GUI thread too (`refresh`, then `refreshed`; hundreds of run folders take
+a while to read), and shown in one batch. Selecting runs reads their curves off the GUI thread and emits
+`curves_read(full, curves, overlays)`: the first selected run to draw in full (unless one is training),
+the others to overlay. The run
 that is training (`set_active_run`) is never deleted, and its row follows its progress
 (`show_progress`) without re-reading the runs folder.
 """
@@ -44,6 +46,7 @@ class RunsList(QGroupBox):
     past_run_selected = Signal(str)  # a run to draw in full: its curves follow in curves_read
     curves_read = Signal(object, object, dict)  # full run's name and RunCurves (or None, None), overlays
     deleted = Signal(list)  # names of the runs just deleted
+    refreshed = Signal()  # the runs were listed again: names, rows and resume_candidate are current
     message = Signal(str, str)  # level, text: for the training log
 
     def __init__(self, workspace: Workspace, parent=None):
@@ -56,6 +59,9 @@ class RunsList(QGroupBox):
         self._reader = JobRunner(self)
         self._reader.succeeded.connect(self._on_curves_read)
         self._reader.failed.connect(lambda text: self.message.emit("warning", f"Cannot read the curves: {text}"))
+        self._lister = JobRunner(self)
+        self._lister.succeeded.connect(self._show_runs)
+        self._lister.failed.connect(self._on_list_failed)
         self.runsList = QTreeWidget(objectName="runsList")
         self.runsList.setHeaderLabels(COLUMNS)
         self.runsList.setRootIsDecorated(False)
@@ -126,15 +132,26 @@ class RunsList(QGroupBox):
     # ----- changing
 
     def refresh(self) -> None:
-        """Re-read every run of the workspace, keeping the selection."""
-        try:
-            self._runs = list_runs(self.workspace.home)
-        except (OSError, GPTStudioError) as e:
-            self._runs = []
-            self.message.emit("error", f"Cannot list the runs: {e}")
+        """Re-read every run of the workspace in the background, keeping the selection; `refreshed`
+        follows once the list shows them."""
+        self._lister.start(list_runs, self.workspace.home)
+
+    def is_listing(self) -> bool:
+        """True while the runs are being read again."""
+        return self._lister.is_running()
+
+    def _on_list_failed(self, text: str) -> None:
+        self.message.emit("error", f"Cannot list the runs: {text}")
+        self._show_runs([])
+
+    def _show_runs(self, runs: list[dict]) -> None:
+        """Show these runs (list_runs' dicts), keeping the selection: the rows are made first and
+        added in one go, as one insertion (a row at a time would lay the list out each time)."""
+        self._runs = runs
         selected = set(self.selected())
         self.runsList.blockSignals(True)
         self.runsList.clear()
+        items = []
         for run in self._runs:
             best, iters, max_iters = run.get("best_val_loss"), run.get("iter"), run.get("max_iters")
             bpb = run.get("best_val_bpb")
@@ -156,12 +173,16 @@ class RunsList(QGroupBox):
             )
             item.setData(0, Qt.ItemDataRole.UserRole, run["name"])
             item.setToolTip(0, f"{run['name']}\n{run.get('path', '')}")
-            self.runsList.addTopLevelItem(item)
-            item.setSelected(run["name"] in selected)
+            items.append(item)
+        self.runsList.addTopLevelItems(items)
+        for item in items:
+            if item.data(0, Qt.ItemDataRole.UserRole) in selected:
+                item.setSelected(True)
         for col in range(1, len(COLUMNS)):
             self.runsList.resizeColumnToContents(col)
         self.runsList.blockSignals(False)
         self._update_buttons()
+        self.refreshed.emit()
 
     def select(self, names: list[str]) -> None:
         """Select these runs (as one change, as a click would)."""
@@ -184,7 +205,7 @@ class RunsList(QGroupBox):
         return self._reader.is_running()
 
     def shutdown(self, timeout_ms: int = 5_000) -> bool:
-        return self._reader.shutdown(timeout_ms)
+        return all([runner.shutdown(timeout_ms) for runner in (self._lister, self._reader)])
 
     def show_progress(
         self, name: str, it: int, max_iters: int, best_val: float | None, best_bpb: float | None = None
@@ -218,6 +239,7 @@ class RunsList(QGroupBox):
                 self.message.emit("error", f"Could not delete run '{name}': {e}")
         if self.shown_run in names:
             self.shown_run = None
+        self._show_runs([r for r in self._runs if r["name"] not in names])  # at once; then read them again
         self.refresh()
         self.deleted.emit(names)
 

@@ -8,20 +8,23 @@ follows once the job's thread is done.
 
 from __future__ import annotations
 
-import sys
+import gc
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from gptstudio.core import trainer  # imported with the window: see below
 from gptstudio.core.config import TrainConfig
 from gptstudio.core.launch import train_here, train_with_torchrun
 from gptstudio.gui.jobs import Job, JobRunner
 from gptstudio.gui.training.event_pump import EventPump
 
-# The training thread runs Python between torch ops. With the default 5 ms GIL switch interval,
-# every Python callback of a repaint can wait 5 ms for the GIL; 1 ms keeps the GUI thread's waits
-# short at a negligible cost to training. (A torchrun child has a GIL of its own.)
-GIL_SWITCH_S = 0.001
+# train_here imports the trainer when it runs, so that the command line starts without it. In the
+# window it is imported up front instead: imported at Start by the training thread, its modules would
+# hold the GIL (and their import locks) for a good part of a second while the GUI draws. What the
+# first optimizer step imports (trainer.warm_up: seconds of torch's compiler stack) is imported in
+# the background once the window has been up for WARM_UP_AFTER_MS.
+WARM_UP_AFTER_MS = 1500
 
 
 class TrainingRunner(QObject):
@@ -35,7 +38,10 @@ class TrainingRunner(QObject):
         self._jobs = JobRunner(self)
         self._jobs.finished.connect(self._on_job_done)
         self._job: Job | None = None
-        self._switch_interval: float | None = None
+        self._warm_up = JobRunner(self)
+        self._warm_up.finished.connect(self._on_warmed_up)
+        self._warmed_up = self._closed = False
+        QTimer.singleShot(WARM_UP_AFTER_MS, self, self._start_warm_up)
 
     def start(self, config: TrainConfig, *, nproc: int = 0, overrides: dict | None = None) -> None:
         """Train `config` (a resume when init_from="resume", with `overrides` on its saved settings):
@@ -47,8 +53,6 @@ class TrainingRunner(QObject):
                 train_with_torchrun, config, home=self.home, nproc=nproc, overrides=overrides, report=self.pump.push
             )
             return
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch_interval, GIL_SWITCH_S))
         self._job = self._jobs.start(train_here, config, home=self.home, overrides=overrides, report=self.pump.push)
 
     def stop(self) -> None:
@@ -59,6 +63,23 @@ class TrainingRunner(QObject):
     def is_running(self) -> bool:
         return self._job is not None
 
+    def warmed_up(self) -> bool:
+        """True once trainer.warm_up has run in the background (it starts WARM_UP_AFTER_MS after this)."""
+        return self._warmed_up
+
+    def _start_warm_up(self) -> None:
+        if not self._closed and not self._warmed_up:
+            self._warm_up.start(trainer.warm_up)
+
+    @Slot()
+    def _on_warmed_up(self) -> None:
+        self._warmed_up = True
+        # The window and every module it needs are loaded now (torch's compiler stack included: 340,000
+        # objects). Python's cycle collector walks them all at each full collection, in the GUI thread
+        # (app.collect_garbage_on_gui_thread): 150 ms each. Frozen, they are left out of collections
+        # (refcounting still frees them): a full collection then takes a few ms.
+        gc.freeze()
+
     @property
     def job(self) -> Job | None:
         """The run's job (its thread), while it runs."""
@@ -66,6 +87,8 @@ class TrainingRunner(QObject):
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
         """Stop the run and wait for it; True when it ended in time (its events are delivered)."""
+        self._closed = True
+        self._warm_up.shutdown(timeout_ms)  # an import cannot be cancelled: it ends by itself
         if self._job is None:
             return True
         if not self._jobs.shutdown(timeout_ms):
@@ -79,8 +102,5 @@ class TrainingRunner(QObject):
             return
         self._job = None
         self.pump.stop()  # delivers the rest of the run's events, its Finished included
-        if self._switch_interval is not None:
-            sys.setswitchinterval(self._switch_interval)
-            self._switch_interval = None
         self.run_name = None
         self.ended.emit()

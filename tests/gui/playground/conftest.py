@@ -77,6 +77,7 @@ def make_tab(qtbot, home):
         tab.resize(1100, 760)
         tab.show()
         tabs.append(tab)
+        qtbot.waitUntil(lambda: not tab.models.is_refreshing(), timeout=30_000)  # checkpoints listed
         return tab
 
     yield make

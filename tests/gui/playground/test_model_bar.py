@@ -36,7 +36,8 @@ def test_remembers_last_sessions_choices(qtbot, home, install_run, tiny_run_sour
     bar = make(qtbot, home)
     best = str(home / "runs" / "tiny" / "best.pt")
     bar.remember(best, None, [str(tiny_run_source / "ckpt.pt"), "/gone/away.pt"])
-    bar.refresh()
+    bar.refresh()  # lists the checkpoints in the background
+    qtbot.waitUntil(lambda: not bar.is_refreshing(), timeout=30_000)
     assert bar.picker.current().short_name == "tiny/best"
     assert [c.short_name for c in bar.choices.all()] == ["tiny/latest", "tiny/best", "ckpt.pt"]
     assert bar.remembered() == (best, best, [str(tiny_run_source / "ckpt.pt")], [])  # no pretrained models

@@ -475,6 +475,7 @@ def test_new_checkpoints_appear_on_refresh(qtbot, install_run, make_tab):
     assert tab.models.picker.current() is None
     install_run("later")
     tab.refresh_checkpoints()
+    qtbot.waitUntil(lambda: not tab.models.is_refreshing(), timeout=30_000)
     assert tab.models.picker.combo.currentText().startswith("later/latest")
     qtbot.waitUntil(tab.models_ready, timeout=15_000)
     assert tab.composer.send_button.isEnabled()

@@ -2,12 +2,15 @@
 the Playground (opened without training, compared side by side with a run, remembered)."""
 
 import socket
+import threading
 
 import pytest
 import torch
 from PySide6.QtCore import Qt
 
+from gptstudio.core.errors import Cancelled
 from gptstudio.core.server import bind_socket
+from gptstudio.gui.playground import model_loader
 from gptstudio.gui.settings import AppSettings
 
 openai = pytest.importorskip("openai")
@@ -64,7 +67,7 @@ def test_serve_this_model_start_use_stop(qtbot, tab):
     qtbot.waitUntil(closed, timeout=15_000)
 
 
-def test_serve_says_why_it_cannot_start(qtbot, tab, make_tab):
+def test_serve_says_why_it_cannot_start(qtbot, tab, make_tab, monkeypatch):
     taken = bind_socket("127.0.0.1", 0)
     try:
         tab.serving.port_spin.setValue(taken.getsockname()[1])
@@ -74,8 +77,16 @@ def test_serve_says_why_it_cannot_start(qtbot, tab, make_tab):
         assert tab.serving.serve_button.text() == "Serve this model"
     finally:
         taken.close()
+    loads = threading.Event()  # the model of the next tab is still loading until this is set
+
+    def still_loading(info, home, *, report, cancel):
+        loads.wait(30)
+        raise Cancelled()
+
+    monkeypatch.setattr(model_loader, "load_sampler", still_loading)
     loading = make_tab()  # the same workspace: its model has only begun to load
     assert not loading.serve() and "not loaded yet" in loading.serving.message.text()
+    loads.set()
 
 
 def test_serve_without_a_model(make_tab):

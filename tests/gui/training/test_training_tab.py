@@ -93,6 +93,7 @@ def make_tab(qtbot, home, tmp_path):
         tab.names_asked = []
         tab.ask_run_name = lambda suggestion: (tab.names_asked.append(suggestion), run_name)[1]
         tabs.append(tab)
+        wait_listed(qtbot, tab)
         return tab
 
     yield make
@@ -117,7 +118,12 @@ def wait_finished(qtbot, tab, timeout=60_000) -> Finished:
     with qtbot.waitSignal(tab.runner.pump.sig_finished, timeout=timeout) as blocker:
         pass
     qtbot.waitUntil(lambda: not tab.is_running(), timeout=10_000)
+    wait_listed(qtbot, tab)  # the runs are read again when a run ends
     return blocker.args[0]
+
+
+def wait_listed(qtbot, tab) -> None:
+    qtbot.waitUntil(lambda: not tab.runs.is_listing(), timeout=30_000)
 
 
 def wait_read(qtbot, tab) -> None:
@@ -395,6 +401,7 @@ def test_runs_list_shows_cli_runs_and_overlays_two(qtbot, make_tab, dataset, hom
     # a run started elsewhere appears after Refresh; Delete asks first
     train_headless(home, "cli-c", max_iters=5, lr_decay_iters=5, eval_interval=5)
     runs.refreshRunsButton.click()
+    wait_listed(qtbot, tab)
     assert len(runs.names()) == 3
     runs.confirm = lambda title, text: False
     tab.select_runs(["cli-c"])
@@ -432,7 +439,8 @@ def test_plots_draw_a_bounded_number_of_points_for_200k_steps(qtbot, make_tab):
         plots.lossPlot.grab()  # paint it
         times.append(time.perf_counter() - t0)
     assert plots.rawCurve.xData[-1] == 200_049
-    assert first < 3.0 and min(times) < 0.25, (first, times)
+    # a redraw takes a few ms here: the median of five stays within a few frames on a loaded machine
+    assert first < 3.0 and sorted(times)[2] < 0.1, (first, times)
 
 
 # ----- torchrun -----
@@ -547,3 +555,16 @@ def test_torchrun_resume_then_a_killed_child_is_reported(qtbot, make_tab, datase
     assert tab.controls.startButton.isEnabled() and not tab.is_running()
     psutil.wait_procs(procs, timeout=10)
     assert all(ended(p) for p in procs)
+
+
+def test_the_window_warms_up_the_trainer_then_leaves_its_objects_out_of_collections(qtbot, make_tab):
+    """Shortly after the tab is up, the first optimizer step's imports are done in the background, and
+    what is loaded then is frozen: a full cycle collection in the GUI thread stays short."""
+    import gc
+
+    tab = make_tab()
+    qtbot.waitUntil(tab.runner.warmed_up, timeout=120_000)
+    assert "torch._dynamo" in sys.modules and gc.get_freeze_count() > 100_000
+    t0 = time.perf_counter()
+    gc.collect()
+    assert time.perf_counter() - t0 < 0.1  # 150 ms with torch's compiler stack loaded and nothing frozen
