@@ -83,6 +83,7 @@ def main() -> int:
     train_tab.start()
     status = train_tab.findChild(QObject, "trainStatus")
     wait(app, lambda: not train_tab.is_running(), 3600, "the training run", progress=lambda: status.text()[:120])
+    wait(app, lambda: not train_tab.runs.is_listing(), 60, "the runs list")
     train_tab.select_runs(["tiny-shakespeare"])
     shoot("Training", "training")
 
