@@ -565,6 +565,9 @@ def test_the_window_warms_up_the_trainer_then_leaves_its_objects_out_of_collecti
     tab = make_tab()
     qtbot.waitUntil(tab.runner.warmed_up, timeout=120_000)
     assert "torch._dynamo" in sys.modules and gc.get_freeze_count() > 100_000
-    t0 = time.perf_counter()
-    gc.collect()
-    assert time.perf_counter() - t0 < 0.1  # 150 ms with torch's compiler stack loaded and nothing frozen
+    seconds = []
+    for _ in range(3):  # the best of three: a shared machine may deschedule the process during one
+        t0 = time.perf_counter()
+        gc.collect()
+        seconds.append(time.perf_counter() - t0)
+    assert min(seconds) < 0.1, seconds  # 150 ms with torch's compiler stack loaded and nothing frozen
