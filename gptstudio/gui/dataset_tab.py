@@ -307,7 +307,11 @@ class DatasetTab(QWidget):
         self.refresh_runs()
 
     def refresh_runs(self) -> None:
-        self.chat_panel.set_runs([r for r in list_runs(self.workspace.home) if r.get("checkpoints")])
+        """List the runs once: the guide shows while there is none, chat data can be made for those with a
+        checkpoint."""
+        runs = list_runs(self.workspace.home)
+        self.guide.update_visibility(bool(runs))
+        self.chat_panel.set_runs([r for r in runs if r.get("checkpoints")])
 
     def selected_dataset(self) -> str | None:
         return self.library.selected()
@@ -335,7 +339,6 @@ class DatasetTab(QWidget):
     def _on_refreshed(self) -> None:
         self.details.forget()  # a dataset may have been prepared again under the same name
         self.details.show_dataset(self.library.entry(self.library.selected()))
-        self.guide.update_visibility(bool(self.workspace.run_names()))
 
     def _on_deleted(self, name: str) -> None:
         if self.prefs.get(SELECTED_KEY) == name:
@@ -347,8 +350,7 @@ class DatasetTab(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        self.guide.update_visibility(bool(self.workspace.run_names()))  # a run may have started meanwhile
-        self.refresh_runs()
+        self.refresh_runs()  # a run may have started meanwhile
 
     def closeEvent(self, event) -> None:
         self.shutdown()  # also when the tab is used on its own, outside the main window
