@@ -187,9 +187,6 @@ class ChatPanel(QGroupBox):
         self._skip_bad = self._drop_unknown = False
         self.review.hide()
 
-    def reviewing(self) -> bool:
-        return self.review.isVisibleTo(self)
-
     # ---- internals
 
     def _skip(self) -> None:

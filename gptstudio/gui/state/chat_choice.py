@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from gptstudio.core.chat_dataset import ChatSurvey
 
@@ -32,13 +32,6 @@ class ChatChoice:
 
     def survey_kwargs(self) -> dict:
         return {k: v for k, v in self.kwargs().items() if k not in ("skip_bad", "drop_unknown")}
-
-    def with_answers(self, skip_bad: bool | None = None, drop_unknown: bool | None = None) -> ChatChoice:
-        return replace(
-            self,
-            skip_bad=self.skip_bad if skip_bad is None else skip_bad,
-            drop_unknown=self.drop_unknown if drop_unknown is None else drop_unknown,
-        )
 
 
 def open_questions(survey: ChatSurvey, choice: ChatChoice) -> list[str]:
