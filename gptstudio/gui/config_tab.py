@@ -44,7 +44,7 @@ from gptstudio.gui.config.start_point_label import StartPointLabel
 from gptstudio.gui.settings import AppSettings
 from gptstudio.gui.state import last_config
 from gptstudio.gui.state.config_checks import WorkspaceDatasets
-from gptstudio.gui.state.start_point import StartPoints
+from gptstudio.gui.state.start_point import StartPoint, StartPoints
 
 REFRESH_MS = 150  # validation and estimates, after the person stops typing
 SIDE_WIDTH = 400
@@ -130,8 +130,8 @@ class ConfigTab(QWidget):
         """Every problem with the current settings, each with the fields it concerns (empty = ready)."""
         return self._problems(self.config())
 
-    def _problems(self, cfg: TrainConfig) -> list[Problem]:
-        return self.datasets.problems(cfg) + self.start_points.problems(cfg, self.datasets.meta(cfg.dataset))
+    def _problems(self, cfg: TrainConfig, start: StartPoint | None = None) -> list[Problem]:
+        return self.datasets.problems(cfg) + self.start_points.problems(cfg, self.datasets.meta(cfg.dataset), start)
 
     def start_point(self):
         """Where the current settings start (StartPoint: kind, text, the run's checkpoint)."""
@@ -157,7 +157,7 @@ class ConfigTab(QWidget):
             self.form.set_config(built)
             cfg = built
         self.start_label.show_start(start)
-        problems = self._problems(cfg)
+        problems = self._problems(cfg, start)
         self.problems_panel.show_problems(problems)
         self.form.mark_problems(problems)
         self.estimates.show_estimates(cfg, self.datasets.meta(cfg.dataset))

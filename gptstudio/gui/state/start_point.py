@@ -99,9 +99,10 @@ class StartPoints:
         out.block_size = min(block, out.block_size)
         return out
 
-    def problems(self, cfg: TrainConfig, dataset_meta: dict | None) -> list[Problem]:
-        """The start point's own problem, or a dataset tokenized for another model."""
-        start = self.of(cfg.init_from)
+    def problems(self, cfg: TrainConfig, dataset_meta: dict | None, start: StartPoint | None = None) -> list[Problem]:
+        """The start point's own problem, or a dataset tokenized for another model (`start`: what
+        cfg.init_from means, when the caller already looked it up)."""
+        start = start or self.of(cfg.init_from)
         if start.problem is not None:
             return [start.problem]
         if start.kind == "run" and dataset_meta is not None and start.info is not None:
