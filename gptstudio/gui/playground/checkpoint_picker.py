@@ -13,9 +13,7 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QMenu
 
 from gptstudio.core.catalog import CheckpointInfo
 from gptstudio.core.pretrained import PRETRAINED_NAMES
-
-# OpenAI's GPT-2 sizes, to show in the menu
-PRETRAINED_SIZES = {"gpt2": "124M", "gpt2-medium": "355M", "gpt2-large": "774M", "gpt2-xl": "1.5B"}
+from gptstudio.gui.state.start_point import PRETRAINED_SIZES
 
 NO_CHECKPOINTS = "No checkpoints yet: train a model, or open a checkpoint file"
 

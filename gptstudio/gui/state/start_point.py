@@ -16,6 +16,7 @@ from gptstudio.core.runs import ARCHITECTURE, init_checkpoint, list_runs, tokeni
 from gptstudio.core.tokenizer import same_vocabulary
 from gptstudio.core.workspace import Workspace
 
+# OpenAI's GPT-2 sizes (as nanoGPT names them), shown wherever a pretrained model is offered
 PRETRAINED_SIZES = {"gpt2": "124M", "gpt2-medium": "350M", "gpt2-large": "774M", "gpt2-xl": "1.5B"}
 
 
