@@ -192,6 +192,18 @@ def settle(ms: int = 300) -> None:
     wait_until(lambda: time.monotonic() >= end, ms / 1000 + 5)
 
 
+def probe_while(action: Callable[[], None], done: Callable[[], bool], timeout_s: float) -> tuple[Probe, float]:
+    """Start the probe on the settled window, do `action`, run the event loop until `done()`: the probe
+    (still ticking, for what follows) and the seconds from the action to done."""
+    probe = Probe()
+    settle()
+    probe.start()
+    t0 = time.perf_counter()
+    action()
+    wait_until(done, timeout_s)
+    return probe, time.perf_counter() - t0
+
+
 def timed_application():
     """A QApplication that times the delivery of every event (--blame): the slowest ones name what
     held the GUI thread (the receiver's class and the event's type; queued signals are MetaCall)."""
@@ -474,13 +486,7 @@ def start_window(home: Path, s: dict) -> dict:
     """Start → the first points drawn → the first eval → the first checkpoint."""
     cfg = start_config(char_dataset(home), "gui")
     window, tab = training_window(home, cfg)
-    probe = Probe()
-    settle()
-    probe.start()
-    t0 = time.perf_counter()
-    tab.controls.startButton.click()
-    wait_until(lambda: tab.plots.curves.checkpoints.n > 0, 300)
-    seconds = time.perf_counter() - t0
+    probe, seconds = probe_while(tab.controls.startButton.click, lambda: tab.plots.curves.checkpoints.n > 0, 300)
     settle()
     numbers = probe.stop()
     tab.stop()
@@ -684,13 +690,9 @@ def open_run_window(home: Path, s: dict) -> dict:
     window = open_window(home)
     tab = window.training_tab
     window.show_tab("Training")
-    probe = Probe()
-    settle()
-    probe.start()
-    t0 = time.perf_counter()
-    tab.runs.select(["long"])
-    wait_until(lambda: len(tab.plots.curves.loss) == s["points"], 300)
-    seconds = time.perf_counter() - t0
+    probe, seconds = probe_while(
+        lambda: tab.runs.select(["long"]), lambda: len(tab.plots.curves.loss) == s["points"], 300
+    )
     settle(1000)
     numbers = probe.stop()
     window.close()
@@ -727,13 +729,8 @@ def runs_list_window(home: Path, s: dict) -> dict:
     window = open_window(home)
     tab = window.training_tab
     window.show_tab("Training")
-    probe = Probe()
-    settle()
-    probe.start()
-    t0 = time.perf_counter()
-    tab.runs.refreshRunsButton.click()
-    wait_until(lambda: not listing(tab.runs) and len(tab.runs.names()) == s["runs"], 120)
-    seconds = time.perf_counter() - t0
+    listed = lambda: not listing(tab.runs) and len(tab.runs.names()) == s["runs"]  # noqa: E731
+    probe, seconds = probe_while(tab.runs.refreshRunsButton.click, listed, 120)
     settle()
     window.show_tab("Playground")
     settle(1500)
@@ -774,15 +771,13 @@ def drop_folder_window(home: Path, s: dict) -> dict:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(folder))])
     pos = QPointF(area.rect().center())
-    probe = Probe()
-    settle()
-    probe.start()
-    t0 = time.perf_counter()
     buttons, keys = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    QApplication.sendEvent(area, QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, buttons, keys))
-    QApplication.sendEvent(area, QDropEvent(pos, Qt.DropAction.CopyAction, mime, buttons, keys))
-    wait_until(lambda: len(tab.input_panel.inputs.files) == s["files"], 300)
-    seconds = time.perf_counter() - t0
+
+    def drop():
+        QApplication.sendEvent(area, QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, buttons, keys))
+        QApplication.sendEvent(area, QDropEvent(pos, Qt.DropAction.CopyAction, mime, buttons, keys))
+
+    probe, seconds = probe_while(drop, lambda: len(tab.input_panel.inputs.files) == s["files"], 300)
     compare = getattr(tab, "compare_panel", None)  # then the files are compared on three tokenizers
     wait_until(lambda: compare is None or not compare.is_measuring(), 300)
     settle(1000)
