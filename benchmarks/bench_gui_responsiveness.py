@@ -44,17 +44,14 @@ TREE = Path(os.environ.get("GUI_BENCH_TREE", REPO))  # the checkout whose gptstu
 sys.path.insert(0, str(TREE))
 
 from gptstudio.core.presets import BUILTIN_PRESETS  # noqa: E402 (the checkout chosen above)
+from gptstudio.selftest import SELF_TEST_SETTINGS  # noqa: E402
 
 PROBE_MS = 10
 _app = None  # the QApplication of a window child process
-# the tiny model of the issue: 2 layers, 32 wide, every step logged (~200 iterations/s on 2 cores)
+SHAPE = ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "dropout")
+# the tiny model of the issue, the self-test's: 2 layers, 32 wide, every step logged (~200 iterations/s on 2 cores)
 TINY_RUN = dict(
-    n_layer=2,
-    n_head=2,
-    n_embd=32,
-    block_size=32,
-    batch_size=8,
-    dropout=0.0,
+    {k: SELF_TEST_SETTINGS[k] for k in SHAPE},
     bias=False,
     learning_rate=1e-3,
     min_lr=1e-4,
@@ -68,10 +65,9 @@ TINY_RUN = dict(
 )
 # nanoGPT's baby GPT (the preset of config/train_shakespeare_char.py): its shape, with one eval batch,
 # so the eval at iteration 0 does not take the whole two minutes on a CPU
-BABY_SHAPE = ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "dropout")
 BABY_GPT = dict(
     TINY_RUN,
-    **{k: BUILTIN_PRESETS["Shakespeare char (nanoGPT baby GPT)"][k] for k in BABY_SHAPE},
+    **{k: BUILTIN_PRESETS["Shakespeare char (nanoGPT baby GPT)"][k] for k in SHAPE},
     eval_iters=1,
     eval_interval=100_000,
 )
