@@ -83,6 +83,12 @@ def write_docx(path: Path, paras: list[str]) -> None:
         )
 
 
+def pdf_string(line: str) -> str:
+    """A line as the inside of a PDF string literal in Latin-1 (backslashes and parentheses escaped)."""
+    line = line.encode("latin-1", "replace").decode("latin-1")
+    return line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
 def write_pdf(path: Path, paras: list[str], lines_per_page: int = 60, width: int = 90) -> None:
     """A PDF 1.4 file: one Helvetica text stream per page, paragraphs wrapped at `width` characters."""
     lines = []
@@ -99,16 +105,7 @@ def write_pdf(path: Path, paras: list[str], lines_per_page: int = 60, width: int
     objects = ["<< /Type /Catalog /Pages 2 0 R >>", "", "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
     kids = []
     for page in pages:
-        text = "".join(
-            "("
-            + line.encode("latin-1", "replace")
-            .decode("latin-1")
-            .replace("\\", "\\\\")
-            .replace("(", "\\(")
-            .replace(")", "\\)")
-            + ") Tj T* "
-            for line in page
-        )
+        text = "".join(f"({pdf_string(line)}) Tj T* " for line in page)
         stream = f"BT /F1 9 Tf 11 TL 40 800 Td {text}ET"
         objects.append(f"<< /Length {len(stream.encode('latin-1'))} >>\nstream\n{stream}\nendstream")
         objects.append(
@@ -126,12 +123,6 @@ def write_pdf(path: Path, paras: list[str], lines_per_page: int = 60, width: int
     out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode()
     out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
     path.write_bytes(bytes(out))
-
-
-def pdf_string(line: str) -> str:
-    """A line as the inside of a PDF string literal in Latin-1 (backslashes and parentheses escaped)."""
-    line = line.encode("latin-1", "replace").decode("latin-1")
-    return line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
 WRITERS = {"html": write_html, "md": write_markdown, "jsonl": write_jsonl, "docx": write_docx, "pdf": write_pdf}
