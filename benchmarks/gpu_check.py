@@ -78,6 +78,7 @@ from gptstudio.gui.state.config_estimates import TIMING_STATES, vocab_size  # no
 FORMAT = 1  # of gpu_check.json; benchmarks/README.md describes it
 BUDGET_S = 480  # the issue's limit for the whole run on one H200
 BABY_PRESET = "Shakespeare char (nanoGPT baby GPT)"
+GPT2_PRESET = "GPT-2 small 124M"
 NANOGPT_BABY_BEST_VAL = 1.4697  # nanoGPT's README: best val loss of train_shakespeare_char.py
 NANOGPT_BENCH_A100_MS = 135.0  # nanoGPT's README: bench.py's GPT-2 124M step on an A100 with compile
 
@@ -315,22 +316,17 @@ def percent(x) -> str:
 # ----- the checks -----
 
 
+def preset_shape(preset: str, **changes) -> dict:
+    """A built-in preset's model and batch shape (its dropout included), with `changes`."""
+    shape = ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "dropout")
+    return {**{key: BUILTIN_PRESETS[preset][key] for key in shape}, **changes}
+
+
 MEMORY_SHAPES = [  # (label, tokenizer, settings): three shapes in both dtypes, with and without dropout
-    (
-        "baby GPT, batch 64",
-        "char",
-        dict(n_layer=6, n_head=6, n_embd=384, block_size=256, batch_size=64, dropout=0.2, dtype="bfloat16"),
-    ),
-    (
-        "GPT-2 124M, batch 12",
-        "gpt2",
-        dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, batch_size=12, dropout=0.0, dtype="bfloat16"),
-    ),
-    (  # (a bigger model would spend the check's time writing its checkpoint: 12 bytes a parameter)
-        "GPT-2 124M, batch 8, float32",
-        "gpt2",
-        dict(n_layer=12, n_head=12, n_embd=768, block_size=1024, batch_size=8, dropout=0.0, dtype="float32"),
-    ),
+    ("baby GPT, batch 64", "char", preset_shape(BABY_PRESET, dtype="bfloat16")),
+    ("GPT-2 124M, batch 12", "gpt2", preset_shape(GPT2_PRESET, dtype="bfloat16")),
+    # (a bigger model would spend the check's time writing its checkpoint: 12 bytes a parameter)
+    ("GPT-2 124M, batch 8, float32", "gpt2", preset_shape(GPT2_PRESET, batch_size=8, dtype="float32")),
 ]
 TOY_MEMORY_SHAPES = [
     ("toy, dropout 0.2", "char", dict(n_layer=2, n_head=2, n_embd=64, block_size=32, batch_size=8, dropout=0.2)),
@@ -523,7 +519,7 @@ def check_gpt2_bench(ctx: Context) -> Result:
     iters, burn_in = ctx.pick(30, 6), ctx.pick(10, 2)
     cfg = ctx.config(
         "gpt2",
-        "GPT-2 small 124M",
+        GPT2_PRESET,
         **ctx.pick({}, dict(TOY_SHAPE, n_layer=1)),
         gradient_accumulation_steps=1,
         max_iters=iters,
