@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from gptstudio.core.atomic import write_json_atomic
 from gptstudio.core.chat_data import (
     BadRecord,
     ChatSource,
@@ -39,12 +38,11 @@ from gptstudio.core.chat_template import CHAT_TEMPLATE, ChatTemplate
 from gptstudio.core.dataset import (
     FORMAT,
     TOKENIZER_FILE,
-    _building,
+    _build_folder,
     _changed_error,
     _check_val_fraction,
     _exists_error,
     _now,
-    _os_errors,
     _Progress,
     _publish,
     _split_sizes,
@@ -53,7 +51,6 @@ from gptstudio.core.dataset import (
     token_dtype,
 )
 from gptstudio.core.errors import ChatDataError, DatasetError, UnknownCharacters
-from gptstudio.core.locks import dataset_lock
 from gptstudio.core.special_tokens import END_OF_TEXT
 from gptstudio.core.textfiles import check_text_head, collect_input_files
 from gptstudio.core.tokenizer import CharTokenizer, GPT2Tokenizer, tokenizer_from_meta
@@ -337,11 +334,7 @@ def prepare_chat_dataset(
     dropped = survey.unknown_chars
     template = ChatTemplate(base.with_chat_template(CHAT_TEMPLATE))
 
-    with (
-        dataset_lock(ws.datasets_dir, name),
-        _os_errors(ws, name, 8 * total_bytes),
-        _building(ws, name) as tmp,
-    ):
+    with _build_folder(ws, name, 8 * total_bytes) as tmp:
         writers, n = _encode(sources, template, tmp, n_train, progress, bool(dropped))
         if n != survey.conversations:
             raise _changed_error(", ".join(str(s.path) for s in sources))
@@ -376,8 +369,7 @@ def prepare_chat_dataset(
         tokenizer_json = meta.pop("tokenizer_json", None)  # an own BPE: beside meta.json, as prepare does
         if tokenizer_json is not None:
             (tmp / TOKENIZER_FILE).write_text(tokenizer_json, encoding="utf-8")
-        write_json_atomic(tmp / "meta.json", meta)
-        _publish(tmp, final, force)
+        _publish(tmp, final, force, meta)
         progress.done = progress.total
         progress.emit("finishing", cancellable=False)
     extra = {"tokenizer_json": tokenizer_json} if tokenizer_json is not None else {}

@@ -502,6 +502,15 @@ def _split_token_file(tokens: Path, folder: Path, n_train: int, itemsize: int, p
 
 
 @contextlib.contextmanager
+def _build_folder(ws: Workspace, name: str, needed: int):
+    """Everything around building dataset `name`: its lock held, OS failures (a full disk: `needed`
+    bytes) turned into DatasetError, and a hidden build folder yielded (see _building); finish with
+    _publish inside the block."""
+    with dataset_lock(ws.datasets_dir, name), _os_errors(ws, name, needed), _building(ws, name) as tmp:
+        yield tmp
+
+
+@contextlib.contextmanager
 def _building(ws: Workspace, name: str):
     """A hidden temporary folder beside the datasets; always removed at the end (it is renamed away
     on success, and moved out of the way at once after a cancel or a failure)."""
@@ -558,9 +567,10 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:,.1f} MB"
 
 
-def _publish(tmp: Path, final: Path, force: bool) -> None:
-    """Give the finished folder its name with one rename. A dataset being replaced is first moved
-    aside, so at every moment one complete dataset has the name."""
+def _publish(tmp: Path, final: Path, force: bool, meta: dict) -> None:
+    """Write meta.json, then give the finished folder its name with one rename. A dataset being
+    replaced is first moved aside, so at every moment one complete dataset has the name."""
+    write_json_atomic(tmp / "meta.json", meta)
     if not final.exists():
         try:
             os.rename(tmp, final)
@@ -715,9 +725,7 @@ def prepare_dataset(
     progress.total = sum(p.stat().st_size for p in documents) + passes * sum(map(_text_estimate, files))
     threads = num_threads or min(8, os.cpu_count() or 1)
     with (
-        dataset_lock(ws.datasets_dir, name),
-        _os_errors(ws, name, 4 * input_bytes),
-        _building(ws, name) as tmp,
+        _build_folder(ws, name, 4 * input_bytes) as tmp,
         ThreadPoolExecutor(1, thread_name_prefix="gptstudio-io") as io_pool,
     ):
         staged = stage_inputs(
@@ -763,8 +771,7 @@ def prepare_dataset(
             **_import_meta(staged, cleanup),
         }
         meta.update(_count_split_bytes(tmp, _with_tokenizer_file(meta, tmp), progress))
-        write_json_atomic(tmp / "meta.json", meta)
-        _publish(tmp, final, force)
+        _publish(tmp, final, force, meta)
         progress.done = progress.total
         progress.emit("finishing", cancellable=False)  # published: too late to cancel
     return {**_with_tokenizer_file(meta, final), "name": name, "path": str(final)}
@@ -832,7 +839,7 @@ def import_nanogpt_data(src_dir, name: str, *, home=None, force: bool = False, r
         raise _exists_error(name)
     progress = _Progress(report, cancel, sum(p.stat().st_size for p in bins.values()))
     progress.emit("scanning")
-    with dataset_lock(ws.datasets_dir, name), _os_errors(ws, name, progress.total), _building(ws, name) as tmp:
+    with _build_folder(ws, name, progress.total) as tmp:
         lengths = _token_lengths(tok)
         counts, split_bytes, sources, total_chars = {}, {}, [], 0
         for split, path in bins.items():
@@ -859,8 +866,7 @@ def import_nanogpt_data(src_dir, name: str, *, home=None, force: bool = False, r
             "imported_from": str(src),
             **split_bytes,
         }
-        write_json_atomic(tmp / "meta.json", meta)
-        _publish(tmp, final, force)
+        _publish(tmp, final, force, meta)
         progress.emit("finishing", cancellable=False)
     return {**meta, "name": name, "path": str(final)}
 
