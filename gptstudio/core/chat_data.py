@@ -17,7 +17,6 @@ record longer than MAX_RECORD_BYTES is a bad record, so one 50 MB line never fil
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import re
@@ -27,7 +26,7 @@ from pathlib import Path
 
 from gptstudio.core.chat_template import ASSISTANT, SYSTEM, USER, ChatMessage
 from gptstudio.core.errors import ChatDataError, DatasetError
-from gptstudio.core.textfiles import iter_text_chunks
+from gptstudio.core.textfiles import file_sha256, iter_text_chunks
 
 FORMATS = ("messages", "alpaca", "sharegpt", "transcript")
 FORMAT_LABELS = {
@@ -469,11 +468,7 @@ class ChatSource:
 
     def to_meta(self) -> dict:
         if not self._sha256:
-            h = hashlib.sha256()
-            with open(self.path, "rb") as f:
-                while block := f.read(1 << 20):
-                    h.update(block)
-            self._sha256 = h.hexdigest()
+            self._sha256 = file_sha256(self.path)
         out = {"path": str(self.path), "size": self.size, "sha256": self._sha256, "chat_format": self.fmt}
         if self.label:
             out["generated"] = self.label

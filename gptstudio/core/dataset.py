@@ -52,6 +52,7 @@ from gptstudio.core.textfiles import (
     TextChunk,
     TextFileInfo,
     collect_input_files,
+    file_sha256,
     inspect_text_file,
     iter_text_chunks,
     sniff_encoding,
@@ -849,9 +850,7 @@ def import_nanogpt_data(src_dir, name: str, *, home=None, force: bool = False, r
             sources.append({"path": str(path), "size": path.stat().st_size, "sha256": sha})
         if (src / "meta.pkl").exists():
             pkl = src / "meta.pkl"
-            sources.append(
-                {"path": str(pkl), "size": pkl.stat().st_size, "sha256": hashlib.sha256(pkl.read_bytes()).hexdigest()}
-            )
+            sources.append({"path": str(pkl), "size": pkl.stat().st_size, "sha256": file_sha256(pkl)})
         meta = {
             "format": FORMAT,
             **tok,

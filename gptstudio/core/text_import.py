@@ -14,8 +14,6 @@ in meta.json: `sources` (with each file's format and characters) and `skipped`.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -23,9 +21,8 @@ from typing import Protocol
 from gptstudio.core.cleanup import Cleaner, CleanupOptions, CleanupPreview, CleanupStats, preview
 from gptstudio.core.documents import ReadNotes, document_kind, read_document, read_sample
 from gptstudio.core.errors import DocumentError
-from gptstudio.core.textfiles import Skipped, check_text_head, unsupported_reason
+from gptstudio.core.textfiles import Skipped, check_text_head, file_sha256, unsupported_reason
 
-HASH_BLOCK = 1 << 20
 DOCUMENT_SEPARATOR = "\n\n"  # between the records of a file, and between the pieces of a document
 
 
@@ -102,15 +99,6 @@ class StagedInputs:
         return f"No usable text in the input: {reasons}{more}."
 
 
-def _sha256(path: Path, check: Callable[[], None]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(HASH_BLOCK):
-            h.update(block)
-            check()
-    return h.hexdigest()
-
-
 def _report(path: Path, status: str, **extra) -> FileReport:
     try:
         size = path.stat().st_size
@@ -173,7 +161,7 @@ def stage_inputs(
             target.unlink()
             continue
         report = _report(path, "included", note=notes.summary(), staged=str(target))
-        report.sha256 = _sha256(path, progress.check)
+        report.sha256 = file_sha256(path, progress.check)
         staged.read_paths.append(target)
         staged.reports.append(report)
     staged.stats = cleaner.stats

@@ -8,6 +8,7 @@ encoders downstream handle one case only. Problems raise `DatasetError` with one
 from __future__ import annotations
 
 import codecs
+import hashlib
 import itertools
 import os
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from gptstudio.core.errors import DatasetError, DocumentError
 
 HEAD_BYTES = 64 * 1024  # what inspect_text_file reads
 PREVIEW_LINES = 12
+HASH_BLOCK = 1 << 20  # read per step when hashing a file
 PREVIEW_LINE_CHARS = 200
 
 # UTF-32 LE starts with the UTF-16 LE mark, so it is tested first
@@ -135,6 +137,17 @@ def sniff_encoding(head: bytes) -> tuple[str, int]:
         if head.startswith(bom):
             return name, len(bom)
     return "utf-8", 0
+
+
+def file_sha256(path, check: Callable[[], None] | None = None) -> str:
+    """The sha256 of a file's bytes (meta.json's sources); `check` is called after each block (a cancel poll)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(HASH_BLOCK):
+            h.update(block)
+            if check is not None:
+                check()
+    return h.hexdigest()
 
 
 def _binary_error(path, offset: int | None = None) -> DocumentError:
