@@ -221,6 +221,10 @@ def _changed_error(path) -> DatasetError:
     )
 
 
+def _no_text_error() -> DatasetError:
+    return DatasetError("The input has no text (only empty files or byte order marks): give files with text.")
+
+
 def _exists_error(name: str) -> DatasetError:
     return DatasetError(f"A dataset named '{name}' already exists: choose another name, or replace it (--force).")
 
@@ -324,7 +328,7 @@ class _CharEncoder:
 def _encode_char(files, tmp: Path, progress: _Progress, chunk_bytes: int, io_pool):
     chars, sources, counts = _char_vocabulary(files, progress, chunk_bytes, io_pool)
     if not chars:
-        raise DatasetError("The input has no text (only empty files or byte order marks): give files with text.")
+        raise _no_text_error()
     out = _TokenFile(tmp / "tokens.tmp", token_dtype(len(chars)), pool=io_pool)  # it hashed in pass 1
     try:
         encoder = _CharEncoder(chars, out.dtype)
@@ -426,7 +430,7 @@ def _encode_stream(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     if sum(counts.chars) == 0:
-        raise DatasetError("The input has no text (only empty files or byte order marks): give files with text.")
+        raise _no_text_error()
     return counts
 
 
@@ -464,7 +468,7 @@ def _train_vocabulary(files, progress: _Progress, chunk_bytes: int, io_pool, voc
     progress.emit(phase[0])
     tok = train_bpe(texts(), vocab_size, poll=lambda: progress.emit(phase[0]))
     if sum(counts.chars) == 0:
-        raise DatasetError("The input has no text (only empty files or byte order marks): give files with text.")
+        raise _no_text_error()
     return tok, [_source(path, h, n) for path, h, n in zip(files, hashers, counts.chars)], counts
 
 
