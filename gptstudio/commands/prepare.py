@@ -18,6 +18,7 @@ from gptstudio.core.documents import KIND_LABELS, document_kind, read_sample
 from gptstudio.core.errors import DatasetError
 from gptstudio.core.special_tokens import SPECIAL_TOKENS
 from gptstudio.core.textfiles import collect_input_files
+from gptstudio.core.units import format_quantity
 from gptstudio.core.workspace import suggest_name
 
 PREVIEW_CHARS = 3000  # of each input's marked-up preview
@@ -251,7 +252,7 @@ def print_import_report(meta: dict, stream=None) -> None:
     stream = stream or sys.stderr
     skipped = meta.get("skipped") or []
     if skipped:
-        print(f"Skipped {len(skipped):,} file{'s' if len(skipped) != 1 else ''}:", file=stream)
+        print(f"Skipped {format_quantity(len(skipped), 'file')}:", file=stream)
         for entry in skipped:
             print(f"  {entry['path']}: {entry['reason']}", file=stream)
     cleanup = meta.get("cleanup")
@@ -320,8 +321,7 @@ def _prepare_chat(args, inputs: list) -> int:
     counts = chat_summary(meta)
     extra = []
     if counts["skipped"]:
-        n = counts["skipped"]
-        extra.append(f"{n:,} bad record{'' if n == 1 else 's'} skipped")
+        extra.append(f"{format_quantity(counts['skipped'], 'bad record')} skipped")
     if counts["dropped_chars"]:
         extra.append(f"{len(counts['dropped_chars'])} unknown characters dropped")
     if meta.get("tokenizer_from"):

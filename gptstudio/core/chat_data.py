@@ -27,6 +27,7 @@ from pathlib import Path
 from gptstudio.core.chat_template import ASSISTANT, SYSTEM, USER, ChatMessage
 from gptstudio.core.errors import ChatDataError, DatasetError
 from gptstudio.core.textfiles import file_sha256, iter_text_chunks
+from gptstudio.core.units import format_quantity
 
 FORMATS = ("messages", "alpaca", "sharegpt", "transcript")
 FORMAT_LABELS = {
@@ -109,7 +110,7 @@ def format_bad(bad: list[BadRecord], what: str = "record") -> str:
     """'3 bad records: a.jsonl line 4: ...; ...' (the first few), for one-line error messages."""
     shown = "; ".join(b.describe() for b in bad[:SHOWN_BAD])
     more = f"; and {len(bad) - SHOWN_BAD:,} more" if len(bad) > SHOWN_BAD else ""
-    return f"{len(bad):,} bad {what}{'' if len(bad) == 1 else 's'}: {shown}{more}"
+    return f"{format_quantity(len(bad), 'bad ' + what)}: {shown}{more}"
 
 
 # ----- records of each JSON format -----

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from gptstudio.core.documents import Document
+from gptstudio.core.units import format_quantity
 
 STEPS = ("mojibake", "nfc", "page_furniture", "hyphens", "whitespace", "duplicates", "short")
 STEP_LABELS = {  # short, for checkboxes (STEP_HELP says more)
@@ -140,19 +141,16 @@ class CleanupStats:
         (240 characters).' or 'Nothing to clean in WHAT.'"""
         parts = []
         for step, n in self.removed.items():
+            chars = format_quantity(n, "character")
             if step == "duplicates" and self.duplicate_paragraphs:
-                parts.append(f"{_count(self.duplicate_paragraphs, 'duplicate paragraph')} ({_count(n, 'character')})")
+                parts.append(f"{format_quantity(self.duplicate_paragraphs, 'duplicate paragraph')} ({chars})")
             elif step == "short" and self.short_documents:
-                parts.append(f"{_count(self.short_documents, 'short document')} ({_count(n, 'character')})")
+                parts.append(f"{format_quantity(self.short_documents, 'short document')} ({chars})")
             elif n > 0 and step not in ("duplicates", "short"):
-                parts.append(f"{_count(n, 'character')} of {STEP_NAMES[step]}")
+                parts.append(f"{chars} of {STEP_NAMES[step]}")
         if not parts:
             return f"Nothing to clean in {what}."
         return f"Removed from {what}: " + ", ".join(parts) + "."
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 # ----- the steps, each a plain function of text

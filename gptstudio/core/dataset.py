@@ -66,6 +66,7 @@ from gptstudio.core.tokenizer import (
     special_tokens_problem,
     tokenizer_from_meta,
 )
+from gptstudio.core.units import format_quantity
 from gptstudio.core.workspace import Workspace
 
 __all__ = [
@@ -644,10 +645,6 @@ def dataset_split_sizes(name_or_dir, *, home=None) -> dict[str, tuple[int, int]]
     return {s: (meta[f"{s}_tokens"], meta[f"{s}_bytes"]) for s in ("train", "val")}
 
 
-def _count(n: int, unit: str) -> str:
-    return f"{n:,} {unit}{'' if n == 1 else 's'}"
-
-
 def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
 
@@ -755,9 +752,9 @@ def prepare_dataset(
         if not n_train or not n_val:
             need, unit = _min_tokens(vf), "character" if tokenizer == "char" else "token"
             raise DatasetError(
-                f"Too little text: the input has only {_count(out.count, unit)}, and a training "
+                f"Too little text: the input has only {format_quantity(out.count, unit)}, and a training "
                 f"and a validation split need at least {need}. Add at least "
-                f"{_count(need - out.count, 'more ' + unit)} of text, or change the validation "
+                f"{format_quantity(need - out.count, 'more ' + unit)} of text, or change the validation "
                 "fraction."
             )
         progress.emit("finishing")

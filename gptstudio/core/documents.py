@@ -50,6 +50,7 @@ from gptstudio.core.textfiles import (
     sniff_encoding,
     unsupported_reason,
 )
+from gptstudio.core.units import format_quantity
 
 KIND_LABELS = {
     "text": "Text",
@@ -795,7 +796,7 @@ def inspect_document(path, text_field: str | None = None) -> TextFileInfo:
         return TextFileInfo(p, size, KIND_LABELS[kind], False, message, kind=kind)
     label = KIND_LABELS[kind]
     if notes.pages:
-        label += f", {notes.pages:,} page{'s' if notes.pages != 1 else ''}"
+        label += f", {format_quantity(notes.pages, 'page')}"
     lines = [line[:PREVIEW_LINE_CHARS] for line in text.splitlines() if line.strip()][:PREVIEW_LINES]
     if kind == "pdf" and not lines:
         lines = ["(no text on its first pages: if it is a scan, OCR it first)"]

@@ -52,6 +52,11 @@ def format_count(n: float, billion: str = "B", sep: str = " ") -> str:
     return f"{n:.0f}"
 
 
+def format_quantity(n: int, noun: str) -> str:
+    """A count with its noun, plural unless one: '1 file', '12,345 characters'."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def format_flops(n: float) -> str:
     for unit, size in (("EFLOP", 1e18), ("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
         if n >= size:
