@@ -211,14 +211,12 @@ def gguf_vocab(tokenizer) -> GGUFVocab:
     elif tokenizer.kind == "char":
         vocab = _char_vocab(tokenizer)
     else:
-        vocab = None
-    if vocab is not None and is_chat_tokenizer(tokenizer):
+        raise GGUFExportError(
+            f"GGUF export does not know the {tokenizer.kind!r} tokenizer: retrain with the char, gpt2 or bpe tokenizer."
+        )
+    if is_chat_tokenizer(tokenizer):
         return replace(vocab, eos=tokenizer.special_id(END_OF_TURN), chat_template=hf_chat_template())
-    if vocab is not None:
-        return vocab
-    raise GGUFExportError(
-        f"GGUF export does not know the {tokenizer.kind!r} tokenizer: retrain with the char, gpt2 or bpe tokenizer."
-    )
+    return vocab
 
 
 # ---------------------------------------------------------------------------------------------
