@@ -276,24 +276,17 @@ def run(args) -> int:
     if args.jsonl:
         return run_jsonl(args)
     settings, problems = gather_settings(args)
-    try:
+    cancel = threading.Event()
+    try:  # the settings are checked here, then by the trainer against the dataset
         cfg = check(args, settings, problems)
+        started = time.perf_counter()
+        with stop_on_signals(cancel, quiet=False):
+            finished = train(cfg, report=ProgressPrinter(), cancel=cancel)
     except ConfigError as e:
         print("gptstudio: error: the settings have problems; nothing was started:", file=sys.stderr)
         for problem in e.problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2
-    report = ProgressPrinter()
-    cancel = threading.Event()
-    started = time.perf_counter()
-    with stop_on_signals(cancel, quiet=False):
-        try:
-            finished = train(cfg, report=report, cancel=cancel)
-        except ConfigError as e:
-            print("gptstudio: error: the settings have problems; nothing was started:", file=sys.stderr)
-            for problem in e.problems:
-                print(f"  - {problem}", file=sys.stderr)
-            return 2
     if os.environ.get("RANK", "0") == "0":
         print(f"total time {format_duration(time.perf_counter() - started)}", file=sys.stderr)
     return EXIT_CODES.get(finished.status, 1)
